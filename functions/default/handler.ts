@@ -1,0 +1,4 @@
+/** $default: frames that route selection could not place get an error frame listing the valid actions. */
+import { createDefaultRoute, wsRoute } from '@serverless-iot-dashboard/shared';
+
+export const handler = wsRoute(createDefaultRoute());

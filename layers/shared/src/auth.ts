@@ -1,0 +1,126 @@
+/**
+ * Tokens: JWTs whose claims scope what a dashboard may do.
+ *   devices: string[] | "*"  the devices the holder may receive
+ *   publish: boolean          whether the `message` route is open to it
+ * The $connect authorizer verifies the token once and passes the claims in its
+ * context; the connect handler stores them with the connection, so no later
+ * route verifies anything again.
+ */
+import { SignJWT, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { Forbidden, Unauthorized } from './errors.js';
+import { ALL_DEVICES, type DeviceSelection, validateDeviceSelection } from './frames.js';
+
+export const DEFAULT_ISSUER = 'serverless-iot-dashboard';
+export const DEFAULT_AUDIENCE = 'serverless-iot-dashboard';
+
+export interface Principal {
+  sub: string;
+  devices: DeviceSelection;
+  publish: boolean;
+}
+
+/** What API Gateway hands the integration as `requestContext.authorizer` (context values are strings). */
+export type AuthorizerContext = { sub: string; devices: string; publish: 'true' | 'false' };
+
+export const principalToContext = (p: Principal): AuthorizerContext => ({
+  sub: p.sub,
+  devices: p.devices === ALL_DEVICES ? ALL_DEVICES : p.devices.join(','),
+  publish: p.publish ? 'true' : 'false',
+});
+
+export const principalFromContext = (context: Record<string, unknown> | null | undefined): Principal | undefined => {
+  if (!context || typeof context.sub !== 'string' || typeof context.devices !== 'string') return undefined;
+  const devices = context.devices === ALL_DEVICES ? ALL_DEVICES : context.devices.split(',').filter(Boolean);
+  return { sub: context.sub, devices, publish: context.publish === 'true' || context.publish === true };
+};
+
+/** The principal a connection gets when auth is off (local development only). */
+export const ANONYMOUS: Principal = { sub: 'anonymous', devices: ALL_DEVICES, publish: true };
+
+export const inScope = (scope: DeviceSelection, devices: DeviceSelection): boolean => {
+  if (scope === ALL_DEVICES) return true;
+  if (devices === ALL_DEVICES) return false;
+  const allowed = new Set(scope);
+  return devices.every((d) => allowed.has(d));
+};
+
+export const assertInScope = (scope: DeviceSelection, devices: DeviceSelection): void => {
+  if (inScope(scope, devices)) return;
+  const outside = devices === ALL_DEVICES ? ['*'] : devices.filter((d) => !(scope as string[]).includes(d));
+  throw new Forbidden(`your token does not cover ${outside.map((d) => JSON.stringify(d)).join(', ')}`);
+};
+
+export interface VerifierOptions {
+  /** HS256 shared secret: a function so that it can be fetched once, lazily, and cached. */
+  secret?: () => Promise<string>;
+  /** OIDC: the issuer's JWKS URL (for example a Cognito user pool's). */
+  jwksUrl?: string;
+  issuer: string;
+  audience: string;
+  clockToleranceSeconds?: number;
+}
+
+/** Builds `verify(token) → Principal`. Rejects with Unauthorized, never with jose's own messages. */
+export const createTokenVerifier = ({ secret, jwksUrl, issuer, audience, clockToleranceSeconds = 5 }: VerifierOptions) => {
+  if (!secret && !jwksUrl) throw new Error('token verifier needs a secret or a JWKS URL');
+  let key: Promise<Uint8Array> | undefined;
+  const jwks: JWTVerifyGetKey | undefined = jwksUrl ? createRemoteJWKSet(new URL(jwksUrl)) : undefined;
+  const secretKey = () => {
+    key ??= secret!().then((s) => new TextEncoder().encode(s));
+    // A failed fetch is not cached: the next cold path tries again.
+    key.catch(() => (key = undefined));
+    return key;
+  };
+
+  return async (token: string | undefined): Promise<Principal> => {
+    if (!token) throw new Unauthorized('missing token');
+    try {
+      const { payload } = jwks
+        ? await jwtVerify(token, jwks, { issuer, audience, algorithms: ['RS256', 'ES256'], clockTolerance: clockToleranceSeconds })
+        : await jwtVerify(token, await secretKey(), { issuer, audience, algorithms: ['HS256'], clockTolerance: clockToleranceSeconds });
+      if (typeof payload.sub !== 'string' || payload.sub === '') throw new Unauthorized('token has no subject');
+      let devices: DeviceSelection;
+      try {
+        devices = validateDeviceSelection(payload.devices ?? []);
+      } catch {
+        throw new Unauthorized('token has an invalid "devices" claim');
+      }
+      return { sub: payload.sub, devices, publish: payload.publish === true };
+    } catch (error) {
+      if (error instanceof Unauthorized) throw error;
+      if (error instanceof joseErrors.JWTExpired) throw new Unauthorized('token expired');
+      if (error instanceof joseErrors.JWTClaimValidationFailed) throw new Unauthorized(`token ${error.claim} check failed`);
+      if (error instanceof joseErrors.JOSEError) throw new Unauthorized('invalid token');
+      throw error;
+    }
+  };
+};
+
+export interface SignOptions {
+  secret: string;
+  sub: string;
+  devices: DeviceSelection;
+  publish?: boolean;
+  ttlSeconds: number;
+  issuer?: string;
+  audience?: string;
+}
+
+export const signToken = async ({ secret, sub, devices, publish = false, ttlSeconds, issuer = DEFAULT_ISSUER, audience = DEFAULT_AUDIENCE }: SignOptions) =>
+  new SignJWT({ devices, publish })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(sub)
+    .setIssuer(issuer)
+    .setAudience(audience)
+    .setIssuedAt()
+    .setNotBefore('0s')
+    .setExpirationTime(`${ttlSeconds}s`)
+    .sign(new TextEncoder().encode(secret));
+
+/** Parses "1h", "30m", "45s", "2d" or a number of seconds. */
+export const parseDuration = (text: string): number => {
+  const match = /^(\d+)\s*([smhd]?)$/.exec(text.trim());
+  if (!match) throw new Error(`invalid duration "${text}": use e.g. 30m, 1h, 7d`);
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[match[2] as '' | 's' | 'm' | 'h' | 'd'];
+  return Number(match[1]) * unit;
+};

@@ -1,0 +1,287 @@
+/**
+ * Connections and subscriptions in one DynamoDB table.
+ *
+ *   connection:   pk = conn#{connectionId}  sk = meta              (scope, publish, devices it subscribes to)
+ *   subscription: pk = dev#{deviceId}       sk = {connectionId}    (deviceId "*" = every device)
+ *
+ * Recipients of a device's message are one Query on dev#{deviceId} plus one on
+ * dev#*: the cost grows with the recipients, never with the table (the original
+ * design Scanned the whole table per message). Every read is paginated. Every
+ * item carries `expiresAt` (the table's TTL attribute) and expired items are
+ * filtered on read, because DynamoDB deletes expired items up to days late and
+ * dynalite never does.
+ */
+import {
+  BatchWriteCommand,
+  type BatchWriteCommandInput,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { BadRequest, NotFound } from './errors.js';
+import { ALL_DEVICES, type DeviceSelection, MAX_SUBSCRIPTIONS_PER_CONNECTION } from './frames.js';
+import { backoffDelay, sleep } from './retry.js';
+
+export interface ConnectionRecord {
+  connectionId: string;
+  sub: string;
+  /** The devices this connection may receive: the token's `devices` claim. */
+  scope: DeviceSelection;
+  /** Whether the `message` route is open to this connection: the token's `publish` claim. */
+  publish: boolean;
+  /** The devices it currently subscribes to ("*" for all). */
+  devices: string[];
+  connectedAt: number;
+  expiresAt: number;
+}
+
+export interface NewConnection {
+  connectionId: string;
+  sub: string;
+  scope: DeviceSelection;
+  publish: boolean;
+  devices: DeviceSelection;
+}
+
+/** What DynamoDB reads cost; the benchmark reads it, the logs report it. */
+export interface StoreUsage {
+  requests: number;
+  readUnits: number;
+}
+
+export interface ConnectionStore {
+  putConnection(connection: NewConnection): Promise<ConnectionRecord>;
+  getConnection(connectionId: string): Promise<ConnectionRecord | undefined>;
+  subscribe(connectionId: string, devices: DeviceSelection): Promise<string[]>;
+  unsubscribe(connectionId: string, devices: DeviceSelection): Promise<string[]>;
+  touch(connectionId: string): Promise<boolean>;
+  removeConnection(connectionId: string, knownDevices?: readonly string[]): Promise<void>;
+  /** Pages of connection ids subscribed to `deviceId` or to every device, each id once. */
+  recipientPages(deviceId: string, pageSize?: number): AsyncGenerator<string[]>;
+  readonly usage: StoreUsage;
+}
+
+export interface ConnectionStoreOptions {
+  doc: DynamoDBDocumentClient;
+  tableName: string;
+  /** Seconds an item lives without a heartbeat. 2 h is API Gateway's hard connection limit. */
+  ttlSeconds?: number;
+  now?: () => number;
+  /** Bound on BatchWrite retries of UnprocessedItems. */
+  maxBatchAttempts?: number;
+}
+
+const connKey = (connectionId: string) => ({ pk: `conn#${connectionId}`, sk: 'meta' });
+const subKey = (deviceId: string, connectionId: string) => ({ pk: `dev#${deviceId}`, sk: connectionId });
+const BATCH_LIMIT = 25; // BatchWriteItem takes at most 25 requests.
+
+export const DEFAULT_TTL_SECONDS = 2 * 60 * 60 + 10 * 60;
+
+const asList = (selection: DeviceSelection): string[] => (selection === ALL_DEVICES ? [ALL_DEVICES] : selection);
+
+export const createConnectionStore = ({
+  doc,
+  tableName,
+  ttlSeconds = DEFAULT_TTL_SECONDS,
+  now = Date.now,
+  maxBatchAttempts = 6,
+}: ConnectionStoreOptions): ConnectionStore => {
+  const usage: StoreUsage = { requests: 0, readUnits: 0 };
+  const expiry = () => Math.floor(now() / 1000) + ttlSeconds;
+  const nowSeconds = () => Math.floor(now() / 1000);
+
+  const batchWrite = async (requests: NonNullable<BatchWriteCommandInput['RequestItems']>[string]) => {
+    for (let start = 0; start < requests.length; start += BATCH_LIMIT) {
+      let pending = requests.slice(start, start + BATCH_LIMIT);
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt >= maxBatchAttempts) {
+          throw new Error(`BatchWriteItem left ${pending.length} items unprocessed after ${maxBatchAttempts} attempts`);
+        }
+        if (attempt > 0) await sleep(backoffDelay(attempt, 25, 1000));
+        usage.requests++;
+        const out = await doc.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending } }));
+        pending = out.UnprocessedItems?.[tableName] ?? [];
+      }
+    }
+  };
+
+  const toRecord = (item: Record<string, unknown>): ConnectionRecord => {
+    const scope = item.scope === ALL_DEVICES ? ALL_DEVICES : ((item.scope as string[] | undefined) ?? []);
+    return {
+      connectionId: item.connectionId as string,
+      sub: (item.sub as string | undefined) ?? 'anonymous',
+      scope,
+      publish: item.publish === true,
+      devices: item.devices instanceof Set ? [...(item.devices as Set<string>)].sort() : [],
+      connectedAt: item.connectedAt as number,
+      expiresAt: item.expiresAt as number,
+    };
+  };
+
+  const getConnection = async (connectionId: string) => {
+    usage.requests++;
+    const out = await doc.send(new GetCommand({ TableName: tableName, Key: connKey(connectionId), ConsistentRead: true }));
+    if (!out.Item || (out.Item.expiresAt as number) <= nowSeconds()) return undefined;
+    return toRecord(out.Item);
+  };
+
+  const putSubscriptions = (connectionId: string, devices: string[], expiresAt: number) =>
+    batchWrite(devices.map((d) => ({ PutRequest: { Item: { ...subKey(d, connectionId), expiresAt } } })));
+
+  const deleteSubscriptions = (connectionId: string, devices: string[]) =>
+    batchWrite(devices.map((d) => ({ DeleteRequest: { Key: subKey(d, connectionId) } })));
+
+  const removeConnection = async (connectionId: string, knownDevices: readonly string[] = []) => {
+    usage.requests++;
+    const out = await doc.send(new GetCommand({ TableName: tableName, Key: connKey(connectionId), ConsistentRead: true }));
+    const listed = out.Item?.devices instanceof Set ? [...(out.Item.devices as Set<string>)] : [];
+    const devices = [...new Set([...listed, ...knownDevices])];
+    // Subscriptions first, the connection last: a failure half-way leaves a
+    // connection item that a retry (or the TTL) still finds and finishes.
+    await deleteSubscriptions(connectionId, devices);
+    await batchWrite([{ DeleteRequest: { Key: connKey(connectionId) } }]);
+  };
+
+  return {
+    usage,
+    getConnection,
+    removeConnection,
+
+    async putConnection({ connectionId, sub, scope, publish, devices }) {
+      const list = asList(devices);
+      const record: ConnectionRecord = {
+        connectionId,
+        sub,
+        scope,
+        publish,
+        devices: list,
+        connectedAt: now(),
+        expiresAt: expiry(),
+      };
+      usage.requests++;
+      // The connection item first, listing its subscriptions, then the subscriptions:
+      // a subscription never exists without a connection item that names it.
+      await doc.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: { ...connKey(connectionId), ...record, scope, devices: new Set(list) },
+        }),
+      );
+      try {
+        await putSubscriptions(connectionId, list, record.expiresAt);
+      } catch (error) {
+        await removeConnection(connectionId, list).catch(() => undefined);
+        throw error;
+      }
+      return record;
+    },
+
+    async subscribe(connectionId, devices) {
+      const current = await getConnection(connectionId);
+      if (!current) throw new NotFound('this connection is not registered; reconnect');
+      const list = asList(devices);
+      const total = new Set([...current.devices, ...list]).size;
+      if (total > MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+        throw new BadRequest(`a connection may subscribe to at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} devices`);
+      }
+      usage.requests++;
+      try {
+        await doc.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: connKey(connectionId),
+            UpdateExpression: 'ADD devices :d',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeValues: { ':d': new Set(list) },
+          }),
+        );
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') {
+          throw new NotFound('this connection is not registered; reconnect');
+        }
+        throw error;
+      }
+      await putSubscriptions(connectionId, list, current.expiresAt);
+      return [...new Set([...current.devices, ...list])].sort();
+    },
+
+    async unsubscribe(connectionId, devices) {
+      const current = await getConnection(connectionId);
+      if (!current) throw new NotFound('this connection is not registered; reconnect');
+      const list = devices === ALL_DEVICES ? current.devices : devices;
+      await deleteSubscriptions(connectionId, list);
+      if (list.length > 0) {
+        usage.requests++;
+        await doc.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: connKey(connectionId),
+            UpdateExpression: 'DELETE devices :d',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeValues: { ':d': new Set(list) },
+          }),
+        ).catch((error: Error) => {
+          if (error.name !== 'ConditionalCheckFailedException') throw error;
+        });
+      }
+      const removed = new Set(list);
+      return current.devices.filter((d) => !removed.has(d));
+    },
+
+    async touch(connectionId) {
+      usage.requests++;
+      try {
+        await doc.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: connKey(connectionId),
+            UpdateExpression: 'SET expiresAt = :e',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeValues: { ':e': expiry() },
+          }),
+        );
+        return true;
+      } catch (error) {
+        if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+        throw error;
+      }
+    },
+
+    async *recipientPages(deviceId, pageSize) {
+      const seen = new Set<string>();
+      const keys = deviceId === ALL_DEVICES ? [ALL_DEVICES] : [deviceId, ALL_DEVICES];
+      for (const key of keys) {
+        let ExclusiveStartKey: Record<string, unknown> | undefined;
+        do {
+          usage.requests++;
+          const out = await doc.send(
+            new QueryCommand({
+              TableName: tableName,
+              KeyConditionExpression: 'pk = :pk',
+              FilterExpression: 'expiresAt > :now',
+              ProjectionExpression: 'sk',
+              ExpressionAttributeValues: { ':pk': `dev#${key}`, ':now': nowSeconds() },
+              ExclusiveStartKey,
+              Limit: pageSize,
+              ReturnConsumedCapacity: 'TOTAL',
+            }),
+          );
+          usage.readUnits += out.ConsumedCapacity?.CapacityUnits ?? 0;
+          ExclusiveStartKey = out.LastEvaluatedKey;
+          const page: string[] = [];
+          for (const item of out.Items ?? []) {
+            const id = item.sk as string;
+            if (!seen.has(id)) {
+              seen.add(id);
+              page.push(id);
+            }
+          }
+          if (page.length > 0) yield page;
+        } while (ExclusiveStartKey);
+      }
+    },
+  };
+};

@@ -1,0 +1,135 @@
+/**
+ * The wire format (DESIGN §3), validated in one place. Every inbound frame
+ * goes through `parseClientFrame`; every outbound frame is built here.
+ */
+import { BadRequest, type ErrorCode } from './errors.js';
+
+// 128 KB: API Gateway WebSocket message payload quota.
+// https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html#apigateway-execution-service-websocket-limits-table
+export const MAX_PAYLOAD_BYTES = 128 * 1024;
+// A frame names at most this many devices: bounds the writes one frame can cause.
+export const MAX_DEVICES_PER_FRAME = 50;
+// A connection holds at most this many subscriptions: bounds disconnect's work.
+export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 200;
+// Device ids become MQTT topic levels and table keys: no wildcards (+ #), no separators (/), no control characters.
+export const DEVICE_ID_PATTERN = /^[A-Za-z0-9_.:@-]{1,128}$/;
+export const ALL_DEVICES = '*';
+
+export const ACTIONS = ['subscribe', 'unsubscribe', 'message', 'ping'] as const;
+export type Action = (typeof ACTIONS)[number];
+
+export type DeviceSelection = string[] | typeof ALL_DEVICES;
+
+export type ClientFrame =
+  | { action: 'subscribe'; devices: DeviceSelection }
+  | { action: 'unsubscribe'; devices: DeviceSelection }
+  | { action: 'message'; data: Record<string, unknown> }
+  | { action: 'ping' };
+
+const ALLOWED_FIELDS: Record<Action, readonly string[]> = {
+  subscribe: ['action', 'devices'],
+  unsubscribe: ['action', 'devices'],
+  message: ['action', 'data'],
+  ping: ['action'],
+};
+
+const describe = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value);
+
+export const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+export const validateDeviceId = (value: unknown, where = 'device id'): string => {
+  if (typeof value !== 'string') throw new BadRequest(`${where} must be a string, got ${describe(value)}`);
+  if (!DEVICE_ID_PATTERN.test(value)) {
+    const shown = JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+    throw new BadRequest(
+      `${where} ${shown} is invalid: use 1 to 128 characters of A-Z a-z 0-9 _ . : @ - (no MQTT wildcards, slashes or control characters)`,
+    );
+  }
+  return value;
+};
+
+export const validateDeviceSelection = (value: unknown): DeviceSelection => {
+  if (value === ALL_DEVICES) return ALL_DEVICES;
+  if (!Array.isArray(value)) {
+    throw new BadRequest(`"devices" must be an array of device ids or "*", got ${describe(value)}`);
+  }
+  if (value.length === 0) throw new BadRequest('"devices" must name at least one device');
+  if (value.length > MAX_DEVICES_PER_FRAME) {
+    throw new BadRequest(`"devices" names ${value.length} devices; at most ${MAX_DEVICES_PER_FRAME} per frame`);
+  }
+  const ids = value.map((id, i) => (id === ALL_DEVICES ? ALL_DEVICES : validateDeviceId(id, `devices[${i}]`)));
+  return ids.includes(ALL_DEVICES) ? ALL_DEVICES : [...new Set(ids)];
+};
+
+/** Parses a frame's text into a JSON object, or throws BadRequest. */
+export const parseJsonObject = (body: string | undefined | null, isBase64Encoded = false): Record<string, unknown> => {
+  if (isBase64Encoded) throw new BadRequest('binary frames are not supported: send JSON text frames');
+  if (body === undefined || body === null || body === '') throw new BadRequest('empty frame: send a JSON object');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw new BadRequest('malformed JSON: a frame must be a JSON object such as {"action":"ping"}');
+  }
+  if (!isPlainObject(parsed)) throw new BadRequest(`a frame must be a JSON object, got ${describe(parsed)}`);
+  return parsed;
+};
+
+/** Validates a parsed frame against the schema of its action. */
+export const validateClientFrame = (frame: Record<string, unknown>): ClientFrame => {
+  const action = frame.action;
+  if (typeof action !== 'string') throw new BadRequest(`"action" must be a string, got ${describe(action)}`);
+  if (!(ACTIONS as readonly string[]).includes(action)) {
+    throw new BadRequest(`unknown action ${JSON.stringify(action.slice(0, 40))}; valid actions: ${ACTIONS.join(', ')}`);
+  }
+  const known = ALLOWED_FIELDS[action as Action];
+  const unknown = Object.keys(frame).filter((k) => !known.includes(k));
+  if (unknown.length > 0) {
+    throw new BadRequest(`unknown field ${JSON.stringify(unknown[0]?.slice(0, 40))} for action "${action}"; allowed: ${known.join(', ')}`);
+  }
+  switch (action as Action) {
+    case 'subscribe':
+    case 'unsubscribe':
+      if (!('devices' in frame)) throw new BadRequest(`"${action}" needs "devices": an array of device ids or "*"`);
+      return { action: action as 'subscribe' | 'unsubscribe', devices: validateDeviceSelection(frame.devices) };
+    case 'message':
+      if (!isPlainObject(frame.data)) throw new BadRequest(`"message" needs "data": a JSON object, got ${describe(frame.data)}`);
+      return { action: 'message', data: frame.data };
+    case 'ping':
+      return { action: 'ping' };
+  }
+};
+
+export const parseClientFrame = (body: string | undefined | null, isBase64Encoded = false): ClientFrame =>
+  validateClientFrame(parseJsonObject(body, isBase64Encoded));
+
+// ---- server to client ----
+
+export interface TelemetryFrame {
+  type: 'telemetry';
+  id: string;
+  deviceId: string;
+  ts: number;
+  receivedAt: number;
+  data: Record<string, unknown>;
+}
+
+export interface MessageFrame {
+  type: 'message';
+  id: string;
+  from: string;
+  ts: number;
+  data: Record<string, unknown>;
+}
+
+export type ServerFrame =
+  | TelemetryFrame
+  | MessageFrame
+  | { type: 'subscribed' | 'unsubscribed'; devices: DeviceSelection }
+  | { type: 'pong'; ts: number }
+  | { type: 'error'; code: ErrorCode; message: string };
+
+export const errorFrame = (code: ErrorCode, message: string): ServerFrame => ({ type: 'error', code, message });
+
+export const byteLength = (text: string): number => Buffer.byteLength(text, 'utf8');

@@ -1,0 +1,159 @@
+/**
+ * What each route does, as factories that take their clients (STYLE §2).
+ * Handlers in functions/ only build the clients and the middy chain.
+ */
+import { ANONYMOUS, type Principal, assertInScope, principalFromContext } from './auth.js';
+import type { ConnectionStore } from './connectionStore.js';
+import { BadRequest, Forbidden, NotFound, Unauthorized } from './errors.js';
+import type { FanOut, FanOutResult } from './fanOut.js';
+import {
+  ACTIONS,
+  ALL_DEVICES,
+  type ClientFrame,
+  type DeviceSelection,
+  type MessageFrame,
+  validateClientFrame,
+  validateDeviceSelection,
+} from './frames.js';
+import type { WsEvent, WsResult } from './middleware.js';
+import { ok } from './middleware.js';
+import type { Counter, Log } from './observability.js';
+import { telemetryEnvelope } from './telemetryEnvelope.js';
+
+export interface RouteDeps {
+  store: ConnectionStore;
+  log: Log;
+}
+
+const frameOf = <A extends ClientFrame['action']>(event: WsEvent, action: A): Extract<ClientFrame, { action: A }> => {
+  const frame = validateClientFrame(event.frame ?? {});
+  if (frame.action !== action) throw new BadRequest(`this route takes "${action}" frames, got "${frame.action}"`);
+  return frame as Extract<ClientFrame, { action: A }>;
+};
+
+const requireConnection = async (store: ConnectionStore, connectionId: string) => {
+  const connection = await store.getConnection(connectionId);
+  if (!connection) throw new NotFound('this connection is not registered (it may have expired); reconnect');
+  return connection;
+};
+
+/**
+ * $connect: store the connection with the token's scope, and subscribe it to
+ * `?devices=a,b` (or, with none given, to everything its token covers).
+ */
+export const createConnectRoute =
+  ({ store, log, requireAuth }: RouteDeps & { requireAuth: boolean }) =>
+  async (event: WsEvent): Promise<WsResult> => {
+    const { connectionId } = event.requestContext;
+    let principal: Principal | undefined = principalFromContext(event.requestContext.authorizer);
+    if (!principal) {
+      if (requireAuth) throw new Unauthorized('no authorizer context: $connect must be behind the token authorizer');
+      principal = ANONYMOUS;
+    }
+    const requested = event.queryStringParameters?.devices;
+    let devices: DeviceSelection = principal.devices;
+    if (requested !== undefined && requested !== '') {
+      devices = validateDeviceSelection(requested === ALL_DEVICES ? ALL_DEVICES : requested.split(','));
+      assertInScope(principal.devices, devices);
+    }
+    await store.putConnection({ connectionId, sub: principal.sub, scope: principal.devices, publish: principal.publish, devices });
+    log.info('connected', { connectionId, sub: principal.sub, devices });
+    return ok();
+  };
+
+export const createDisconnectRoute =
+  ({ store, log }: RouteDeps) =>
+  async (event: WsEvent): Promise<WsResult> => {
+    const { connectionId } = event.requestContext;
+    await store.removeConnection(connectionId);
+    log.info('disconnected', { connectionId, reason: event.requestContext.disconnectReason });
+    return ok();
+  };
+
+export const createSubscribeRoute =
+  ({ store }: RouteDeps) =>
+  async (event: WsEvent): Promise<WsResult> => {
+    const { devices } = frameOf(event, 'subscribe');
+    const connection = await requireConnection(store, event.requestContext.connectionId);
+    // Scope first: a subscription outside the token's devices is refused and nothing is stored.
+    assertInScope(connection.scope, devices);
+    const subscriptions = await store.subscribe(connection.connectionId, devices);
+    return ok({ type: 'subscribed', devices, subscriptions });
+  };
+
+export const createUnsubscribeRoute =
+  ({ store }: RouteDeps) =>
+  async (event: WsEvent): Promise<WsResult> => {
+    const { devices } = frameOf(event, 'unsubscribe');
+    const connection = await requireConnection(store, event.requestContext.connectionId);
+    const subscriptions = await store.unsubscribe(connection.connectionId, devices);
+    return ok({ type: 'unsubscribed', devices, subscriptions });
+  };
+
+export const createPingRoute =
+  ({ store, now = Date.now }: RouteDeps & { now?: () => number }) =>
+  async (event: WsEvent): Promise<WsResult> => {
+    frameOf(event, 'ping');
+    if (!(await store.touch(event.requestContext.connectionId))) {
+      throw new NotFound('this connection is not registered (it may have expired); reconnect');
+    }
+    return ok({ type: 'pong', ts: now() });
+  };
+
+/** $default: anything route selection could not place. Always an error frame that lists the valid actions. */
+export const createDefaultRoute = () => async (event: WsEvent): Promise<WsResult> => {
+  const action = event.frame?.action;
+  if (typeof action === 'string' && (ACTIONS as readonly string[]).includes(action)) {
+    // A known action can only land here if the route is missing from the API.
+    throw new BadRequest(`action "${action}" is not routed on this API; valid actions: ${ACTIONS.join(', ')}`);
+  }
+  validateClientFrame(event.frame ?? {});
+  throw new BadRequest(`unknown action; valid actions: ${ACTIONS.join(', ')}`);
+};
+
+/** `message`: the original design's broadcast, now gated by the token's `publish` claim. */
+export const createMessageRoute =
+  ({ store, fanOut, log, now = Date.now, newId }: RouteDeps & { fanOut: FanOut; now?: () => number; newId: () => string }) =>
+  async (event: WsEvent): Promise<WsResult> => {
+    const { data } = frameOf(event, 'message');
+    const { connectionId } = event.requestContext;
+    const connection = await requireConnection(store, connectionId);
+    if (!connection.publish) throw new Forbidden('your token does not allow publishing messages');
+    const frame: MessageFrame = { type: 'message', id: event.requestContext.messageId ?? newId(), from: connection.sub, ts: now(), data };
+    const result = await fanOut.deliver(store.recipientPages(ALL_DEVICES), JSON.stringify(frame), connectionId);
+    if (result.rejected) throw new BadRequest('message too large to broadcast');
+    log.info('broadcast a message', { ...result });
+    return ok({ type: 'sent', id: frame.id, recipients: result.recipients, delivered: result.delivered });
+  };
+
+export interface TelemetryOutcome extends Partial<FanOutResult> {
+  status: 'delivered' | 'rejected';
+  id?: string;
+  deviceId?: string;
+}
+
+/**
+ * The IoT rule's target. Bad telemetry is logged and dropped (a retry cannot
+ * fix it); a failed lookup throws so that Lambda retries the invocation.
+ */
+export const createTelemetryHandler =
+  ({ store, fanOut, log, counter }: RouteDeps & { fanOut: FanOut; counter: Counter }) =>
+  async (event: unknown): Promise<TelemetryOutcome> => {
+    let envelope;
+    try {
+      envelope = telemetryEnvelope(event);
+    } catch (error) {
+      log.warn('dropped invalid telemetry', { reason: (error as Error).message });
+      counter.count('InvalidTelemetry', 1);
+      return { status: 'rejected' };
+    }
+    const requestsBefore = store.usage.requests;
+    const result = await fanOut.deliver(store.recipientPages(envelope.deviceId), JSON.stringify(envelope));
+    log.info('fanned out telemetry', {
+      id: envelope.id,
+      deviceId: envelope.deviceId,
+      ...result,
+      ddbRequests: store.usage.requests - requestsBefore,
+    });
+    return { status: result.rejected ? 'rejected' : 'delivered', id: envelope.id, deviceId: envelope.deviceId, ...result };
+  };
