@@ -107,3 +107,26 @@ export const functionBuilds = (template: Template = readTemplate()): FunctionBui
         banner: keyValueList(props.Banner),
       };
     });
+
+/** A CreateTable input for each AWS::DynamoDB::Table (local name = TableName or the logical id). */
+export interface TableDefinition {
+  logicalId: string;
+  TableName: string;
+  KeySchema: { AttributeName: string; KeyType: 'HASH' | 'RANGE' }[];
+  AttributeDefinitions: { AttributeName: string; AttributeType: 'S' | 'N' | 'B' }[];
+  GlobalSecondaryIndexes?: unknown[];
+  BillingMode: 'PAY_PER_REQUEST' | 'PROVISIONED';
+}
+
+export const tableDefinitions = (template: Template = readTemplate()): TableDefinition[] =>
+  resourcesOfType(template, 'AWS::DynamoDB::Table').map(([logicalId, r]) => {
+    const p = r.Properties ?? {};
+    return {
+      logicalId,
+      TableName: typeof p.TableName === 'string' ? p.TableName : logicalId,
+      KeySchema: p.KeySchema,
+      AttributeDefinitions: p.AttributeDefinitions,
+      ...(p.GlobalSecondaryIndexes ? { GlobalSecondaryIndexes: p.GlobalSecondaryIndexes } : {}),
+      BillingMode: 'PAY_PER_REQUEST',
+    };
+  });

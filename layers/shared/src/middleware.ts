@@ -3,7 +3,6 @@
  * WebSocket glue that @middy/ws-* would provide (not on this registry).
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import httpErrorHandler from '@middy/http-error-handler';
@@ -78,15 +77,24 @@ export const errorFrames = (): MiddlewareObj<WsEvent, WsResult> => ({
   },
 });
 
-const logEvent = process.env.POWERTOOLS_LOGGER_LOG_EVENT === 'true';
+/** Flushes metrics (EMF) only when a route recorded some: no empty-metrics warning on every invocation. */
+export const flushMetrics = (): MiddlewareObj => {
+  const flush = () => {
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  };
+  return { after: flush, onError: flush };
+};
+
+/** POWERTOOLS_LOGGER_LOG_EVENT=true logs each event, after the logger's redaction. */
+const logEventEnabled = () => process.env.POWERTOOLS_LOGGER_LOG_EVENT === 'true';
 
 /** The chain for every WebSocket route: logger, tracer, metrics, error mapping, frame parsing. */
 export const wsRoute = (fn: (event: WsEvent, context: Context) => Promise<WsResult>) =>
   middy<WsEvent, WsResult>()
     // logEvent goes through the logger's redacting replacer: no token or cookie reaches the log.
-    .use(injectLambdaContext(logger, { resetKeys: true, logEvent }))
+    .use(injectLambdaContext(logger, { resetKeys: true, logEvent: logEventEnabled() }))
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
-    .use(logMetrics(metrics))
+    .use(flushMetrics())
     .use(httpErrorHandler({ logger: false, fallbackMessage: 'Internal error' }))
     .use(errorFrames())
     .use(frameBodyParser())
@@ -95,9 +103,9 @@ export const wsRoute = (fn: (event: WsEvent, context: Context) => Promise<WsResu
 /** The chain for non-WebSocket events (the IoT rule, the fan-out worker): errors propagate so Lambda retries. */
 export const eventHandler = <TEvent, TResult>(fn: (event: TEvent, context: Context) => Promise<TResult>) =>
   middy<TEvent, TResult>()
-    .use(injectLambdaContext(logger, { resetKeys: true, logEvent }))
+    .use(injectLambdaContext(logger, { resetKeys: true, logEvent: logEventEnabled() }))
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
-    .use(logMetrics(metrics))
+    .use(flushMetrics())
     .handler(fn);
 
 export const ok = (frame?: unknown): WsResult =>
