@@ -167,7 +167,8 @@ export const createConnectionStore = ({
       await doc.send(
         new PutCommand({
           TableName: tableName,
-          Item: { ...connKey(connectionId), ...record, scope, devices: new Set(list) },
+          // DynamoDB has no empty sets: a connection with no subscriptions has no `devices` attribute.
+          Item: { ...connKey(connectionId), ...record, scope, devices: list.length > 0 ? new Set(list) : undefined },
         }),
       );
       try {

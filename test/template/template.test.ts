@@ -1,0 +1,176 @@
+/** template.yaml is the product's core: these specs hold it to the design and to least privilege. */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { buildFunction, buildLayer, LAYER_PACKAGE } from '../../scripts/build.js';
+import { PROJECT_ROOT, type Resource, functionBuilds, readTemplate, resourcesOfType } from '../../scripts/template.js';
+
+const template = readTemplate();
+const resources = template.Resources;
+const ref = (value: unknown): string | undefined => (value as { Ref?: string })?.Ref;
+const getAttTarget = (value: unknown): string | undefined => ((value as { 'Fn::GetAtt'?: string[] })?.['Fn::GetAtt'] ?? [])[0];
+const subText = (value: unknown): string => {
+  const sub = (value as { 'Fn::Sub'?: string | [string, unknown] })?.['Fn::Sub'];
+  return Array.isArray(sub) ? sub[0] : (sub ?? '');
+};
+
+/** The function an API Gateway integration or authorizer URI points at. */
+const functionOfUri = (uri: unknown): string | undefined => /\$\{(\w+)\.Arn\}/.exec(subText(uri))?.[1];
+
+const ROUTE_FIXTURES: Record<string, string> = {
+  $connect: 'connect',
+  $disconnect: 'disconnect',
+  $default: 'default',
+  message: 'message',
+  subscribe: 'subscribe',
+  unsubscribe: 'unsubscribe',
+  ping: 'ping',
+};
+
+describe('template.yaml', () => {
+  describe('wiring', () => {
+    it('declares a WEBSOCKET API that routes on $request.body.action', () => {
+      const [[, api]] = resourcesOfType(template, 'AWS::ApiGatewayV2::Api') as [string, Resource][];
+      expect(api.Properties).to.include({ ProtocolType: 'WEBSOCKET', RouteSelectionExpression: '$request.body.action' });
+    });
+
+    it('wires every route to a function through an AWS_PROXY integration, with an events/ fixture for each', () => {
+      const routes = resourcesOfType(template, 'AWS::ApiGatewayV2::Route');
+      expect(routes.map(([, r]) => r.Properties!.RouteKey).sort()).to.deep.equal(Object.keys(ROUTE_FIXTURES).sort());
+      for (const [id, route] of routes) {
+        const integrationId = /^integrations\/\$\{(\w+)\}$/.exec(subText(route.Properties!.Target))?.[1];
+        const integration = resources[integrationId ?? ''];
+        expect(integration?.Properties?.IntegrationType, id).to.equal('AWS_PROXY');
+        const fn = functionOfUri(integration!.Properties!.IntegrationUri);
+        expect(resources[fn ?? '']?.Type, id).to.equal('AWS::Serverless::Function');
+        expect(existsSync(join(PROJECT_ROOT, 'events', `${ROUTE_FIXTURES[route.Properties!.RouteKey]}.json`)), id).to.equal(true);
+      }
+    });
+
+    it('puts a REQUEST authorizer on $connect that reads the token from the query string', () => {
+      const [, connect] = resourcesOfType(template, 'AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties!.RouteKey === '$connect')!;
+      expect(connect.Properties!.AuthorizationType).to.equal('CUSTOM');
+      const authorizer = resources[ref(connect.Properties!.AuthorizerId)!]!;
+      expect(authorizer.Properties).to.deep.include({ AuthorizerType: 'REQUEST', IdentitySource: ['route.request.querystring.token'] });
+      expect(resources[functionOfUri(authorizer.Properties!.AuthorizerUri)!]?.Type).to.equal('AWS::Serverless::Function');
+    });
+
+    it('sends the IoT rule output of devices/+/telemetry to the telemetry function, with an error action', () => {
+      const [[, rule]] = resourcesOfType(template, 'AWS::IoT::TopicRule') as [string, Resource][];
+      const payload = rule.Properties!.TopicRulePayload;
+      expect(payload.Sql).to.equal("SELECT *, topic(2) AS deviceId, timestamp() AS receivedAt FROM 'devices/+/telemetry'");
+      expect(getAttTarget(payload.Actions[0].Lambda.FunctionArn)).to.equal('TelemetryFunction');
+      expect(payload.ErrorAction).to.be.an('object');
+      expect(existsSync(join(PROJECT_ROOT, 'events', 'telemetry.json'))).to.equal(true);
+    });
+
+    it('keeps connections in an on-demand, encrypted table with TTL on expiresAt', () => {
+      const [[, table]] = resourcesOfType(template, 'AWS::DynamoDB::Table') as [string, Resource][];
+      expect(table.Properties).to.deep.include({
+        BillingMode: 'PAY_PER_REQUEST',
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        SSESpecification: { SSEEnabled: true },
+      });
+    });
+
+    it('gives every function the shared layer, a LogGroup with retention, and esbuild Metadata with the createRequire banner', () => {
+      expect(template.Globals!.Function!.Layers).to.deep.equal([{ Ref: 'SharedLayer' }]);
+      expect(template.Globals!.Function).to.include({ Runtime: 'nodejs24.x', Tracing: 'Active' });
+      expect(template.Globals!.Function!.Architectures).to.deep.equal(['arm64']);
+      for (const [id, fn] of resourcesOfType(template, 'AWS::Serverless::Function')) {
+        const logGroup = resources[ref(fn.Properties!.LoggingConfig?.LogGroup)!];
+        expect(logGroup?.Type, id).to.equal('AWS::Logs::LogGroup');
+        expect(logGroup!.Properties!.RetentionInDays, id).to.not.equal(undefined);
+        const props = fn.Metadata!.BuildProperties;
+        expect(fn.Metadata!.BuildMethod, id).to.equal('esbuild');
+        expect(props.Format, id).to.equal('esm');
+        expect(props.External, id).to.include(LAYER_PACKAGE);
+        expect(props.Banner.join(''), id).to.include('createRequire(import.meta.url)');
+      }
+    });
+  });
+
+  describe('least privilege', () => {
+    const statements: { where: string; statement: any }[] = [];
+    for (const [id, r] of Object.entries(resources)) {
+      const docs: unknown[] = [];
+      if (r.Type === 'AWS::Serverless::Function') docs.push(...((r.Properties!.Policies as unknown[]) ?? []));
+      if (r.Type === 'AWS::IAM::Role') docs.push(...((r.Properties!.Policies as { PolicyDocument: unknown }[]) ?? []).map((p) => p.PolicyDocument));
+      if (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') docs.push(r.Properties!.PolicyDocument);
+      const unwrap = (doc: any): any[] => {
+        if (doc?.['Fn::If']) return [...unwrap(doc['Fn::If'][1]), ...unwrap(doc['Fn::If'][2])];
+        return doc?.Statement ? doc.Statement : [];
+      };
+      for (const doc of docs) for (const statement of unwrap(doc)) statements.push({ where: id, statement });
+    }
+
+    it('finds the policy statements to check', () => {
+      expect(statements.length).to.be.greaterThan(8);
+    });
+
+    it("has no Resource '*' and no Action '*' (or service:*) in any statement", () => {
+      for (const { where, statement } of statements) {
+        const list = (v: unknown) => (Array.isArray(v) ? v : [v]);
+        for (const resource of list(statement.Resource)) expect(resource, where).to.not.equal('*');
+        for (const action of list(statement.Action)) expect(String(action), where).to.not.match(/(^\*$|:\*$)/);
+      }
+    });
+
+    it('scopes ManageConnections to POST on this API and stage only', () => {
+      const manage = statements.filter(({ statement }) => statement.Action === 'execute-api:ManageConnections');
+      expect(manage.length).to.be.greaterThan(0);
+      for (const { statement } of manage) {
+        expect(subText(statement.Resource)).to.match(/:\$\{WebSocketApi\}\/\$\{StageName\}\/POST\/@connections\/\*$/);
+      }
+    });
+
+    it('scopes DynamoDB actions to the connections table', () => {
+      const dynamo = statements.filter(({ statement }) => [statement.Action].flat().some((a: string) => a.startsWith('dynamodb:')));
+      expect(dynamo.length).to.be.greaterThan(0);
+      for (const { where, statement } of dynamo) expect(getAttTarget(statement.Resource), where).to.equal('ConnectionsTable');
+    });
+
+    it('names a SourceArn on every Lambda permission', () => {
+      const permissions = resourcesOfType(template, 'AWS::Lambda::Permission');
+      expect(permissions.length).to.equal(9);
+      for (const [id, p] of permissions) expect(p.Properties!.SourceArn, id).to.not.equal(undefined);
+    });
+  });
+
+  describe('build, exactly as sam build does it', function () {
+    this.timeout(60000);
+    let dir: string;
+
+    before(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'sid-build-'));
+      // Lambda puts layers on /opt/nodejs/node_modules; here the layer's node_modules sits above the function.
+      await buildLayer(join(dir, 'layer'));
+      symlinkSync(join(dir, 'layer', 'nodejs', 'node_modules'), join(dir, 'node_modules'));
+    });
+
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    for (const fn of functionBuilds()) {
+      it(`bundles ${fn.logicalId} from its Metadata into a tiny handler that loads against the layer`, async () => {
+        const out = await buildFunction(fn, join(dir, 'functions', fn.logicalId));
+        expect(out.bytes).to.be.lessThan(8 * 1024); // domain code lives in the layer, not in the function
+        const probe = `import('${out.file}').then((m) => process.stdout.write(typeof m.handler))`;
+        const type = execFileSync(process.execPath, ['-e', probe], {
+          cwd: dir,
+          env: {
+            PATH: process.env.PATH,
+            TABLE_NAME: 'probe',
+            WEBSOCKET_ENDPOINT: 'http://127.0.0.1:9/production',
+            AUTH_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:probe',
+            AWS_REGION: 'us-east-1',
+            POWERTOOLS_TRACE_ENABLED: 'false',
+            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          },
+        }).toString();
+        expect(type).to.equal('function');
+      });
+    }
+  });
+});
