@@ -6,23 +6,32 @@
  *   tsx scripts/build.ts layer <outdir>  → the layer only (layers/shared/Makefile calls this for sam build)
  */
 import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
 import { type FunctionBuild, PROJECT_ROOT, functionBuilds } from './template.js';
 
 export const LAYER_PACKAGE = '@serverless-iot-dashboard/shared';
 const CREATE_REQUIRE_BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
-/** The layer: domain code and its dependencies as one ES module under nodejs/node_modules. */
-export const buildLayer = async (outDir: string): Promise<{ file: string; bytes: number }> => {
+/** The layer's entry points: each function imports only the one it needs (`@serverless-iot-dashboard/shared/<entry>`). */
+export const LAYER_ENTRIES = ['routes', 'telemetry', 'authorizer'] as const;
+
+/**
+ * The layer: domain code and its dependencies as ES modules under
+ * nodejs/node_modules, one entry per kind of function with shared chunks,
+ * so that the telemetry function's cold start never parses the JWT library.
+ */
+export const buildLayer = async (outDir: string): Promise<{ dir: string; bytes: number; entries: Record<string, number> }> => {
   const packageDir = join(outDir, 'nodejs', 'node_modules', ...LAYER_PACKAGE.split('/'));
   rmSync(join(outDir, 'nodejs'), { recursive: true, force: true });
   mkdirSync(packageDir, { recursive: true });
-  const file = join(packageDir, 'index.mjs');
-  await build({
-    entryPoints: [join(PROJECT_ROOT, 'layers/shared/src/index.ts')],
-    outfile: file,
+  const result = await build({
+    entryPoints: Object.fromEntries(LAYER_ENTRIES.map((e) => [e, join(PROJECT_ROOT, `layers/shared/src/entries/${e}.ts`)])),
+    outdir: packageDir,
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunks/[name]-[hash]',
     bundle: true,
+    splitting: true,
     platform: 'node',
     format: 'esm',
     target: 'es2023',
@@ -31,13 +40,32 @@ export const buildLayer = async (outDir: string): Promise<{ file: string; bytes:
     mainFields: ['module', 'main'],
     banner: { js: CREATE_REQUIRE_BANNER },
     legalComments: 'none',
+    metafile: true,
     logLevel: 'warning',
   });
   writeFileSync(
     join(packageDir, 'package.json'),
-    `${JSON.stringify({ name: LAYER_PACKAGE, version: '1.0.0', type: 'module', exports: './index.mjs' }, null, 2)}\n`,
+    `${JSON.stringify(
+      { name: LAYER_PACKAGE, version: '1.0.0', type: 'module', exports: Object.fromEntries(LAYER_ENTRIES.map((e) => [`./${e}`, `./${e}.mjs`])) },
+      null,
+      2,
+    )}\n`,
   );
-  return { file, bytes: statSync(file).size };
+  // What an entry costs to load: its own file plus every chunk it imports, transitively.
+  const outputs = result.metafile!.outputs;
+  const loadBytes = (file: string, seen = new Set<string>()): number => {
+    if (seen.has(file)) return 0;
+    seen.add(file);
+    const out = outputs[file]!;
+    return out.bytes + out.imports.filter((i) => i.kind === 'import-statement' && outputs[i.path]).reduce((n, i) => n + loadBytes(i.path, seen), 0);
+  };
+  const entries: Record<string, number> = {};
+  for (const [file] of Object.entries(outputs)) {
+    const name = basename(file, '.mjs');
+    if ((LAYER_ENTRIES as readonly string[]).includes(name) && dirname(file) === relative(process.cwd(), packageDir)) entries[name] = loadBytes(file);
+  }
+  const bytes = Object.entries(outputs).filter(([f]) => f.endsWith('.mjs')).reduce((n, [, o]) => n + o.bytes, 0);
+  return { dir: packageDir, bytes, entries };
 };
 
 /** esbuild options for one function, translated from its template Metadata. */
@@ -69,12 +97,15 @@ const main = async () => {
   if (mode === 'layer') {
     if (!target) throw new Error('usage: build.ts layer <output directory>');
     const layer = await buildLayer(resolve(target));
-    console.log(`layer: ${layer.file} (${(layer.bytes / 1024).toFixed(1)} KiB)`);
+    console.log(`layer: ${layer.dir} (${(layer.bytes / 1024).toFixed(1)} KiB)`);
     return;
   }
   const dist = join(PROJECT_ROOT, 'dist');
   const layer = await buildLayer(join(dist, 'layer'));
-  console.log(`${'SharedLayer'.padEnd(24)} ${(layer.bytes / 1024).toFixed(1).padStart(8)} KiB  ${layer.file}`);
+  console.log(`${'SharedLayer'.padEnd(24)} ${(layer.bytes / 1024).toFixed(1).padStart(8)} KiB  ${layer.dir}`);
+  for (const [entry, bytes] of Object.entries(layer.entries)) {
+    console.log(`${`  shared/${entry}`.padEnd(24)} ${(bytes / 1024).toFixed(1).padStart(8)} KiB  loaded by its functions`);
+  }
   for (const fn of functionBuilds()) {
     const out = await buildFunction(fn, join(dist, 'functions', fn.logicalId));
     console.log(`${fn.logicalId.padEnd(24)} ${(out.bytes / 1024).toFixed(1).padStart(8)} KiB  ${out.file}`);

@@ -12,7 +12,7 @@ import {
   logger,
   optionalEnv,
   requireEnv,
-} from '@serverless-iot-dashboard/shared';
+} from '@serverless-iot-dashboard/shared/authorizer';
 
 const mode = optionalEnv('AUTH_MODE', 'secret');
 const config = {

@@ -1,5 +1,5 @@
 /** $connect: store the connection with the scope its token grants. */
-import { createConnectRoute, createConnectionStore, createDocumentClient, logger, optionalEnv, requireEnv, wsRoute } from '@serverless-iot-dashboard/shared';
+import { createConnectRoute, createConnectionStore, createDocumentClient, logger, optionalEnv, requireEnv, wsRoute } from '@serverless-iot-dashboard/shared/routes';
 
 const config = {
   tableName: requireEnv('TABLE_NAME'),

@@ -1,4 +1,4 @@
 /** $default: frames that route selection could not place get an error frame listing the valid actions. */
-import { createDefaultRoute, wsRoute } from '@serverless-iot-dashboard/shared';
+import { createDefaultRoute, wsRoute } from '@serverless-iot-dashboard/shared/routes';
 
 export const handler = wsRoute(createDefaultRoute());

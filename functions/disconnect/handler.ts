@@ -1,5 +1,5 @@
 /** $disconnect: remove the connection and all its subscriptions. */
-import { createConnectionStore, createDisconnectRoute, createDocumentClient, logger, requireEnv, wsRoute } from '@serverless-iot-dashboard/shared';
+import { createConnectionStore, createDisconnectRoute, createDocumentClient, logger, requireEnv, wsRoute } from '@serverless-iot-dashboard/shared/routes';
 
 const config = { tableName: requireEnv('TABLE_NAME') };
 

@@ -1,5 +1,5 @@
 /** ping: heartbeat; extends the connection's TTL and answers pong. */
-import { createConnectionStore, createDocumentClient, createPingRoute, logger, requireEnv, wsRoute } from '@serverless-iot-dashboard/shared';
+import { createConnectionStore, createDocumentClient, createPingRoute, logger, requireEnv, wsRoute } from '@serverless-iot-dashboard/shared/routes';
 
 const config = { tableName: requireEnv('TABLE_NAME') };
 

@@ -1,5 +1,5 @@
 /** subscribe: add devices to this connection's subscriptions, within its token's scope. */
-import { createConnectionStore, createDocumentClient, createSubscribeRoute, logger, requireEnv, wsRoute } from '@serverless-iot-dashboard/shared';
+import { createConnectionStore, createDocumentClient, createSubscribeRoute, logger, requireEnv, wsRoute } from '@serverless-iot-dashboard/shared/routes';
 
 const config = { tableName: requireEnv('TABLE_NAME') };
 

@@ -1,5 +1,5 @@
 /** unsubscribe: remove devices from this connection's subscriptions. */
-import { createConnectionStore, createDocumentClient, createUnsubscribeRoute, logger, requireEnv, wsRoute } from '@serverless-iot-dashboard/shared';
+import { createConnectionStore, createDocumentClient, createUnsubscribeRoute, logger, requireEnv, wsRoute } from '@serverless-iot-dashboard/shared/routes';
 
 const config = { tableName: requireEnv('TABLE_NAME') };
 

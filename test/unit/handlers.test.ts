@@ -1,16 +1,21 @@
 /**
- * Every function's real handler module (functions/<name>/handler.ts), driven
- * by its events/ fixture, with the AWS SDK clients mocked at the send() level.
+ * Every route function's real handler module (functions/<name>/handler.ts),
+ * driven by its events/ fixture, with the AWS SDK clients mocked at the send()
+ * level. The fan-out functions (message, telemetry) post over raw HTTP, so
+ * their specs run against real servers: test/integration/fanOutHandlers.test.ts.
  */
-import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { expect } from 'chai';
 import { signToken } from '@serverless-iot-dashboard/shared';
 import { lambdaContext, loadEvent } from '../helpers/events.js';
 
-const ddb = mockClient(DynamoDBDocumentClient);
-const api = mockClient(ApiGatewayManagementApiClient);
+import type { AwsStub } from 'aws-sdk-client-mock';
+
+// Installed for this file only: the integration specs run in the same process against real servers.
+let ddb: AwsStub<any, any, any>;
+let api: AwsStub<any, any, any>;
 const SECRET = 'unit-test-secret-of-enough-length-0123456789';
 
 process.env.TABLE_NAME = 'connections-test';
@@ -36,6 +41,16 @@ const connectionItem = (overrides: Record<string, unknown> = {}) => ({
 const frame = (result: { body?: string }) => JSON.parse(result.body ?? 'null');
 
 describe('handlers, driven by the events/ fixtures', () => {
+  before(() => {
+    ddb = mockClient(DynamoDBDocumentClient);
+    api = mockClient(ApiGatewayManagementApiClient);
+  });
+
+  after(() => {
+    ddb.restore();
+    api.restore();
+  });
+
   beforeEach(() => {
     ddb.reset();
     api.reset();
@@ -179,70 +194,6 @@ describe('handlers, driven by the events/ fixtures', () => {
 
       expect(frame(result).type).to.equal('pong');
       expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input.UpdateExpression).to.equal('SET expiresAt = :e');
-    });
-  });
-
-  describe('MessageFunction', () => {
-    it('broadcasts to subscribers of every device except the sender', async () => {
-      ddb.on(GetCommand).resolves({ Item: connectionItem() });
-      ddb.on(QueryCommand).resolves({ Items: [{ sk: 'L0SM9cOFvHcCIhw=' }, { sk: 'other-1' }, { sk: 'other-2' }] });
-      api.on(PostToConnectionCommand).resolves({});
-      const handler = await load('message');
-
-      const result = await handler(loadEvent('message'), lambdaContext());
-
-      expect(frame(result)).to.include({ type: 'sent', recipients: 2, delivered: 2 });
-      const posted = api.commandCalls(PostToConnectionCommand).map((c) => c.args[0].input.ConnectionId).sort();
-      expect(posted).to.deep.equal(['other-1', 'other-2']);
-      expect(JSON.parse(String(api.commandCalls(PostToConnectionCommand)[0]!.args[0].input.Data))).to.include({ type: 'message', from: 'alice' });
-    });
-
-    it('answers forbidden to a token without publish', async () => {
-      ddb.on(GetCommand).resolves({ Item: connectionItem({ publish: false }) });
-      const handler = await load('message');
-
-      const result = await handler(loadEvent('message'), lambdaContext());
-
-      expect(frame(result)).to.deep.include({ type: 'error', code: 'forbidden' });
-      expect(api.commandCalls(PostToConnectionCommand)).to.have.length(0);
-    });
-  });
-
-  describe('TelemetryFunction', () => {
-    it('fans the IoT rule payload out to the device and "*" subscribers as a telemetry envelope', async () => {
-      ddb.on(QueryCommand).callsFake((input) => ({ Items: input.ExpressionAttributeValues[':pk'] === 'dev#dev-1' ? [{ sk: 'c1' }, { sk: 'c2' }] : [{ sk: 'c2' }, { sk: 'c3' }] }));
-      api.on(PostToConnectionCommand).resolves({});
-      const handler = await load('telemetry');
-
-      const result = await handler(loadEvent('telemetry'), lambdaContext());
-
-      expect(result).to.include({ status: 'delivered', recipients: 3, delivered: 3 });
-      const keys = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input.ExpressionAttributeValues![':pk']);
-      expect(keys).to.deep.equal(['dev#dev-1', 'dev#*']);
-      const sent = JSON.parse(String(api.commandCalls(PostToConnectionCommand)[0]!.args[0].input.Data));
-      expect(sent).to.include({ type: 'telemetry', deviceId: 'dev-1' });
-      expect(sent.data).to.include({ temperature: 21.5 });
-    });
-
-    it('drops telemetry without a valid device id instead of failing the invocation', async () => {
-      const handler = await load('telemetry');
-      const event = loadEvent('telemetry');
-      event.deviceId = 'dev/+';
-
-      const result = await handler(event, lambdaContext());
-
-      expect(result.status).to.equal('rejected');
-      expect(ddb.commandCalls(QueryCommand)).to.have.length(0);
-    });
-
-    it('fails the invocation when the recipient lookup fails, so Lambda retries it', async () => {
-      ddb.on(QueryCommand).rejects(Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' }));
-      const handler = await load('telemetry');
-
-      let error: unknown;
-      await handler(loadEvent('telemetry'), lambdaContext()).catch((e) => (error = e));
-
-      expect((error as Error)?.name).to.equal('ProvisionedThroughputExceededException');
     });
   });
 

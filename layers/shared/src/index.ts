@@ -14,4 +14,5 @@ export * from './redact.js';
 export * from './retry.js';
 export * from './routes.js';
 export * from './secrets.js';
+export * from './signedPoster.js';
 export * from './telemetryEnvelope.js';

@@ -1,0 +1,9 @@
+/** What the WebSocket route handlers load: no JWT library, no Secrets Manager, no Lambda client. */
+export * from '../config.js';
+export * from '../clients.js';
+export * from '../connectionStore.js';
+export * from '../fanOut.js';
+export * from '../middleware.js';
+export * from '../observability.js';
+export * from '../routes.js';
+export * from '../signedPoster.js';
