@@ -3,6 +3,8 @@ import {
   createConnectionStore,
   createDocumentClient,
   createFanOut,
+  createLambdaDispatcher,
+  createShardedDelivery,
   createSignedPoster,
   createTelemetryHandler,
   eventHandler,
@@ -17,6 +19,9 @@ const config = {
   endpoint: requireEnv('WEBSOCKET_ENDPOINT'),
   region: requireEnv('AWS_REGION'),
   concurrency: intEnv('FANOUT_CONCURRENCY', 64),
+  // Recipients one invocation delivers itself; each further batch goes to a FanoutWorkerFunction.
+  shardSize: intEnv('FANOUT_SHARD_SIZE', 2000),
+  workerFunction: process.env.FANOUT_WORKER_FUNCTION || undefined,
 };
 
 const store = createConnectionStore({ doc: createDocumentClient(), tableName: config.tableName });
@@ -26,4 +31,12 @@ const post = createSignedPoster({ endpoint: config.endpoint, region: config.regi
 const counter = metricsCounter();
 const fanOut = createFanOut({ store, post, log: logger, counter, concurrency: config.concurrency });
 
-export const handler = eventHandler(createTelemetryHandler({ store, fanOut, log: logger, counter }));
+const deliver = createShardedDelivery({
+  fanOut,
+  dispatch: config.workerFunction ? createLambdaDispatcher(config.workerFunction) : undefined,
+  shardSize: config.shardSize,
+  log: logger,
+  counter,
+});
+
+export const handler = eventHandler(createTelemetryHandler({ store, deliver, log: logger, counter }));

@@ -28,8 +28,8 @@ describe('fan-out handlers on real servers', function () {
     process.env.DYNAMODB_ENDPOINT = dynamo.endpoint;
     process.env.WEBSOCKET_ENDPOINT = stub.endpoint;
     // Handlers read their config at module load, as in Lambda.
-    telemetry = (await import('../../functions/telemetry/handler.ts')).handler;
-    message = (await import('../../functions/message/handler.ts')).handler;
+    telemetry = (await import('../../functions/telemetry/handler.js')).handler as unknown as Handler;
+    message = (await import('../../functions/message/handler.js')).handler as unknown as Handler;
     store = createConnectionStore({ doc: dynamo.doc, tableName: dynamo.tableName });
   });
 

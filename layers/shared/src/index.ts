@@ -14,5 +14,6 @@ export * from './redact.js';
 export * from './retry.js';
 export * from './routes.js';
 export * from './secrets.js';
+export * from './sharding.js';
 export * from './signedPoster.js';
 export * from './telemetryEnvelope.js';

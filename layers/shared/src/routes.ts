@@ -12,12 +12,14 @@ import {
   type ClientFrame,
   type DeviceSelection,
   type MessageFrame,
+  isPlainObject,
   validateClientFrame,
   validateDeviceSelection,
 } from './frames.js';
 import type { WsEvent, WsResult } from './middleware.js';
 import { ok } from './middleware.js';
 import type { Counter, Log } from './observability.js';
+import type { ShardedDelivery } from './sharding.js';
 import { telemetryEnvelope } from './telemetryEnvelope.js';
 
 export interface RouteDeps {
@@ -130,6 +132,8 @@ export interface TelemetryOutcome extends Partial<FanOutResult> {
   status: 'delivered' | 'rejected';
   id?: string;
   deviceId?: string;
+  shards?: number;
+  sharded?: number;
 }
 
 /**
@@ -137,7 +141,7 @@ export interface TelemetryOutcome extends Partial<FanOutResult> {
  * fix it); a failed lookup throws so that Lambda retries the invocation.
  */
 export const createTelemetryHandler =
-  ({ store, fanOut, log, counter }: RouteDeps & { fanOut: FanOut; counter: Counter }) =>
+  ({ store, deliver, log, counter }: RouteDeps & { deliver: ShardedDelivery; counter: Counter }) =>
   async (event: unknown): Promise<TelemetryOutcome> => {
     let envelope;
     try {
@@ -148,7 +152,7 @@ export const createTelemetryHandler =
       return { status: 'rejected' };
     }
     const requestsBefore = store.usage.requests;
-    const result = await fanOut.deliver(store.recipientPages(envelope.deviceId), JSON.stringify(envelope));
+    const result = await deliver(store.recipientPages(envelope.deviceId), JSON.stringify(envelope), envelope.id);
     log.info('fanned out telemetry', {
       id: envelope.id,
       deviceId: envelope.deviceId,
@@ -156,4 +160,25 @@ export const createTelemetryHandler =
       ddbRequests: store.usage.requests - requestsBefore,
     });
     return { status: result.rejected ? 'rejected' : 'delivered', id: envelope.id, deviceId: envelope.deviceId, ...result };
+  };
+
+/** A shard handed over by the telemetry function: deliver it, never fail it for one connection. */
+export const createFanoutWorkerHandler =
+  ({ fanOut, log, counter }: { fanOut: FanOut; log: Log; counter: Counter }) =>
+  async (event: unknown): Promise<TelemetryOutcome> => {
+    const valid =
+      isPlainObject(event) &&
+      typeof event.body === 'string' &&
+      typeof event.id === 'string' &&
+      Array.isArray(event.connectionIds) &&
+      event.connectionIds.every((c) => typeof c === 'string' && c.length > 0 && c.length <= 128);
+    if (!valid) {
+      log.warn('dropped an invalid fan-out shard');
+      counter.count('InvalidShard', 1);
+      return { status: 'rejected' };
+    }
+    const { body, id, connectionIds } = event as { body: string; id: string; connectionIds: string[] };
+    const result = await fanOut.deliver([connectionIds], body);
+    log.info('delivered a fan-out shard', { id, ...result });
+    return { status: result.rejected ? 'rejected' : 'delivered', id, ...result };
   };

@@ -6,4 +6,5 @@ export * from '../fanOut.js';
 export * from '../middleware.js';
 export * from '../observability.js';
 export * from '../routes.js';
+export * from '../sharding.js';
 export * from '../signedPoster.js';
