@@ -1,6 +1,6 @@
 /** A real DynamoDB-compatible server for integration tests: dynalite on 127.0.0.1, tables from template.yaml. */
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import { tableDefinitions } from '../../scripts/template.js';
@@ -28,6 +28,8 @@ export const startDynamo = async (): Promise<TestDynamo> => {
     const name = `${definition!.TableName}-${process.pid}-${++counter}`;
     const { logicalId: _ignored, ...input } = definition!;
     await client.send(new CreateTableCommand({ ...(input as object), TableName: name } as never));
+    // dynalite reports CREATING until a timer fires; on a busy machine that can be after the first write.
+    await waitUntilTableExists({ client, maxWaitTime: 20, minDelay: 0.05, maxDelay: 0.2 } as never, { TableName: name });
     return name;
   };
   const tableName = await freshTable();

@@ -1,0 +1,281 @@
+/**
+ * The page: wires config -> connection -> model -> view. Everything that can be
+ * decided without a DOM lives in the modules beside this one, with tests.
+ */
+import { Backoff } from './backoff.js';
+import { type DashboardConfig, type FileConfig, HEARTBEAT_MS, connectUrl, parseFileConfig, resolveConfig, tokenScope } from './config.js';
+import { type ConnectionStatus, LiveConnection, type SocketLike } from './connection.js';
+import { displayUrl, formatAgo, formatClock, formatMs, formatRate } from './format.js';
+import { DashboardModel } from './model.js';
+import { DeviceCard, type DeviceState } from './view/deviceCard.js';
+import { byTestId, h, setAttr, setText } from './view/dom.js';
+
+// layers/shared/src/frames.ts DEVICE_ID_PATTERN: refuse locally what the server would refuse.
+const DEVICE_ID = /^[A-Za-z0-9_.:@-]{1,128}$/;
+
+const ui = {
+  status: byTestId('connection-status'),
+  statusLabel: byTestId('connection-label'),
+  statusDetail: byTestId('connection-detail'),
+  endpoint: byTestId('endpoint'),
+  lastMessage: byTestId('last-message'),
+  latency: byTestId('latency'),
+  rate: byTestId('rate'),
+  deviceCount: byTestId('device-count'),
+  duplicates: byTestId('duplicates'),
+  notices: byTestId('error-banner'),
+  mode: byTestId('subscription-mode'),
+  subscribeAll: byTestId<HTMLButtonElement>('subscribe-all'),
+  addForm: byTestId<HTMLFormElement>('add-device'),
+  addInput: byTestId<HTMLInputElement>('add-device-input'),
+  list: byTestId('device-list'),
+  empty: byTestId('empty-state'),
+  settings: byTestId('settings'),
+};
+
+const loadFileConfig = async (): Promise<FileConfig | undefined> => {
+  try {
+    const response = await fetch('config.json', { cache: 'no-store' });
+    return response.ok ? parseFileConfig(await response.json()) : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+class Dashboard {
+  private readonly model: DashboardModel;
+  private readonly connection: LiveConnection;
+  private readonly cards = new Map<string, DeviceCard>();
+  private readonly visibility: IntersectionObserver;
+  private renderQueued = false;
+  private noticesShown = '';
+
+  constructor(private readonly config: DashboardConfig) {
+    const scope = tokenScope(config.token) ?? '*';
+    this.model = new DashboardModel({ scope, devices: config.devices, windowMs: config.windowMs });
+    this.connection = new LiveConnection({
+      url: () => connectUrl(config.url, { token: config.token, devices: this.model.subscriptions.connectDevices() }),
+      // The DOM WebSocket fits SocketLike; only its handlers' event types are narrower (Event, MessageEvent).
+      createSocket: (url) => new WebSocket(url) as unknown as SocketLike,
+      backoff: new Backoff({ initialMs: 500, maxMs: 30_000 }),
+      heartbeatMs: HEARTBEAT_MS,
+      onStatus: (status) => this.renderStatus(status),
+      onOpen: (url) => {
+        const devices = new URL(url).searchParams.get('devices');
+        this.model.subscriptions.onConnected(devices ? devices.split(',') : undefined);
+        this.pump();
+        this.queueRender();
+      },
+      onClose: () => {
+        this.model.subscriptions.onDisconnected();
+        this.queueRender();
+      },
+      onFrame: (text) => this.onFrame(text),
+    });
+    this.visibility = new IntersectionObserver((entries) => {
+      for (const entry of entries) {
+        const card = this.cards.get((entry.target as HTMLElement).dataset.deviceId ?? '');
+        if (card) card.visible = entry.isIntersecting;
+      }
+      this.queueRender();
+    });
+  }
+
+  start(): void {
+    setText(ui.endpoint, displayUrl(this.config.url));
+    ui.endpoint.title = `from ${this.config.source}${this.config.token ? ', with a token' : ''}`;
+    const windowText = this.config.windowMs % 60_000 === 0 ? `${this.config.windowMs / 60_000} min` : formatMs(this.config.windowMs);
+    setText(ui.settings, `${windowText} window · stale after ${formatMs(this.config.staleMs)}`);
+    if (location.protocol === 'https:' && this.config.url.startsWith('ws:')) {
+      this.model.notify('config', 'This page is served over https, so the browser blocks a ws:// connection: use wss://.', Date.now());
+    }
+    ui.subscribeAll.addEventListener('click', () => {
+      this.model.subscriptions.subscribeAll();
+      this.pump();
+      this.queueRender();
+    });
+    ui.addForm.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const id = ui.addInput.value.trim();
+      if (!DEVICE_ID.test(id)) {
+        ui.addInput.setCustomValidity('1 to 128 characters of A-Z a-z 0-9 _ . : @ -');
+        ui.addInput.reportValidity();
+        return;
+      }
+      ui.addInput.setCustomValidity('');
+      ui.addInput.value = '';
+      this.model.subscriptions.subscribe(id);
+      this.pump();
+      this.queueRender();
+    });
+    ui.addInput.addEventListener('input', () => ui.addInput.setCustomValidity(''));
+    ui.notices.addEventListener('click', (event) => {
+      const key = (event.target as HTMLElement).closest<HTMLElement>('[data-notice]')?.dataset.notice;
+      if (key !== undefined && (event.target as HTMLElement).closest('button')) {
+        this.model.dismiss(key);
+        this.queueRender();
+      }
+    });
+    // Timers keep running in a background tab (at >= 1 s) where animation frames do not:
+    // trim the window there too, so a hidden page's memory stays bounded.
+    setInterval(() => {
+      this.model.store.trim(Date.now());
+      this.pump();
+      this.renderStatus(this.connection.current);
+      this.queueRender();
+    }, 1000);
+    this.connection.start();
+    this.queueRender();
+  }
+
+  private onFrame(text: unknown): void {
+    const outcome = this.model.receive(text, Date.now());
+    if (outcome.kind === 'subscription') this.pump();
+    if (outcome.kind === 'error') {
+      // not_found: the server no longer knows this connection (TTL expired); a new one re-registers.
+      if (outcome.notice.code === 'not_found') this.connection.reconnect('the server forgot this connection');
+      else this.pump();
+    }
+    if (outcome.kind === 'invalid') console.warn('ignored a frame:', outcome.reason);
+    this.queueRender();
+  }
+
+  private onToggle(deviceId: string): void {
+    const subscriptions = this.model.subscriptions;
+    if (subscriptions.wants(deviceId)) subscriptions.unsubscribe(deviceId, this.model.knownDevices());
+    else subscriptions.subscribe(deviceId);
+    this.pump();
+    this.queueRender();
+  }
+
+  /** Sends the next subscription change, if one is due and the socket is open. */
+  private pump(): void {
+    if (!this.connection.isOpen) return;
+    const frame = this.model.subscriptions.next(Date.now());
+    if (frame) this.connection.send(frame);
+  }
+
+  /** Coalesces any number of frames into one redraw per animation frame. */
+  private queueRender(): void {
+    if (this.renderQueued) return;
+    this.renderQueued = true;
+    requestAnimationFrame(() => {
+      this.renderQueued = false;
+      this.render(Date.now());
+    });
+  }
+
+  private render(now: number): void {
+    this.model.store.trim(now);
+    const ids = this.model.knownDevices();
+    ids.forEach((id, index) => {
+      let card = this.cards.get(id);
+      if (!card) {
+        card = new DeviceCard(id, (deviceId) => this.onToggle(deviceId));
+        this.cards.set(id, card);
+        ui.list.insertBefore(card.root, ui.list.children[index] ?? null);
+        this.visibility.observe(card.root);
+      }
+      card.update(this.model.store.device(id), this.deviceState(id, now), now);
+    });
+    ui.empty.hidden = ids.length > 0;
+    this.renderSummary(now, ids.length);
+    this.renderNotices();
+  }
+
+  private deviceState(deviceId: string, now: number): DeviceState {
+    const subscriptions = this.model.subscriptions;
+    const wanted = subscriptions.wants(deviceId);
+    if (subscriptions.connected && wanted !== subscriptions.receives(deviceId)) return 'pending';
+    if (!wanted) return 'off';
+    const device = this.model.store.device(deviceId);
+    if (!device) return 'waiting';
+    return now - device.lastSeen > this.config.staleMs ? 'stale' : 'live';
+  }
+
+  private renderSummary(now: number, deviceCount: number): void {
+    const last = this.model.lastTelemetryAt;
+    setText(ui.lastMessage, last === undefined ? '—' : `${formatClock(last)} · ${formatAgo(now - last)}`);
+    const stats = this.model.latency.stats();
+    setText(ui.latency, stats ? `${formatMs(stats.p50)} / ${formatMs(stats.p95)}` : '—');
+    ui.latency.title = stats ? `last ${stats.count} messages: min ${formatMs(stats.min)}, max ${formatMs(stats.max)} (page clock − device ts)` : '';
+    setText(ui.rate, `${formatRate(this.model.rate(now))} msg/s`);
+    setText(ui.deviceCount, String(deviceCount));
+    setText(ui.duplicates, this.model.counters.duplicates.toLocaleString());
+
+    const subscriptions = this.model.subscriptions;
+    const scope = subscriptions.scope;
+    if (subscriptions.mode === 'all') {
+      setText(ui.mode, scope === '*' ? 'Receiving every device' : `Receiving the ${scope.length} devices your token covers`);
+    } else {
+      const count = this.model.knownDevices().filter((id) => subscriptions.wants(id)).length;
+      setText(ui.mode, `Receiving ${count} selected device${count === 1 ? '' : 's'}`);
+    }
+    ui.subscribeAll.hidden = subscriptions.mode === 'all';
+  }
+
+  private renderStatus(status: ConnectionStatus): void {
+    const now = Date.now();
+    setAttr(ui.status, 'data-state', status.state);
+    switch (status.state) {
+      case 'connecting':
+        setText(ui.statusLabel, 'Connecting');
+        setText(ui.statusDetail, status.attempt > 1 ? `attempt ${status.attempt}` : '');
+        break;
+      case 'live':
+        setText(ui.statusLabel, 'Live');
+        setText(ui.statusDetail, `since ${formatClock(status.since)}`);
+        break;
+      case 'reconnecting': {
+        const wait = Math.max(0, Math.ceil((status.retryAt - now) / 1000));
+        setText(ui.statusLabel, 'Reconnecting');
+        setText(ui.statusDetail, `${wait > 0 ? `retry in ${wait} s` : 'retrying'} · ${status.reason}`);
+        break;
+      }
+      case 'stopped':
+        setText(ui.statusLabel, 'Not connected');
+        setText(ui.statusDetail, '');
+        break;
+    }
+  }
+
+  private renderNotices(): void {
+    const notices = this.model.notices;
+    const key = notices.map((n) => `${n.key}\n${n.count}`).join('\n\n');
+    if (key === this.noticesShown) return;
+    this.noticesShown = key;
+    ui.notices.hidden = notices.length === 0;
+    ui.notices.replaceChildren(
+      ...notices.map((notice) =>
+        h(
+          'div',
+          { class: 'notice', 'data-testid': 'error-notice', 'data-code': notice.code, 'data-notice': notice.key },
+          h('strong', {}, notice.code),
+          h('span', { class: 'text' }, notice.message),
+          h('span', { class: 'when' }, `${notice.count > 1 ? `×${notice.count} · ` : ''}${formatClock(notice.lastAt)}`),
+          h('button', { type: 'button', class: 'dismiss', 'aria-label': 'Dismiss' }, '×'),
+        ),
+      ),
+    );
+  }
+}
+
+const showFatal = (message: string): void => {
+  setAttr(ui.status, 'data-state', 'stopped');
+  setText(ui.statusLabel, 'Not connected');
+  ui.notices.hidden = false;
+  ui.notices.replaceChildren(h('div', { class: 'notice', 'data-testid': 'error-notice', 'data-code': 'config' }, h('strong', {}, 'config'), h('span', { class: 'text' }, message)));
+  setText(ui.empty, 'Nothing to show until the page knows where to connect.');
+};
+
+const boot = async (): Promise<void> => {
+  const params = new URLSearchParams(location.search);
+  const result = resolveConfig(params, await loadFileConfig());
+  if (!result.ok) {
+    showFatal(result.error);
+    return;
+  }
+  new Dashboard(result.config).start();
+};
+
+void boot();

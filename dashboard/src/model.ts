@@ -1,0 +1,145 @@
+/**
+ * Everything the page knows, updated one server frame at a time. DOM-free:
+ * the view reads it, tests feed it frames.
+ */
+import { RecentIds } from './dedup.js';
+import { type ServerFrame, parseServerFrame } from './frames.js';
+import { LatencyWindow } from './latency.js';
+import { SubscriptionPlanner } from './subscriptions.js';
+import { type StoreOptions, TelemetryStore } from './telemetryStore.js';
+
+export interface Notice {
+  key: string;
+  code: string;
+  message: string;
+  firstAt: number;
+  lastAt: number;
+  count: number;
+}
+
+export interface ModelOptions extends StoreOptions {
+  scope: string[] | '*';
+  devices?: string[];
+  dedupCapacity?: number;
+  latencySamples?: number;
+  maxNotices?: number;
+}
+
+export type Outcome =
+  | { kind: 'telemetry'; deviceId: string; gap?: number }
+  | { kind: 'duplicate'; id: string }
+  | { kind: 'subscription' }
+  | { kind: 'error'; notice: Notice }
+  | { kind: 'pong' | 'sent' | 'message' }
+  | { kind: 'invalid'; reason: string };
+
+export class DashboardModel {
+  readonly store: TelemetryStore;
+  readonly recent: RecentIds;
+  readonly latency: LatencyWindow;
+  readonly subscriptions: SubscriptionPlanner;
+  readonly counters = { frames: 0, telemetry: 0, duplicates: 0, invalid: 0, messages: 0 };
+  lastFrameAt: number | undefined;
+  lastTelemetryAt: number | undefined;
+  private readonly maxNotices: number;
+  private readonly noticeList: Notice[] = [];
+  /** Arrival times of recent telemetry, for the message rate. */
+  private readonly arrivals: number[] = [];
+
+  constructor(options: ModelOptions) {
+    this.store = new TelemetryStore(options);
+    this.recent = new RecentIds(options.dedupCapacity ?? 10_000);
+    this.latency = new LatencyWindow(options.latencySamples ?? 100);
+    this.subscriptions = new SubscriptionPlanner(options.scope, options.devices);
+    this.maxNotices = options.maxNotices ?? 5;
+  }
+
+  /** Notices for the user, newest first. */
+  get notices(): readonly Notice[] {
+    return this.noticeList;
+  }
+
+  /** Every device the page can show: seen, wanted, or in the token's list. */
+  knownDevices(): string[] {
+    const ids = new Set(this.store.deviceIds());
+    for (const id of this.subscriptions.confirmed() ?? []) if (id !== '*') ids.add(id);
+    if (this.subscriptions.scope !== '*') for (const id of this.subscriptions.scope) ids.add(id);
+    return [...ids].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+  }
+
+  /** Telemetry messages per second over the last `spanMs`. */
+  rate(now: number, spanMs = 5_000): number {
+    const since = now - spanMs;
+    while (this.arrivals.length > 0 && this.arrivals[0] < since) this.arrivals.shift();
+    return this.arrivals.length / (spanMs / 1000);
+  }
+
+  receive(text: unknown, now: number): Outcome {
+    this.counters.frames++;
+    this.lastFrameAt = now;
+    return this.apply(parseServerFrame(text), now);
+  }
+
+  apply(frame: ServerFrame, now: number): Outcome {
+    switch (frame.type) {
+      case 'telemetry': {
+        if (!this.recent.admit(frame.id)) {
+          this.counters.duplicates++;
+          return { kind: 'duplicate', id: frame.id };
+        }
+        this.counters.telemetry++;
+        this.lastTelemetryAt = now;
+        this.arrivals.push(now);
+        if (this.arrivals.length > 10_000) this.arrivals.shift();
+        this.latency.add(now - frame.ts);
+        const { gap } = this.store.ingest(frame, now);
+        return { kind: 'telemetry', deviceId: frame.deviceId, ...(gap !== undefined ? { gap } : {}) };
+      }
+      case 'message':
+        if (!this.recent.admit(frame.id)) {
+          this.counters.duplicates++;
+          return { kind: 'duplicate', id: frame.id };
+        }
+        this.counters.messages++;
+        return { kind: 'message' };
+      case 'subscribed':
+      case 'unsubscribed':
+        this.subscriptions.onReply(frame);
+        return { kind: 'subscription' };
+      case 'error': {
+        const refused = this.subscriptions.onError();
+        const what = refused ? `${refused.action} ${refused.devices === '*' ? 'all devices' : refused.devices.join(', ')} refused: ` : '';
+        return { kind: 'error', notice: this.notify(frame.code, `${what}${frame.message}`, now) };
+      }
+      case 'pong':
+        return { kind: 'pong' };
+      case 'sent':
+        return { kind: 'sent' };
+      case 'invalid':
+        this.counters.invalid++;
+        return { kind: 'invalid', reason: frame.reason };
+    }
+  }
+
+  /** Adds a notice for the user; a repeat of the same one counts up instead of stacking. */
+  notify(code: string, message: string, now: number): Notice {
+    const key = `${code}\n${message}`;
+    const existing = this.noticeList.find((n) => n.key === key);
+    if (existing) {
+      existing.count++;
+      existing.lastAt = now;
+      this.noticeList.splice(this.noticeList.indexOf(existing), 1);
+      this.noticeList.unshift(existing);
+      return existing;
+    }
+    const notice: Notice = { key, code, message, firstAt: now, lastAt: now, count: 1 };
+    this.noticeList.unshift(notice);
+    this.noticeList.length = Math.min(this.noticeList.length, this.maxNotices);
+    return notice;
+  }
+
+  dismiss(key: string): void {
+    const at = this.noticeList.findIndex((n) => n.key === key);
+    if (at >= 0) this.noticeList.splice(at, 1);
+  }
+}

@@ -1,0 +1,107 @@
+import { expect } from 'chai';
+import { DashboardModel } from '../../dashboard/src/model.js';
+
+const T0 = 1_764_057_600_000;
+const telemetry = (id: string, deviceId: string, ts: number, data: Record<string, unknown> = { temperature: 20 }) =>
+  JSON.stringify({ type: 'telemetry', id, deviceId, ts, receivedAt: ts + 5, data });
+
+describe('dashboard model (one server frame at a time)', () => {
+  it('drops a telemetry frame whose id it has already seen', () => {
+    const model = new DashboardModel({ scope: '*' });
+    model.receive(telemetry('m1', 'dev-1', T0, { temperature: 20 }), T0 + 10);
+
+    // A Lambda retry delivers the same message again.
+    const outcome = model.receive(telemetry('m1', 'dev-1', T0, { temperature: 20 }), T0 + 900);
+
+    expect(outcome).to.deep.equal({ kind: 'duplicate', id: 'm1' });
+    expect(model.counters).to.include({ telemetry: 1, duplicates: 1 });
+    expect(model.store.device('dev-1')!.messages).to.equal(1);
+    expect(model.store.device('dev-1')!.x).to.have.length(1);
+  });
+
+  it('measures end-to-end latency as receive time minus the device ts', () => {
+    const model = new DashboardModel({ scope: '*' });
+
+    [40, 10, 30, 20].forEach((delay, i) => model.receive(telemetry(`m${i}`, 'dev-1', T0 + i * 1000), T0 + i * 1000 + delay));
+
+    expect(model.latency.stats()).to.include({ count: 4, p50: 20, p95: 40 });
+  });
+
+  it('turns a server error frame into a notice for the user', () => {
+    const model = new DashboardModel({ scope: '*' });
+
+    const outcome = model.receive('{"type":"error","code":"bad_request","message":"unknown action \\"pong\\""}', T0);
+
+    expect(outcome.kind).to.equal('error');
+    expect(model.notices).to.have.length(1);
+    expect(model.notices[0]).to.include({ code: 'bad_request', message: 'unknown action "pong"', count: 1 });
+  });
+
+  it('counts a repeated error up instead of stacking copies, and keeps only the latest few', () => {
+    const model = new DashboardModel({ scope: '*', maxNotices: 3 });
+
+    for (let i = 0; i < 3; i++) model.receive('{"type":"error","code":"internal","message":"boom"}', T0 + i);
+    for (let i = 0; i < 4; i++) model.receive(`{"type":"error","code":"bad_request","message":"bad ${i}"}`, T0 + 10 + i);
+
+    expect(model.notices.map((n) => n.message)).to.deep.equal(['bad 3', 'bad 2', 'bad 1']);
+    model.receive('{"type":"error","code":"bad_request","message":"bad 2"}', T0 + 20);
+    expect(model.notices[0]).to.include({ message: 'bad 2', count: 2 });
+  });
+
+  it('says which subscription change the server refused', () => {
+    const model = new DashboardModel({ scope: ['dev-1'], devices: ['dev-1'] });
+    model.subscriptions.onConnected(['dev-1']);
+    model.subscriptions.subscribe('dev-9');
+    model.subscriptions.next(T0);
+
+    model.receive('{"type":"error","code":"forbidden","message":"dev-9 is outside your token\'s scope"}', T0);
+
+    expect(model.notices[0].message).to.equal("subscribe dev-9 refused: dev-9 is outside your token's scope");
+    expect(model.subscriptions.wants('dev-9')).to.equal(false);
+  });
+
+  it('lets the user dismiss a notice', () => {
+    const model = new DashboardModel({ scope: '*' });
+    model.receive('{"type":"error","code":"internal","message":"boom"}', T0);
+
+    model.dismiss(model.notices[0].key);
+
+    expect(model.notices).to.deep.equal([]);
+  });
+
+  it('updates the confirmed subscriptions from the server reply', () => {
+    const model = new DashboardModel({ scope: '*', devices: ['a'] });
+    model.subscriptions.onConnected(['a']);
+
+    model.receive('{"type":"subscribed","devices":["b"],"subscriptions":["a","b"]}', T0);
+
+    expect(model.subscriptions.confirmed()).to.deep.equal(['a', 'b']);
+  });
+
+  it('ignores frames it cannot read, counting them', () => {
+    const model = new DashboardModel({ scope: '*' });
+
+    const outcome = model.receive('{"type":"telemetry"}', T0);
+
+    expect(outcome.kind).to.equal('invalid');
+    expect(model.counters.invalid).to.equal(1);
+    expect(model.store.size).to.equal(0);
+  });
+
+  it('lists seen devices and those a scoped token names, in natural order', () => {
+    const model = new DashboardModel({ scope: ['dev-10', 'dev-2'] });
+
+    model.receive(telemetry('m1', 'dev-1', T0), T0);
+
+    expect(model.knownDevices()).to.deep.equal(['dev-1', 'dev-2', 'dev-10']);
+  });
+
+  it('reports the telemetry rate over the last seconds', () => {
+    const model = new DashboardModel({ scope: '*' });
+
+    for (let i = 0; i < 100; i++) model.receive(telemetry(`m${i}`, 'd', T0 + i * 100), T0 + i * 100);
+
+    expect(model.rate(T0 + 9_999, 5_000)).to.equal(10);
+    expect(model.rate(T0 + 60_000, 5_000)).to.equal(0);
+  });
+});
