@@ -1,0 +1,84 @@
+/**
+ * Lambda's asynchronous invocation (what IoT rule actions use): the caller
+ * does not wait, and a failed invocation is retried twice, with delays.
+ * https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html
+ * AWS waits about 1 and then 2 minutes; locally the delays default to 1 s and
+ * 2 s and are configurable, so tests and demos do not wait for minutes.
+ */
+
+export const DEFAULT_ASYNC_RETRY_DELAYS_MS = [1000, 2000];
+
+export interface AsyncOutcome {
+  ok: boolean;
+  attempts: number;
+  error?: Error;
+}
+
+export interface AsyncInvoker {
+  /** Queues an invocation and returns at once. `attempt` is 1 for the first try. */
+  enqueue(run: (attempt: number) => Promise<unknown>, onDone?: (outcome: AsyncOutcome) => void): void;
+  /** Resolves when every queued invocation, retries included, has finished. */
+  settled(): Promise<void>;
+  /** Drops pending retries (their invocations are abandoned, like events in a deleted queue) and waits for the ones running. */
+  close(): Promise<void>;
+  readonly pending: number;
+}
+
+export const createAsyncInvoker = ({ retryDelaysMs = DEFAULT_ASYNC_RETRY_DELAYS_MS }: { retryDelaysMs?: number[] } = {}): AsyncInvoker => {
+  const inFlight = new Set<Promise<void>>();
+  const sleepers = new Set<{ timer: NodeJS.Timeout; wake: () => void }>();
+  let closed = false;
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const sleeper = {
+        timer: setTimeout(() => {
+          sleepers.delete(sleeper);
+          resolve();
+        }, ms),
+        wake: () => resolve(),
+      };
+      sleepers.add(sleeper);
+    });
+
+  const run = async (call: (attempt: number) => Promise<unknown>, onDone?: (outcome: AsyncOutcome) => void) => {
+    let error: Error | undefined;
+    for (let attempt = 1; attempt <= retryDelaysMs.length + 1; attempt++) {
+      if (attempt > 1) {
+        await sleep(retryDelaysMs[attempt - 2] ?? 0);
+        if (closed) break;
+      }
+      try {
+        await call(attempt);
+        onDone?.({ ok: true, attempts: attempt });
+        return;
+      } catch (caught) {
+        error = caught as Error;
+      }
+    }
+    onDone?.({ ok: false, attempts: retryDelaysMs.length + 1, error });
+  };
+
+  return {
+    get pending() {
+      return inFlight.size;
+    },
+    enqueue(call, onDone) {
+      if (closed) return;
+      const promise = run(call, onDone).finally(() => inFlight.delete(promise));
+      inFlight.add(promise);
+    },
+    async settled() {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+    async close() {
+      closed = true;
+      for (const sleeper of sleepers) {
+        clearTimeout(sleeper.timer);
+        sleeper.wake();
+      }
+      sleepers.clear();
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+  };
+};

@@ -1,0 +1,182 @@
+/**
+ * AWS IoT Core, locally: an MQTT broker (aedes) on TCP and over WebSocket, and
+ * a topic-rule engine that runs the template's AWS::IoT::TopicRule resources
+ * (their SQL through ./iotSql.ts) and invokes their Lambda actions
+ * asynchronously. A payload a rule cannot read is logged and dropped, as IoT
+ * Core does; nothing a device sends can stop the broker.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { type Server, type Socket, createServer } from 'node:net';
+import { Aedes } from 'aedes';
+import { type WebSocket, createWebSocketStream } from 'ws';
+import { type AsyncInvoker, createAsyncInvoker } from './asyncInvoke.js';
+import { type RuleQuery, evaluateRule, parseRuleSql, topicMatches } from './iotSql.js';
+import type { TopicRuleSpec } from './stackModel.js';
+
+export interface RuleInvokeMeta {
+  rule: string;
+  topic: string;
+  attempt: number;
+}
+
+export interface IotCoreOptions {
+  rules: TopicRuleSpec[];
+  /** Runs a function and resolves with its result; rejects with its error. */
+  invoke: (functionId: string, event: unknown, meta: RuleInvokeMeta) => Promise<unknown>;
+  log: (level: 'debug' | 'info' | 'warn' | 'error', source: 'mqtt' | 'rule', text: string) => void;
+  /** Delays between Lambda's async retries (two retries on AWS). */
+  retryDelaysMs?: number[];
+  now?: () => number;
+}
+
+export interface IotStats {
+  published: number;
+  matched: number;
+  invoked: number;
+  failed: number;
+  dropped: number;
+}
+
+export interface IotCore {
+  readonly broker: Aedes;
+  readonly stats: IotStats;
+  /** MQTT over TCP. Resolves with the bound port. */
+  listen(port: number, host: string): Promise<number>;
+  /** MQTT over WebSocket: hand over a socket accepted on the HTTP server's /mqtt path. */
+  handleWebSocket(ws: WebSocket, req: IncomingMessage): void;
+  /** Resolves when every rule invocation so far, retries included, has finished. */
+  settled(): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface CompiledRule {
+  spec: TopicRuleSpec;
+  query: RuleQuery;
+}
+
+export const compileRules = (rules: TopicRuleSpec[], log: IotCoreOptions['log']): CompiledRule[] => {
+  const compiled: CompiledRule[] = [];
+  for (const spec of rules) {
+    if (spec.disabled) {
+      log('info', 'rule', `${spec.logicalId} is disabled (RuleDisabled: true)`);
+      continue;
+    }
+    try {
+      compiled.push({ spec, query: parseRuleSql(spec.sql) });
+    } catch (error) {
+      log('error', 'rule', `${spec.logicalId}: its SQL cannot run locally: ${(error as Error).message}`);
+    }
+  }
+  return compiled;
+};
+
+export const startIotCore = async (options: IotCoreOptions): Promise<IotCore> => {
+  const { invoke, log, now = Date.now } = options;
+  const rules = compileRules(options.rules, log);
+  const asyncInvoker: AsyncInvoker = createAsyncInvoker({ retryDelaysMs: options.retryDelaysMs });
+  const stats: IotStats = { published: 0, matched: 0, invoked: 0, failed: 0, dropped: 0 };
+  const broker = await Aedes.createBroker({ heartbeatInterval: 60_000 });
+  const sockets = new Set<Socket>();
+  let tcp: Server | undefined;
+
+  broker.on('clientError', (client, error) => log('debug', 'mqtt', `client ${client?.id ?? '?'}: ${error.message}`));
+  broker.on('connectionError', (_client, error) => log('debug', 'mqtt', `connection error: ${error.message}`));
+  broker.on('client', (client) => log('debug', 'mqtt', `client ${client.id} connected`));
+  broker.on('clientDisconnect', (client) => log('debug', 'mqtt', `client ${client.id} disconnected`));
+
+  const runRules = (topic: string, payload: Buffer, clientId: string) => {
+    const candidates = rules.filter((rule) => topicMatches(rule.query.from, topic));
+    if (candidates.length === 0) return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(payload.toString('utf8'));
+    } catch {
+      stats.dropped++;
+      log('warn', 'rule', `dropped a message on ${topic} from ${clientId}: the payload is not JSON (${payload.length} bytes)`);
+      return;
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      stats.dropped++;
+      log('warn', 'rule', `dropped a message on ${topic} from ${clientId}: the payload is not a JSON object`);
+      return;
+    }
+    for (const rule of candidates) {
+      let output: Record<string, unknown> | undefined;
+      try {
+        output = evaluateRule(rule.query, { topic, payload: parsed, clientId, timestamp: now(), newUuid: randomUUID });
+      } catch (error) {
+        stats.dropped++;
+        log('warn', 'rule', `${rule.spec.logicalId}: could not evaluate on ${topic}: ${(error as Error).message}`);
+        continue;
+      }
+      if (!output) continue;
+      stats.matched++;
+      for (const functionId of rule.spec.functionIds) {
+        const event = output;
+        asyncInvoker.enqueue(
+          (attempt) => {
+            stats.invoked++;
+            return invoke(functionId, event, { rule: rule.spec.logicalId, topic, attempt });
+          },
+          (outcome) => {
+            if (!outcome.ok) {
+              stats.failed++;
+              log('error', 'rule', `${rule.spec.logicalId} → ${functionId}: gave up on a message from ${topic} after ${outcome.attempts} attempts: ${outcome.error?.message ?? 'unknown error'}`);
+            }
+          },
+        );
+      }
+    }
+  };
+
+  broker.on('publish', (packet, client) => {
+    // Only what devices publish: the broker's own $SYS heartbeats have no client.
+    if (!client) return;
+    stats.published++;
+    try {
+      runRules(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(String(packet.payload ?? '')), client.id);
+    } catch (error) {
+      log('error', 'rule', `rule engine failed on ${packet.topic}: ${(error as Error).message}`);
+    }
+  });
+
+  return {
+    broker,
+    stats,
+    listen(port, host) {
+      const server = createServer((socket) => {
+        sockets.add(socket);
+        socket.on('close', () => sockets.delete(socket));
+        socket.on('error', () => undefined);
+        broker.handle(socket);
+      });
+      tcp = server;
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve((server.address() as { port: number }).port);
+        });
+      });
+    },
+    handleWebSocket(ws, req) {
+      const stream = createWebSocketStream(ws);
+      stream.on('error', () => undefined);
+      broker.handle(stream, req);
+    },
+    settled: () => asyncInvoker.settled(),
+    async close() {
+      const server = tcp;
+      tcp = undefined;
+      if (server) {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          for (const socket of sockets) socket.destroy();
+        });
+      }
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await asyncInvoker.close();
+    },
+  };
+};

@@ -1,0 +1,333 @@
+/**
+ * The embedded local stack: everything template.yaml deploys, on one machine.
+ *
+ *   startStack() → DynamoDB (dynalite or DYNAMODB_ENDPOINT) with the template's tables
+ *                → the WebSocket gateway + @connections API   (WS_PORT)
+ *                → the dashboard's HTTP server + MQTT over WS  (PORT)
+ *                → the MQTT broker + topic-rule engine         (MQTT_PORT)
+ *                → the Lambda Invoke API (ephemeral port, LAMBDA_ENDPOINT for the functions)
+ *                → one worker thread per function, with its template environment
+ *                → simulated devices
+ *
+ * `npm start` (local/main.ts), the tests, the dashboard's browser test and the
+ * benchmarks all start it through here.
+ */
+import type { IncomingMessage } from 'node:http';
+import { join } from 'node:path';
+import { PROJECT_ROOT, type Template, readTemplate } from '../scripts/template.js';
+import { type Simulator, startSimulator } from '../simulator/simulator.js';
+import { DEFAULT_ASYNC_RETRY_DELAYS_MS } from './asyncInvoke.js';
+import { type DevAuth, createDevAuth } from './devAuth.js';
+import { type DynamoService, ensureTables, startDynamo } from './dynamodb.js';
+import { authorizerFunctionIds, functionEnvironment } from './functionEnv.js';
+import { type FunctionHost, createFunctionHost } from './functionHost.js';
+import { type ConnectionInfo, type Gateway, type GatewayHooks, type GatewayLimits, createGateway } from './gateway.js';
+import { type IotCore, type IotStats, startIotCore } from './iotCore.js';
+import { type LambdaApi, createLambdaApi } from './lambdaApi.js';
+import { listenOn } from './ports.js';
+import { type Level, type StackLogger, createStackLogger, formatMs } from './stackLog.js';
+import { type FunctionSpec, type StackModel, buildStackModel } from './stackModel.js';
+import { type WebServer, createWebServer } from './webServer.js';
+
+export interface StackOptions {
+  /** Dashboard HTTP (and MQTT over WebSocket on /mqtt). 0 = ephemeral. Default 3000. */
+  port?: number;
+  /** WebSocket API and @connections management API. 0 = ephemeral. Default 3001. */
+  wsPort?: number;
+  /** MQTT over TCP. 0 = ephemeral. Default 1883. */
+  mqttPort?: number;
+  /** Run the $connect authorizer (default true). */
+  auth?: boolean;
+  /** Built-in simulated devices (default 0 here; `npm start` passes 3). */
+  simulatedDevices?: number;
+  /** Use this DynamoDB endpoint instead of an embedded dynalite; missing tables are created there. */
+  dynamodbEndpoint?: string;
+  /** Address to bind (default 127.0.0.1). */
+  host?: string;
+  /** Where the stack's log lines go (default: nowhere). */
+  log?: (line: string) => void;
+  /** Extra environment for every function, over the template's. */
+  env?: Record<string, string>;
+
+  /** ANSI colours in log lines. */
+  color?: boolean;
+  /** Least severe stack log line written (default info). */
+  logLevel?: Level;
+  /** Gateway quotas; tests shorten the timeouts. */
+  limits?: Partial<GatewayLimits>;
+  /** Delays between the async retries of a failed rule invocation (default 1 s, 2 s). */
+  asyncRetryDelaysMs?: number[];
+  /** Override every function's template Timeout. */
+  functionTimeoutMs?: number;
+  /** The development signing secret (default: random per start). */
+  authSecret?: string;
+  /** Messages per second per simulated device (default 1). */
+  simulatorRate?: number;
+  /** The simulated devices' id prefix (default sim-, so they never clash with `npm run device`'s dev-N). */
+  simulatorPrefix?: string;
+  /** Static files served at / (default dashboard/dist). */
+  dashboardRoot?: string;
+  template?: Template;
+  parameterOverrides?: Record<string, string>;
+  /** Seams for fault injection at the edges. */
+  hooks?: StackHooks;
+}
+
+export type InvocationSource = 'ws' | 'rule' | 'lambda-api' | 'direct';
+
+export interface StackHooks extends GatewayHooks {
+  /** Wraps every function invocation: call `next()` to run it, or throw/delay instead. */
+  invoke?: (call: { functionId: string; event: unknown; source: InvocationSource }, next: () => Promise<unknown>) => Promise<unknown>;
+}
+
+export interface RunningStack {
+  urls: { dashboard: string; websocket: string; management: string; mqtt: string; mqttWs: string; dynamodb: string };
+  tableName: string;
+  devSecret?: string;
+  devToken?: string;
+  stop(): Promise<void>;
+  /** Closes every WebSocket (1001, with $disconnect) and the gateway's port, until startGateway(). */
+  stopGateway(): Promise<void>;
+  startGateway(): Promise<void>;
+  /** Invokes a function synchronously, like `aws lambda invoke`; rejects with its FunctionError. */
+  invoke(logicalId: string, event: unknown): Promise<unknown>;
+
+  /** Bound ports (useful when 0 was asked for). */
+  ports: { http: number; ws: number; mqtt: number };
+  /** Addresses the functions use (127.0.0.1). */
+  endpoints: { dynamodb: string; management: string; websocket: string; mqtt: string; lambda: string };
+  /** Table names by logical id. */
+  tables: Record<string, string>;
+  model: StackModel;
+  /** The open WebSocket connections, as the gateway sees them. */
+  connections(): ConnectionInfo[];
+  iotStats: IotStats;
+  /** Resolves when every rule invocation (retries included) and every gateway event in flight has finished. */
+  settled(): Promise<void>;
+}
+
+export const DEFAULT_PORTS = { port: 3000, wsPort: 3001, mqttPort: 1883 } as const;
+const DIAL_ANY = new Set(['0.0.0.0', '::', '']);
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '0.0.0.0', '::', '']);
+
+const hostnameOf = (hostHeader: string | undefined): string | undefined => {
+  if (!hostHeader) return undefined;
+  const match = /^(\[[^\]]+\]|[^:]+)(?::\d+)?$/.exec(hostHeader);
+  return match?.[1];
+};
+
+export const startStack = async (options: StackOptions = {}): Promise<RunningStack> => {
+  const host = options.host ?? '127.0.0.1';
+  const auth = options.auth ?? true;
+  const hooks = options.hooks ?? {};
+  const logger: StackLogger = createStackLogger({ write: options.log ?? (() => undefined), color: options.color ?? false, level: options.logLevel ?? 'info' });
+  const log = logger.log;
+  // Where local clients dial (a wildcard bind is reachable on loopback); and the name printed for people.
+  const dialHost = DIAL_ANY.has(host) ? '127.0.0.1' : host;
+  const publicHost = LOOPBACK.has(host) ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  const dialUrlHost = dialHost.includes(':') ? `[${dialHost}]` : dialHost;
+
+  const model = buildStackModel({ template: options.template ?? readTemplate(), parameterOverrides: options.parameterOverrides });
+  for (const warning of model.warnings) log('stack', 'warn', warning);
+  const api = model.api;
+  if (!api) throw new Error('template.yaml declares no WebSocket API (AWS::ApiGatewayV2::Api with ProtocolType WEBSOCKET)');
+
+  const cleanup: (() => Promise<void>)[] = [];
+  const undo = async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined);
+  };
+
+  const hosts = new Map<string, FunctionHost>();
+  const invokeFunction = async (functionId: string, event: unknown, source: InvocationSource): Promise<unknown> => {
+    const fn = hosts.get(functionId);
+    if (!fn) throw new Error(`no function ${functionId} in template.yaml (functions: ${[...hosts.keys()].join(', ')})`);
+    const run = () => fn.invoke(event).then((invocation) => invocation.result);
+    try {
+      return await (hooks.invoke ? hooks.invoke({ functionId, event, source }, run) : run());
+    } catch (error) {
+      const err = error as Error & { errorType?: string };
+      log('lambda', 'warn', `${functionId} failed: ${err.errorType ?? err.name}: ${err.message}`);
+      throw error;
+    }
+  };
+
+  try {
+    // ---- DynamoDB
+    const dynamo: DynamoService = await startDynamo({ endpoint: options.dynamodbEndpoint });
+    cleanup.push(() => dynamo.close());
+    log('ddb', 'info', dynamo.embedded ? `embedded dynalite at ${dynamo.endpoint}` : `using ${dynamo.endpoint}`);
+
+    // ---- the Lambda Invoke API (LAMBDA_ENDPOINT): functions invoking functions
+    const lambdaApi: LambdaApi = createLambdaApi({
+      region: model.region,
+      accountId: model.accountId,
+      retryDelaysMs: options.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS,
+      resolveFunction: (name) => (model.functions.has(name) ? name : [...model.functions.values()].find((f) => f.name === name)?.logicalId),
+      log: (level, text) => log('lambda', level, text),
+      invoke: async (functionId, event, mode, attempt) => {
+        const started = performance.now();
+        const result = await invokeFunction(functionId, event, 'lambda-api');
+        log('lambda', 'info', `${functionId} ${mode === 'Event' ? 'async ' : ''}invoke ok${attempt > 1 ? ` (attempt ${attempt})` : ''} (${formatMs(performance.now() - started)})`);
+        return result;
+      },
+    });
+    const lambdaEndpoint = await lambdaApi.listen(dialHost);
+    cleanup.push(() => lambdaApi.close());
+
+    // ---- the WebSocket gateway, the dashboard's HTTP server and the broker: ports first, so a clash fails fast
+    const gateway: Gateway = createGateway({
+      api,
+      region: model.region,
+      accountId: model.accountId,
+      auth,
+      limits: options.limits,
+      hooks,
+      log: (level, source, text) => log(source, level, text),
+      invoke: (functionId, event) => invokeFunction(functionId, event, 'ws'),
+    });
+    const wsPort = await listenOn(() => gateway.listen(options.wsPort ?? DEFAULT_PORTS.wsPort, host), options.wsPort ?? DEFAULT_PORTS.wsPort, 'WS_PORT', 'WebSocket API');
+    cleanup.push(() => gateway.close());
+
+    const iot: IotCore = await startIotCore({
+      rules: model.rules,
+      retryDelaysMs: options.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS,
+      log: (level, source, text) => log(source, level, text),
+      invoke: async (functionId, event, meta) => {
+        const started = performance.now();
+        try {
+          const result = await invokeFunction(functionId, event, 'rule');
+          log('rule', 'info', `${meta.rule} ${meta.topic} → ${functionId} ok${meta.attempt > 1 ? ` (attempt ${meta.attempt})` : ''} (${formatMs(performance.now() - started)})`);
+          return result;
+        } catch (error) {
+          log('rule', 'warn', `${meta.rule} ${meta.topic} → ${functionId} attempt ${meta.attempt} failed (${formatMs(performance.now() - started)})`);
+          throw error;
+        }
+      },
+    });
+    cleanup.push(() => iot.close());
+
+    let devAuth: DevAuth | undefined;
+    const web: WebServer = createWebServer({
+      root: options.dashboardRoot ?? join(PROJECT_ROOT, 'dashboard', 'dist'),
+      onMqttSocket: (ws, req: IncomingMessage) => iot.handleWebSocket(ws, req),
+      config: (req) => {
+        const hostname = hostnameOf(req.headers.host) ?? publicHost;
+        return {
+          url: `ws://${hostname}:${wsPort}`,
+          ...(auth && devAuth ? { token: devAuth.token } : {}),
+          mqttUrl: `ws://${hostname}:${httpPort}/mqtt`,
+        };
+      },
+    });
+    const httpPort = await listenOn(() => web.listen(options.port ?? DEFAULT_PORTS.port, host), options.port ?? DEFAULT_PORTS.port, 'PORT', 'dashboard HTTP');
+    cleanup.push(() => web.close());
+    const mqttPort = await listenOn(() => iot.listen(options.mqttPort ?? DEFAULT_PORTS.mqttPort, host), options.mqttPort ?? DEFAULT_PORTS.mqttPort, 'MQTT_PORT', 'MQTT');
+
+    // ---- functions
+    const authorizerFunctions = authorizerFunctionIds(model);
+    if (authorizerFunctions.size > 0) {
+      const issuerSource = model.functions.get([...authorizerFunctions][0] as string)?.environment;
+      devAuth = await createDevAuth({ secret: options.authSecret, issuer: issuerSource?.TOKEN_ISSUER || undefined, audience: issuerSource?.TOKEN_AUDIENCE || undefined });
+    }
+    if (!auth) log('stack', 'warn', 'AUTH is off: the $connect authorizer does not run and every client may receive every device. Never expose this stack.');
+
+    const managementUrl = `http://${dialUrlHost}:${wsPort}/${api.stage}`;
+    const endpoints = { dynamodb: dynamo.endpoint, gatewayHttp: `http://${dialUrlHost}:${wsPort}`, gatewayWs: `ws://${dialUrlHost}:${wsPort}`, lambda: lambdaEndpoint };
+    const functionEnv = (spec: FunctionSpec) => functionEnvironment({ spec, model, endpoints, auth, authSecret: devAuth?.secret, extra: options.env });
+    for (const spec of model.functions.values()) {
+      hosts.set(
+        spec.logicalId,
+        createFunctionHost({
+          spec,
+          env: functionEnv(spec),
+          timeoutMs: options.functionTimeoutMs,
+          onLog: (line, stream) => logger.handlerLine(spec.logicalId, line, stream),
+        }),
+      );
+    }
+    cleanup.push(async () => {
+      await Promise.all([...hosts.values()].map((fn) => fn.stop()));
+    });
+    const coldStarted = performance.now();
+    const starts = await Promise.all([...hosts.values()].map(async (fn) => ({ id: fn.spec.logicalId, ...(await fn.start()) })));
+    for (const start of starts) {
+      if (start.initError) log('lambda', 'error', `${start.id} failed to load: ${start.initError.errorType}: ${start.initError.message}`);
+      else log('lambda', 'debug', `${start.id} loaded (${formatMs(start.initMs)})`);
+    }
+    log('lambda', 'info', `${starts.filter((s) => !s.initError).length}/${starts.length} functions loaded in ${formatMs(performance.now() - coldStarted)}: ${starts.map((s) => s.id).join(', ')}`);
+
+    // ---- tables
+    const created = await ensureTables(dynamo.endpoint, model.tables);
+    log('ddb', 'info', `tables: ${model.tables.map((t) => `${t.tableName}${created.includes(t.tableName) ? ' (created)' : ''}`).join(', ') || 'none'}`);
+
+    // ---- simulated devices
+    let simulator: Simulator | undefined;
+    if ((options.simulatedDevices ?? 0) > 0) {
+      simulator = await startSimulator({
+        url: `mqtt://${dialUrlHost}:${mqttPort}`,
+        devices: options.simulatedDevices,
+        prefix: options.simulatorPrefix ?? 'sim-',
+        rate: options.simulatorRate ?? 1,
+        log: (line) => log('sim', 'warn', line),
+      });
+      cleanup.push(() => simulator?.stop() ?? Promise.resolve());
+      log('sim', 'info', `${simulator.devices.length} simulated device(s) publishing ${options.simulatorRate ?? 1}/s each: ${simulator.devices.join(', ')}`);
+    }
+
+    const tables = Object.fromEntries(model.tables.map((t) => [t.logicalId, t.tableName]));
+    let stopping: Promise<void> | undefined;
+    return {
+      urls: {
+        dashboard: `http://${publicHost}:${httpPort}/`,
+        websocket: `ws://${publicHost}:${wsPort}`,
+        management: `http://${publicHost}:${wsPort}/${api.stage}`,
+        mqtt: `mqtt://${publicHost}:${mqttPort}`,
+        mqttWs: `ws://${publicHost}:${httpPort}/mqtt`,
+        dynamodb: dynamo.endpoint,
+      },
+      endpoints: { dynamodb: dynamo.endpoint, management: managementUrl, websocket: `ws://${dialUrlHost}:${wsPort}`, mqtt: `mqtt://${dialUrlHost}:${mqttPort}`, lambda: lambdaEndpoint },
+      ports: { http: httpPort, ws: wsPort, mqtt: mqttPort },
+      tableName: model.tables[0]?.tableName ?? '',
+      tables,
+      model,
+      devSecret: auth ? devAuth?.secret : undefined,
+      devToken: auth ? devAuth?.token : undefined,
+      iotStats: iot.stats,
+      connections: () => gateway.connections(),
+      invoke: (logicalId, event) => invokeFunction(logicalId, event, 'direct'),
+      settled: async () => {
+        await iot.settled();
+        await lambdaApi.settled();
+        await gateway.settled();
+      },
+      async stopGateway() {
+        await gateway.close(1001, 'Going away');
+        log('ws', 'info', `gateway stopped (port ${wsPort} closed)`);
+      },
+      async startGateway() {
+        if (gateway.listening) return;
+        await listenOn(() => gateway.listen(wsPort, host), wsPort, 'WS_PORT', 'WebSocket API');
+        log('ws', 'info', `gateway listening again on ${wsPort}`);
+      },
+      stop() {
+        stopping ??= (async () => {
+          log('stack', 'info', 'stopping: closing devices, broker, then every WebSocket (1001) with its $disconnect');
+          await simulator?.stop();
+          // The broker first, so no new rule invocation starts; the ones in flight still deliver.
+          await iot.close();
+          await lambdaApi.settled();
+          await lambdaApi.close();
+          await gateway.close(1001, 'Going away');
+          await web.close();
+          await Promise.all([...hosts.values()].map((fn) => fn.stop()));
+          await dynamo.close();
+          log('stack', 'info', 'stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await undo();
+    throw error;
+  }
+};

@@ -1,0 +1,46 @@
+/**
+ * The local stack for integration tests: ephemeral ports on 127.0.0.1, no
+ * simulated devices, fast async retries, and its log lines kept for failure
+ * messages (set LOCAL_STACK_LOG=1 to see them live).
+ */
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import mqtt, { type MqttClient } from 'mqtt';
+import { dynamoClient } from '../../local/dynamodb.js';
+import { type RunningStack, type StackOptions, startStack } from '../../local/stack.js';
+
+export interface TestStack extends RunningStack {
+  lines: string[];
+}
+
+export const startTestStack = async (options: StackOptions = {}): Promise<TestStack> => {
+  const lines: string[] = [];
+  const stack = await startStack({
+    port: 0,
+    wsPort: 0,
+    mqttPort: 0,
+    simulatedDevices: 0,
+    asyncRetryDelaysMs: [20, 40],
+    logLevel: 'debug',
+    log: (line) => {
+      lines.push(line);
+      if (lines.length > 5000) lines.splice(0, 1000);
+      if (process.env.LOCAL_STACK_LOG) console.log(line);
+    },
+    ...options,
+  });
+  return Object.assign(stack, { lines });
+};
+
+/** Every item of a table (one page is plenty for tests). */
+export const scanTable = async (endpoint: string, tableName: string): Promise<Record<string, unknown>[]> => {
+  const client = dynamoClient(endpoint);
+  try {
+    const out = await client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));
+    return (out.Items ?? []) as Record<string, unknown>[];
+  } finally {
+    client.destroy();
+  }
+};
+
+/** An MQTT device connected to the stack's broker. */
+export const connectDevice = (url: string, clientId: string): Promise<MqttClient> => mqtt.connectAsync(url, { clientId, connectTimeout: 5000, reconnectPeriod: 0 });
