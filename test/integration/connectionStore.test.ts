@@ -120,9 +120,12 @@ describe('connection store (dynalite)', function () {
       await dynamo.doc.send(new BatchWriteCommand({ RequestItems: { [tableName]: batch } }));
     }
 
-    const { ids: found, pages } = await collect(store.recipientPages('dev-1'));
+    const tally = { requests: 0, readUnits: 0 };
+    const { ids: found, pages } = await collect(store.recipientPages('dev-1', { tally }));
 
     expect(pages).to.be.greaterThan(1);
+    expect(tally.requests).to.equal(pages + 1); // the device's pages, then one Query of dev#*
+    expect(tally.readUnits).to.be.within(100, 200); // ~1.2 MB at 0.5 RRU per 4 KB
     expect(found.length).to.equal(1200);
     expect(new Set(found)).to.deep.equal(new Set(ids));
   });

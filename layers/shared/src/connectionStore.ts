@@ -59,8 +59,11 @@ export interface ConnectionStore {
   unsubscribe(connectionId: string, devices: DeviceSelection): Promise<string[]>;
   touch(connectionId: string): Promise<boolean>;
   removeConnection(connectionId: string, knownDevices?: readonly string[]): Promise<void>;
-  /** Pages of connection ids subscribed to `deviceId` or to every device, each id once. */
-  recipientPages(deviceId: string, pageSize?: number): AsyncGenerator<string[]>;
+  /**
+   * Pages of connection ids subscribed to `deviceId` or to every device, each id once.
+   * `tally`, when given, counts this lookup's own requests and read units (`usage` counts every call).
+   */
+  recipientPages(deviceId: string, options?: { pageSize?: number; tally?: StoreUsage }): AsyncGenerator<string[]>;
   readonly usage: StoreUsage;
 }
 
@@ -251,13 +254,14 @@ export const createConnectionStore = ({
       }
     },
 
-    async *recipientPages(deviceId, pageSize) {
+    async *recipientPages(deviceId, { pageSize, tally } = {}) {
       const seen = new Set<string>();
       const keys = deviceId === ALL_DEVICES ? [ALL_DEVICES] : [deviceId, ALL_DEVICES];
       for (const key of keys) {
         let ExclusiveStartKey: Record<string, unknown> | undefined;
         do {
           usage.requests++;
+          if (tally) tally.requests++;
           const out = await doc.send(
             new QueryCommand({
               TableName: tableName,
@@ -270,7 +274,9 @@ export const createConnectionStore = ({
               ReturnConsumedCapacity: 'TOTAL',
             }),
           );
-          usage.readUnits += out.ConsumedCapacity?.CapacityUnits ?? 0;
+          const units = out.ConsumedCapacity?.CapacityUnits ?? 0;
+          usage.readUnits += units;
+          if (tally) tally.readUnits += units;
           ExclusiveStartKey = out.LastEvaluatedKey;
           const page: string[] = [];
           for (const item of out.Items ?? []) {

@@ -151,13 +151,14 @@ export const createTelemetryHandler =
       counter.count('InvalidTelemetry', 1);
       return { status: 'rejected' };
     }
-    const requestsBefore = store.usage.requests;
-    const result = await deliver(store.recipientPages(envelope.deviceId), JSON.stringify(envelope), envelope.id);
+    const lookup = { requests: 0, readUnits: 0 };
+    const result = await deliver(store.recipientPages(envelope.deviceId, { tally: lookup }), JSON.stringify(envelope), envelope.id);
     log.info('fanned out telemetry', {
       id: envelope.id,
       deviceId: envelope.deviceId,
       ...result,
-      ddbRequests: store.usage.requests - requestsBefore,
+      ddbRequests: lookup.requests,
+      ddbReadUnits: lookup.readUnits,
     });
     return { status: result.rejected ? 'rejected' : 'delivered', id: envelope.id, deviceId: envelope.deviceId, ...result };
   };
