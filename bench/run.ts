@@ -1,0 +1,251 @@
+/**
+ * npm run bench [-- --quick]
+ *
+ * Cold start, lookup, fan-out and end-to-end benchmarks (DESIGN §6, issue 6).
+ * Prints a table per section and the issue's targets with a verdict each,
+ * and writes bench/results/latest.json. Nothing here asserts a timing: CI
+ * runs `--quick` only to prove that the suite still runs.
+ */
+import { cpus, freemem, loadavg, totalmem } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { type ColdStartRow, runColdStart } from './coldStart.js';
+import { type EndToEndPlan, type EndToEndRow, runEndToEnd } from './endToEnd.js';
+import { type FanoutPlan, type FanoutRow, runFanout } from './fanout.js';
+import type { GatewayInfo } from './gatewayProcess.js';
+import { type LookupPlan, type LookupRow, runLookup } from './lookup.js';
+import { type Child, spawnChild } from './processes.js';
+import { type Column, formatTable } from './table.js';
+
+// Before any SDK client is built: the SDK's notice about Node 20 is not a result.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+interface Plan {
+  coldStartSamples: number;
+  lookup: LookupPlan;
+  fanout: FanoutPlan;
+  endToEnd: EndToEndPlan;
+}
+
+const PLANS: Record<'full' | 'quick', Plan> = {
+  full: {
+    coldStartSamples: 9,
+    lookup: { connections: 10_000, devices: 100, repetitions: 10 },
+    fanout: {
+      sizes: [
+        { connections: 100, messages: 30 },
+        { connections: 1_000, messages: 10 },
+        { connections: 5_000, messages: 4 },
+      ],
+    },
+    endToEnd: { sizes: [100, 1_000], ratePerSec: 10, seconds: 5 },
+  },
+  quick: {
+    coldStartSamples: 5,
+    lookup: { connections: 10_000, devices: 100, repetitions: 3 },
+    fanout: {
+      sizes: [
+        { connections: 100, messages: 5 },
+        { connections: 1_000, messages: 2 },
+      ],
+    },
+    endToEnd: { sizes: [100], ratePerSec: 10, seconds: 3 },
+  },
+};
+
+type Section<Row> = Row[] | { error: string } | { skipped: string };
+
+interface Results {
+  machine: Record<string, unknown>;
+  quick: boolean;
+  startedAt: string;
+  durationSec?: number;
+  fanout: Section<FanoutRow>;
+  lookup: Section<LookupRow>;
+  coldStart: Section<ColdStartRow>;
+  endToEnd: Section<EndToEndRow>;
+}
+
+const rowsOf = <Row>(section: Section<Row>): Row[] => (Array.isArray(section) ? section : []);
+
+const started = performance.now();
+const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s`;
+const progress = (line: string) => console.log(`${elapsed()}  ${line}`);
+
+/** Runs one section; a failure is recorded in its place and fails the run, but the other sections still run. */
+let failed = false;
+const section = async <Row>(name: string, run: () => Promise<Row[]>): Promise<Section<Row>> => {
+  try {
+    return await run();
+  } catch (error) {
+    failed = true;
+    const message = (error as Error).stack ?? String(error);
+    console.error(`[${name}] failed: ${message}`);
+    return { error: (error as Error).message };
+  }
+};
+
+/** The local stack and the clients, each in its own process, for the duration of `run`. */
+const withStack = async <T>(run: (gateway: Child<GatewayInfo>, clients: Child<unknown>) => Promise<T>): Promise<T> => {
+  const t = performance.now();
+  const gateway = await spawnChild<GatewayInfo>(join(here, 'gatewayProcess.ts'), { name: 'local stack', readyTimeoutMs: 120_000 });
+  let clients: Child<unknown> | undefined;
+  try {
+    clients = await spawnChild(join(here, 'clientsProcess.ts'), { name: 'clients', readyTimeoutMs: 60_000 });
+    progress(`local stack up in ${((performance.now() - t) / 1000).toFixed(1)} s (pid ${gateway.pid}, clients pid ${clients.pid}): ${gateway.info.urls.websocket}`);
+    return await run(gateway, clients);
+  } finally {
+    await clients?.stop(10_000);
+    // The stack would run a $disconnect per client; nothing needs them any more, so it gets 3 s before it is killed.
+    await gateway.stop(3_000);
+  }
+};
+
+// ---------------------------------------------------------------- tables and verdicts
+
+const fanoutColumns: Column<FanoutRow>[] = [
+  { title: 'impl', value: (r) => r.impl },
+  { title: 'connections', value: (r) => r.connections },
+  { title: 'msgs', value: (r) => r.messages },
+  { title: 'deliveries/s', value: (r) => r.deliveriesPerSec },
+  { title: 'CPU µs/delivery', value: (r) => r.cpuMicrosPerDelivery },
+  { title: 'p50 ms', value: (r) => r.p50Ms },
+  { title: 'p99 ms', value: (r) => r.p99Ms },
+  { title: 'DDB req/msg', value: (r) => r.ddbRequestsPerMessage },
+  { title: 'DDB RCU/msg', value: (r) => r.ddbReadUnitsPerMessage },
+  { title: 'recipients', value: (r) => r.recipientsPerMessage },
+  { title: 'lost', value: (r) => r.lost },
+];
+
+const lookupColumns: Column<LookupRow>[] = [
+  { title: 'impl', value: (r) => r.impl },
+  { title: 'table connections', value: (r) => r.tableConnections },
+  { title: 'recipients', value: (r) => r.recipients },
+  { title: 'DDB req/msg', value: (r) => r.ddbRequestsPerMessage },
+  { title: 'RCU/msg (reported)', value: (r) => r.ddbReadUnitsPerMessage },
+  { title: 'RCU/msg (billed)', value: (r) => r.billedReadUnitsPerMessage },
+  { title: 'ms (median)', value: (r) => r.ms },
+];
+
+const coldStartColumns: Column<ColdStartRow>[] = [
+  { title: 'function', value: (r) => r.function },
+  { title: 'layer entry', value: (r) => r.layerEntry },
+  { title: 'bundle KiB', value: (r) => Math.round(r.bundleBytes / 102.4) / 10 },
+  { title: 'own KiB', value: (r) => Math.round(r.functionBytes / 102.4) / 10 },
+  { title: 'import ms', value: (r) => r.importMs },
+  { title: 'min', value: (r) => r.importMsMin },
+  { title: 'with source maps', value: (r) => r.importMsWithSourceMaps },
+];
+
+const endToEndColumns: Column<EndToEndRow>[] = [
+  { title: 'connections', value: (r) => r.connections },
+  { title: 'msgs/s', value: (r) => r.ratePerSec },
+  { title: 'msgs', value: (r) => r.messages },
+  { title: 'p50 ms', value: (r) => r.p50Ms },
+  { title: 'p99 ms', value: (r) => r.p99Ms },
+  { title: 'lost', value: (r) => r.lost },
+  { title: 'duplicates', value: (r) => r.duplicates },
+  { title: 'deliveries/s sustained', value: (r) => r.deliveriesPerSec },
+];
+
+const printSection = <Row>(title: string, data: Section<Row>, columns: Column<Row>[]) => {
+  console.log(`\n${title}`);
+  if (Array.isArray(data)) console.log(formatTable(data, columns));
+  else console.log('error' in data ? `  failed: ${data.error}` : `  skipped: ${data.skipped}`);
+};
+
+const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? a / b : undefined);
+const verdict = (met: boolean | undefined) => (met === undefined ? 'n/a' : met ? 'MET' : 'MISSED');
+const x = (value: number | undefined) => (value === undefined ? '-' : `${value.toFixed(value < 10 ? 2 : 0)}x`);
+
+const verdicts = (results: Results): string[] => {
+  const fanout = rowsOf(results.fanout);
+  const row = (impl: string, connections: number) => fanout.find((r) => r.impl === impl && r.connections === connections);
+  const sizes = [...new Set(fanout.map((r) => r.connections))];
+  const cpuRatios = sizes.map((n) => ({ n, r: ratio(row('ours', n)?.cpuMicrosPerDelivery, row('raw-post', n)?.cpuMicrosPerDelivery) }));
+  const speedup = ratio(row('ours', 1_000)?.deliveriesPerSec, row('seed', 1_000)?.deliveriesPerSec);
+  const lookup = rowsOf(results.lookup);
+  const ours = lookup.find((r) => r.impl === 'ours');
+  const seed = lookup.find((r) => r.impl === 'seed');
+  const seedOwn = lookup.find((r) => r.impl === 'seed-own-table');
+  const fewer = ratio(seed?.billedReadUnitsPerMessage, ours?.billedReadUnitsPerMessage);
+  const fewerReported = ratio(seed?.ddbReadUnitsPerMessage, ours?.ddbReadUnitsPerMessage);
+  const fewerOwnTable = ratio(seedOwn?.billedReadUnitsPerMessage, ours?.billedReadUnitsPerMessage);
+  const ceiling = ratio(row('raw-post', 1_000)?.deliveriesPerSec, row('seed', 1_000)?.deliveriesPerSec);
+  const telemetry = rowsOf(results.coldStart).find((r) => r.function === 'TelemetryFunction');
+  const cpuKnown = cpuRatios.filter((c) => c.r !== undefined);
+  return [
+    `ours CPU/delivery within 1.5x of raw-post: ${cpuKnown.map((c) => `${c.n.toLocaleString('en-US')}: ${x(c.r)}`).join(', ') || '-'} → ${verdict(cpuKnown.length ? cpuKnown.every((c) => c.r! <= 1.5) : undefined)}`,
+    `ours ≥ 5x seed deliveries/s at 1,000 connections: ${x(speedup)} (${row('ours', 1_000)?.deliveriesPerSec ?? '-'} vs ${row('seed', 1_000)?.deliveriesPerSec ?? '-'}/s; raw-post, the limit here, is ${x(ceiling)} the seed) → ${verdict(speedup === undefined ? undefined : speedup >= 5)}`,
+    `lookup: ours ≥ 50x fewer read units than seed: ${x(fewer)} billed (${ours?.billedReadUnitsPerMessage ?? '-'} vs ${seed?.billedReadUnitsPerMessage ?? '-'} RCU; ${x(fewerReported)} as dynalite reports); against the seed's own one-attribute table ${x(fewerOwnTable)} → ${verdict(fewer === undefined ? undefined : fewer >= 50)}`,
+    `TelemetryFunction import ≤ 60 ms: median ${telemetry?.importMs ?? '-'} ms (fastest ${telemetry?.importMsMin ?? '-'} ms; ${telemetry?.importMsWithSourceMaps ?? '-'} ms with the template's --enable-source-maps) → ${verdict(telemetry ? telemetry.importMs <= 60 : undefined)}`,
+  ];
+};
+
+// ---------------------------------------------------------------- main
+
+const main = async () => {
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+  const quick = values.quick === true;
+  const plan = PLANS[quick ? 'quick' : 'full'];
+  const results: Results = {
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      freeMemoryGiB: Math.round(freemem() / 2 ** 30),
+      loadAverageAtStart: loadavg().map((l) => Math.round(l * 100) / 100),
+    },
+    quick,
+    startedAt: new Date().toISOString(),
+    fanout: [],
+    lookup: [],
+    coldStart: [],
+    endToEnd: [],
+  };
+  progress(`npm run bench${quick ? ' -- --quick' : ''}: ${results.machine.cpus} CPUs, Node ${process.version}, load ${(results.machine.loadAverageAtStart as number[]).join(' ')}`);
+
+  results.coldStart = await section('coldStart', () => runColdStart({ samples: plan.coldStartSamples, progress }));
+  try {
+    await withStack(async (gateway, clients) => {
+      results.lookup = await section('lookup', () => runLookup({ dynamodb: gateway.info.urls.dynamodb, plan: plan.lookup, progress }));
+      results.fanout = await section('fanout', () => runFanout({ gateway, clients, plan: plan.fanout, progress }));
+    });
+  } catch (error) {
+    // The stack (or the clients) never started: both sections say so.
+    failed = true;
+    console.error(`local stack failed: ${(error as Error).stack ?? error}`);
+    const failure = { error: `the local stack failed: ${(error as Error).message}` };
+    if (rowsOf(results.lookup).length === 0) results.lookup = failure;
+    if (rowsOf(results.fanout).length === 0) results.fanout = failure;
+  }
+  // A fresh stack: the fan-out's thousands of connections (and their table items) would otherwise linger.
+  results.endToEnd = await section('endToEnd', () => withStack((gateway, clients) => runEndToEnd({ gateway, clients, plan: plan.endToEnd, progress })));
+
+  results.durationSec = Math.round((performance.now() - started) / 1000);
+  results.machine.loadAverageAtEnd = loadavg().map((l) => Math.round(l * 100) / 100);
+  const file = join(here, 'results', 'latest.json');
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+
+  console.log(`\n==== Results (${quick ? 'quick' : 'full'} run, ${results.durationSec} s; ${results.machine.cpus} CPUs shared with the stack and clients processes; load ${(results.machine.loadAverageAtStart as number[])[0]} → ${(results.machine.loadAverageAtEnd as number[])[0]})`);
+  printSection('Fan-out: one message to N WebSocket clients through the local management API (CPU = this process only)', results.fanout, fanoutColumns);
+  printSection('Lookup: the recipients of one message to one device', results.lookup, lookupColumns);
+  printSection('Cold start: median import of the built handler in a fresh process, layer included', results.coldStart, coldStartColumns);
+  printSection('End to end: MQTT publish → WebSocket receipt through the local stack', results.endToEnd, endToEndColumns);
+  console.log('\nTargets (issue 6):');
+  for (const line of verdicts(results)) console.log(`  ${line}`);
+  console.log(`\nwrote ${file}`);
+  if (failed) process.exitCode = 1;
+};
+
+main().catch((error) => {
+  console.error(`bench failed: ${(error as Error).stack ?? error}`);
+  process.exit(1);
+});
