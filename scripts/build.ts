@@ -38,6 +38,8 @@ export const buildLayer = async (outDir: string): Promise<{ dir: string; bytes: 
     minify: true,
     sourcemap: true,
     mainFields: ['module', 'main'],
+    // In Lambda the credentials are always in the environment: skip the SDK's full provider chain.
+    alias: { '@aws-sdk/credential-provider-node': join(PROJECT_ROOT, 'layers/shared/src/lambdaCredentials.ts') },
     banner: { js: CREATE_REQUIRE_BANNER },
     legalComments: 'none',
     metafile: true,
