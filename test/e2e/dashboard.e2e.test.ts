@@ -20,7 +20,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { buildDashboard } from '../../dashboard/build.js';
 import { type RunningStack, startStack } from '../../local/stack.js';
-import { ScriptedGateway, type StaticSite, chartPixels, eventually, launchChromium, serveDashboard, watchPageErrors } from './browser.js';
+import { ScriptedGateway, type StaticSite, chartPixels, eventually, launchChromium,
+  skipWithoutChromium, serveDashboard, watchPageErrors } from './browser.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SCREENSHOT = join(ROOT, 'test', 'artifacts', 'dashboard.png');
@@ -64,6 +65,7 @@ describe('dashboard in Chromium, end to end through the local stack', function (
   };
 
   before(async function () {
+    skipWithoutChromium(this);
     this.timeout(90_000);
     browser = await launchChromium();
     // A build of our own: dashboard/dist may be serving a developer's `npm start` meanwhile.
@@ -186,6 +188,7 @@ describe('dashboard in Chromium against a scripted gateway', function () {
   };
 
   before(async function () {
+    skipWithoutChromium(this);
     this.timeout(60_000);
     browser = await launchChromium();
     outDir = await mkdtemp(join(tmpdir(), 'dashboard-e2e-'));
