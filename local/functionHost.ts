@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { HostToWorker, SerializedError, WorkerData, WorkerToHost } from './functionWorker.js';
+import type { HostToWorker, SerializedError, WorkerData, WorkerFault, WorkerToHost } from './functionWorker.js';
 import type { FunctionSpec } from './stackModel.js';
 
 /** An invocation's failure, shaped like the Lambda Invoke API's error payload. */
@@ -46,8 +46,8 @@ export interface FunctionHost {
   readonly spec: FunctionSpec;
   /** Starts the sandbox (the cold start). Resolves either way; `initError` tells whether the handler loaded. */
   start(): Promise<{ initMs: number; initError?: FunctionError }>;
-  /** A synchronous (RequestResponse) invocation. Rejects with FunctionError. */
-  invoke(event: unknown, options?: { requestId?: string }): Promise<Invocation>;
+  /** A synchronous (RequestResponse) invocation. Rejects with FunctionError. `fault` crashes or freezes its sandbox (FAULTS=invoke:...). */
+  invoke(event: unknown, options?: { requestId?: string; fault?: WorkerFault }): Promise<Invocation>;
   stop(): Promise<void>;
 }
 
@@ -157,7 +157,7 @@ class Sandbox {
     });
   }
 
-  invoke(event: unknown, requestId: string, timeoutMs: number): Promise<Invocation> {
+  invoke(event: unknown, requestId: string, timeoutMs: number, fault?: WorkerFault): Promise<Invocation> {
     const id = this.nextId++;
     const started = performance.now();
     const deadline = Date.now() + timeoutMs;
@@ -176,7 +176,7 @@ class Sandbox {
         this.retire();
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer, started, requestId });
-      this.worker.postMessage({ type: 'invoke', id, event: json, requestId, deadline } satisfies HostToWorker);
+      this.worker.postMessage({ type: 'invoke', id, event: json, requestId, deadline, ...(fault ? { fault } : {}) } satisfies HostToWorker);
     });
   }
 
@@ -219,30 +219,35 @@ export const createFunctionHost = (options: FunctionHostOptions): FunctionHost =
   const all = new Set<Sandbox>();
   let stopped = false;
 
-  const sandbox = (): Sandbox => {
-    if (current && !current.retired && !current.exited) return current;
+  const create = (): Sandbox => {
     const created = new Sandbox(options, (gone) => {
       if (current === gone) current = undefined;
       if (gone.exited) all.delete(gone);
     });
     all.add(created);
-    current = created;
     return created;
+  };
+  const sandbox = (): Sandbox => {
+    if (current && !current.retired && !current.exited) return current;
+    current = create();
+    return current;
   };
 
   return {
     spec,
     start: () => sandbox().ready,
-    async invoke(event, { requestId = randomUUID() } = {}) {
+    async invoke(event, { requestId = randomUUID(), fault } = {}) {
       if (stopped) throw new FunctionError({ errorType: 'Runtime.Stopped', errorMessage: `${spec.logicalId}: the local stack has stopped`, trace: [] });
-      const box = sandbox();
+      // One sandbox serves many invocations at once here, where Lambda gives each its own: an invocation
+      // doomed to crash or hang gets a sandbox of its own, so that it takes down no other invocation.
+      const box = fault ? create() : sandbox();
       const { initError } = await box.ready;
       if (initError) {
         // Like Lambda, a failed init is retried by the next invocation's cold start.
         box.retire();
         throw initError;
       }
-      return box.invoke(event, requestId, timeoutMs);
+      return box.invoke(event, requestId, timeoutMs, fault);
     },
     async stop() {
       stopped = true;

@@ -17,7 +17,14 @@ export interface WorkerData {
   logStreamName: string;
 }
 
-export type HostToWorker = { type: 'invoke'; id: number; event: string; requestId: string; deadline: number };
+/** An injected fault: the runtime crashes, or the thread freezes until the host's timeout ends it. */
+export interface WorkerFault {
+  kind: 'crash' | 'timeout';
+  /** Strikes this long into the invocation, or as the handler returns (before its result is sent), whichever is first. */
+  afterMs: number;
+}
+
+export type HostToWorker = { type: 'invoke'; id: number; event: string; requestId: string; deadline: number; fault?: WorkerFault };
 
 export interface SerializedError {
   errorType: string;
@@ -43,6 +50,21 @@ type Handler = (event: unknown, context: unknown, callback?: (error?: unknown, r
 const data = workerData as WorkerData;
 const port = parentPort!;
 const started = performance.now();
+
+/** Longest a frozen thread stays frozen, should the host's terminate() not end it first. */
+const MAX_FREEZE_MS = 15 * 60 * 1000;
+
+const strike = (fault: WorkerFault, requestId: string) => {
+  if (fault.kind === 'crash') {
+    // Uncaught, like a bug that takes the runtime down. The host gives a doomed invocation a sandbox of its own, so only it fails.
+    setImmediate(() => {
+      throw Object.assign(new Error(`injected crash (FAULTS invoke:crash) during ${requestId}`), { name: 'InjectedCrash' });
+    });
+    return;
+  }
+  // The thread stops dead (a deadlock, a hung socket read): nothing more runs until the host's timeout terminates it.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, MAX_FREEZE_MS);
+};
 
 const callHandler = (handler: Handler, event: unknown, context: unknown): Promise<unknown> => {
   if (handler.length >= 3) {
@@ -74,7 +96,14 @@ const main = async () => {
 
   port.on('message', (message: HostToWorker) => {
     if (message.type !== 'invoke') return;
-    const { id, requestId, deadline } = message;
+    const { id, requestId, deadline, fault } = message;
+    let struck = false;
+    const strikeOnce = () => {
+      if (struck || !fault) return;
+      struck = true;
+      strike(fault, requestId);
+    };
+    if (fault) setTimeout(strikeOnce, fault.afterMs);
     const context = {
       callbackWaitsForEmptyEventLoop: true,
       functionName: data.functionName,
@@ -98,6 +127,7 @@ const main = async () => {
     }
     callHandler(handler, event, context).then(
       (result) => {
+        if (fault) return strikeOnce();
         let json: string;
         try {
           json = JSON.stringify(result ?? null);
@@ -107,7 +137,10 @@ const main = async () => {
         }
         port.postMessage({ type: 'result', id, result: json } satisfies WorkerToHost);
       },
-      (error) => port.postMessage({ type: 'error', id, error: serializeError(error) } satisfies WorkerToHost),
+      (error) => {
+        if (fault) return strikeOnce();
+        port.postMessage({ type: 'error', id, error: serializeError(error) } satisfies WorkerToHost);
+      },
     );
   });
 };

@@ -38,6 +38,8 @@ export interface ManagementFault {
   errorType: string;
   message?: string;
   headers?: Record<string, string>;
+  /** The connection really is gone: its socket is dropped, without a $disconnect (which API Gateway only attempts). */
+  vanish?: boolean;
 }
 
 export interface GatewayHooks {
@@ -165,6 +167,8 @@ interface Connection extends ConnectionInfo {
   maxTimer?: NodeJS.Timeout;
   /** Why the gateway closed it, when it did: reported in $disconnect. */
   serverClose?: { code: number; reason: string };
+  /** Dropped by an injected fault: no $disconnect fires. */
+  vanished?: boolean;
   domainName: string;
 }
 
@@ -403,6 +407,10 @@ export const createGateway = (options: GatewayOptions): Gateway => {
       clearTimeout(conn.idleTimer);
       clearTimeout(conn.maxTimer);
       connections.delete(conn.connectionId);
+      if (conn.vanished) {
+        log('info', 'ws', `vanished     ${conn.connectionId} (injected fault: no $disconnect; ${connections.size} open)`);
+        return;
+      }
       const reason = reasonBuffer.toString();
       const described =
         conn.serverClose?.reason ??
@@ -524,12 +532,17 @@ export const createGateway = (options: GatewayOptions): Gateway => {
     }
     const method = req.method ?? 'GET';
     const fault = hooks.management?.({ method, connectionId });
+    const conn = connections.get(connectionId);
     if (fault) {
       req.resume();
+      if (fault.vanish && conn) {
+        conn.vanished = true;
+        connections.delete(connectionId);
+        conn.ws.terminate();
+      }
       answer(res, fault.status, { message: fault.message ?? fault.errorType }, fault.errorType, fault.headers);
       return;
     }
-    const conn = connections.get(connectionId);
 
     if (method === 'POST') {
       const declared = Number(req.headers['content-length'] ?? 0);

@@ -11,8 +11,16 @@ import { type Server, type Socket, createServer } from 'node:net';
 import { Aedes } from 'aedes';
 import { type WebSocket, createWebSocketStream } from 'ws';
 import { type AsyncInvoker, createAsyncInvoker } from './asyncInvoke.js';
+import { nestingExceeds } from '../layers/shared/src/frames.js';
 import { type RuleQuery, evaluateRule, parseRuleSql, topicMatches } from './iotSql.js';
 import type { TopicRuleSpec } from './stackModel.js';
+
+/**
+ * Deeper payloads are dropped: the event crosses to the function's sandbox as
+ * JSON text, and JSON.stringify recurses, so a few thousand levels (which fit
+ * in a 128 KB message) would overflow the stack here and fail every retry.
+ */
+export const MAX_PAYLOAD_NESTING = 1000;
 
 export interface RuleInvokeMeta {
   rule: string;
@@ -99,6 +107,11 @@ export const startIotCore = async (options: IotCoreOptions): Promise<IotCore> =>
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       stats.dropped++;
       log('warn', 'rule', `dropped a message on ${topic} from ${clientId}: the payload is not a JSON object`);
+      return;
+    }
+    if (nestingExceeds(parsed, MAX_PAYLOAD_NESTING)) {
+      stats.dropped++;
+      log('warn', 'rule', `dropped a message on ${topic} from ${clientId}: the payload nests deeper than ${MAX_PAYLOAD_NESTING} levels`);
       return;
     }
     for (const rule of candidates) {

@@ -5,9 +5,11 @@
  *   AUTH (on; AUTH=off disables the authorizer)  AUTH_SECRET (random per start)
  *   WS_IDLE_TIMEOUT_MS (600000)  WS_MAX_CONNECTION_MS (7200000)  ASYNC_RETRY_DELAYS_MS (1000,2000)
  *   SIMULATED_DEVICES (3)  DYNAMODB_ENDPOINT (embedded dynalite)  LOG_LEVEL (info)
+ *   FAULTS (none; e.g. post:429:0.2,dynamodb:throttle:0.1,invoke:crash:0.05)  FAULTS_SEED (random, printed)
  */
 import { DEFAULT_PORTS, type RunningStack, startStack } from './stack.js';
 import { PortAccessError, PortInUseError } from './ports.js';
+import { FaultSpecError, describeFaults, parseFaultSeed, parseFaults } from './faults.js';
 import { paint } from './stackLog.js';
 import { removeStackState, writeStackState } from './stateFile.js';
 import type { Level } from './stackLog.js';
@@ -55,6 +57,8 @@ const main = async () => {
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be debug, info, warn or error, got "${process.env.LOG_LEVEL}"`);
 
   const auth = authEnabled();
+  const faults = parseFaults(process.env.FAULTS);
+  const faultsSeed = parseFaultSeed(process.env.FAULTS_SEED);
   const options = {
     port: port('PORT', DEFAULT_PORTS.port),
     wsPort: port('WS_PORT', DEFAULT_PORTS.wsPort),
@@ -69,12 +73,18 @@ const main = async () => {
       ...(process.env.WS_MAX_CONNECTION_MS ? { maxConnectionMs: count('WS_MAX_CONNECTION_MS', 0) } : {}),
     },
     asyncRetryDelaysMs: retryDelays(),
+    faults,
+    faultsSeed,
     color,
     logLevel,
     log: (line: string) => console.log(line),
   };
   if (!auth) {
     console.log(c(paint.yellow, c(paint.bold, '!!! AUTH=off: no token is checked, and every client can receive every device. For local development only. !!!')));
+  }
+  if (faults.length > 0) {
+    console.log(c(paint.red, c(paint.bold, `!!! FAULTS injected: ${describeFaults(faults)} !!!`)));
+    console.log(c(paint.red, c(paint.bold, `!!! FAULTS_SEED=${faultsSeed} (set it to draw the same faults again). Calls will fail on purpose. !!!`)));
   }
   console.log(`starting the local stack from template.yaml (ports: PORT=${options.port} WS_PORT=${options.wsPort} MQTT_PORT=${options.mqttPort})`);
 
@@ -133,7 +143,7 @@ const main = async () => {
 
 main().catch((error: Error) => {
   removeStackState();
-  if (error instanceof PortInUseError || error instanceof PortAccessError || error instanceof ConfigError) {
+  if (error instanceof PortInUseError || error instanceof PortAccessError || error instanceof ConfigError || error instanceof FaultSpecError) {
     console.error(`error: ${error.message}`);
   } else {
     console.error(`error: the local stack could not start: ${error.message}`);

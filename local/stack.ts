@@ -19,6 +19,19 @@ import { type Simulator, startSimulator } from '../simulator/simulator.js';
 import { DEFAULT_ASYNC_RETRY_DELAYS_MS } from './asyncInvoke.js';
 import { type DevAuth, createDevAuth } from './devAuth.js';
 import { type DynamoService, ensureTables, startDynamo } from './dynamodb.js';
+import {
+  type DynamoFaultProxy,
+  type FaultInjector,
+  type FaultRule,
+  FaultSpecError,
+  createFaultInjector,
+  describeFaults,
+  drawInvokeFault,
+  managementHook,
+  parseFaults,
+  parseFaultSeed,
+  startDynamoFaultProxy,
+} from './faults.js';
 import { authorizerFunctionIds, functionEnvironment } from './functionEnv.js';
 import { type FunctionHost, createFunctionHost } from './functionHost.js';
 import { type ConnectionInfo, type Gateway, type GatewayHooks, type GatewayLimits, createGateway } from './gateway.js';
@@ -71,6 +84,10 @@ export interface StackOptions {
   parameterOverrides?: Record<string, string>;
   /** Seams for fault injection at the edges. */
   hooks?: StackHooks;
+  /** Injected faults: a FAULTS value (`post:429:0.2,dynamodb:throttle:0.1,invoke:crash:0.1`) or parsed rules. See ./faults.ts. */
+  faults?: string | readonly FaultRule[];
+  /** Seed of the fault draws (FAULTS_SEED), for a reproducible run; default random (logged). */
+  faultsSeed?: number;
 }
 
 export type InvocationSource = 'ws' | 'rule' | 'lambda-api' | 'direct';
@@ -104,6 +121,14 @@ export interface RunningStack {
   iotStats: IotStats;
   /** Resolves when every rule invocation (retries included) and every gateway event in flight has finished. */
   settled(): Promise<void>;
+  /** The injected faults, when FAULTS is set: the rules, the seed, and counts of calls and faults so far. */
+  faults?: {
+    readonly rules: readonly FaultRule[];
+    seed: number;
+    stats(): Record<string, number>;
+    /** Changes the probabilities while the stack runs, for the targets FAULTS named at start (their edges are wired then). */
+    set(faults: string | readonly FaultRule[]): void;
+  };
 }
 
 export const DEFAULT_PORTS = { port: 3000, wsPort: 3001, mqttPort: 1883 } as const;
@@ -116,12 +141,51 @@ const hostnameOf = (hostHeader: string | undefined): string | undefined => {
   return match?.[1];
 };
 
+/** The caller's hooks first; where they let a call through, the injected faults. */
+const withFaults = (hooks: StackHooks, injector: FaultInjector | undefined, log: StackLogger['log']): StackHooks => {
+  if (!injector?.names('post')) return hooks;
+  const inject = managementHook(injector);
+  return {
+    ...hooks,
+    management: (call) => {
+      const own = hooks.management?.(call);
+      if (own) return own;
+      const fault = inject();
+      if (fault) log('mgmt', 'debug', `${call.method.padEnd(12)} ${call.connectionId} injected ${fault.status} ${fault.errorType} (FAULTS)`);
+      return fault;
+    },
+  };
+};
+
+const faultControl = (injector: FaultInjector): NonNullable<RunningStack['faults']> => {
+  // The edges wired at start: the management hook and the DynamoDB proxy exist only for the targets named then.
+  const wired = new Set(injector.rules.map((rule) => rule.target));
+  return {
+    get rules() {
+      return injector.rules;
+    },
+    seed: injector.seed,
+    stats: () => injector.stats(),
+    set(faults) {
+      const rules = typeof faults === 'string' ? parseFaults(faults) : [...faults];
+      const unwired = rules.find((rule) => rule.target !== 'invoke' && !wired.has(rule.target));
+      if (unwired) {
+        throw new FaultSpecError(`faults.set: no ${unwired.target} faults were configured when the stack started, so that edge is not wired; start it with ${unwired.target}:${unwired.fault}:0`);
+      }
+      injector.setRules(rules);
+    },
+  };
+};
+
 export const startStack = async (options: StackOptions = {}): Promise<RunningStack> => {
   const host = options.host ?? '127.0.0.1';
   const auth = options.auth ?? true;
-  const hooks = options.hooks ?? {};
+  const faultRules = typeof options.faults === 'string' ? parseFaults(options.faults) : [...(options.faults ?? [])];
+  const injector: FaultInjector | undefined =
+    faultRules.length > 0 ? createFaultInjector({ rules: faultRules, seed: parseFaultSeed(options.faultsSeed === undefined ? undefined : String(options.faultsSeed)) }) : undefined;
   const logger: StackLogger = createStackLogger({ write: options.log ?? (() => undefined), color: options.color ?? false, level: options.logLevel ?? 'info' });
   const log = logger.log;
+  const hooks = withFaults(options.hooks ?? {}, injector, log);
   // Where local clients dial (a wildcard bind is reachable on loopback); and the name printed for people.
   const dialHost = DIAL_ANY.has(host) ? '127.0.0.1' : host;
   const publicHost = LOOPBACK.has(host) ? 'localhost' : host.includes(':') ? `[${host}]` : host;
@@ -141,7 +205,11 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
   const invokeFunction = async (functionId: string, event: unknown, source: InvocationSource): Promise<unknown> => {
     const fn = hosts.get(functionId);
     if (!fn) throw new Error(`no function ${functionId} in template.yaml (functions: ${[...hosts.keys()].join(', ')})`);
-    const run = () => fn.invoke(event).then((invocation) => invocation.result);
+    const run = () => {
+      const fault = injector?.has('invoke') ? drawInvokeFault(injector) : undefined;
+      if (fault) log('lambda', 'debug', `${functionId}: injecting ${fault.kind} ${fault.afterMs} ms in (FAULTS)`);
+      return fn.invoke(event, { fault }).then((invocation) => invocation.result);
+    };
     try {
       return await (hooks.invoke ? hooks.invoke({ functionId, event, source }, run) : run());
     } catch (error) {
@@ -156,6 +224,15 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     const dynamo: DynamoService = await startDynamo({ endpoint: options.dynamodbEndpoint });
     cleanup.push(() => dynamo.close());
     log('ddb', 'info', dynamo.embedded ? `embedded dynalite at ${dynamo.endpoint}` : `using ${dynamo.endpoint}`);
+    if (injector) log('stack', 'warn', `FAULTS injected (seed ${injector.seed}): ${describeFaults(injector.rules)}`);
+    // The functions reach DynamoDB through the fault proxy; the table's own address (urls.dynamodb) stays clean for inspection.
+    let dynamoProxy: DynamoFaultProxy | undefined;
+    if (injector?.names('dynamodb')) {
+      const proxy = await startDynamoFaultProxy({ upstream: dynamo.endpoint, injector, host: dialHost });
+      dynamoProxy = proxy;
+      cleanup.push(() => proxy.close());
+      log('ddb', 'info', `functions reach DynamoDB through a fault proxy at ${proxy.endpoint}`);
+    }
 
     // ---- the Lambda Invoke API (LAMBDA_ENDPOINT): functions invoking functions
     const lambdaApi: LambdaApi = createLambdaApi({
@@ -232,7 +309,7 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     if (!auth) log('stack', 'warn', 'AUTH is off: the $connect authorizer does not run and every client may receive every device. Never expose this stack.');
 
     const managementUrl = `http://${dialUrlHost}:${wsPort}/${api.stage}`;
-    const endpoints = { dynamodb: dynamo.endpoint, gatewayHttp: `http://${dialUrlHost}:${wsPort}`, gatewayWs: `ws://${dialUrlHost}:${wsPort}`, lambda: lambdaEndpoint };
+    const endpoints = { dynamodb: dynamoProxy?.endpoint ?? dynamo.endpoint, gatewayHttp: `http://${dialUrlHost}:${wsPort}`, gatewayWs: `ws://${dialUrlHost}:${wsPort}`, lambda: lambdaEndpoint };
     const functionEnv = (spec: FunctionSpec) => functionEnvironment({ spec, model, endpoints, auth, authSecret: devAuth?.secret, extra: options.env });
     for (const spec of model.functions.values()) {
       hosts.set(
@@ -295,6 +372,7 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       iotStats: iot.stats,
       connections: () => gateway.connections(),
       invoke: (logicalId, event) => invokeFunction(logicalId, event, 'direct'),
+      ...(injector ? { faults: faultControl(injector) } : {}),
       settled: async () => {
         await iot.settled();
         await lambdaApi.settled();
@@ -320,6 +398,7 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
           await gateway.close(1001, 'Going away');
           await web.close();
           await Promise.all([...hosts.values()].map((fn) => fn.stop()));
+          await dynamoProxy?.close();
           await dynamo.close();
           log('stack', 'info', 'stopped');
         })();

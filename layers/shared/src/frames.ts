@@ -11,6 +11,9 @@ export const MAX_PAYLOAD_BYTES = 128 * 1024;
 export const MAX_DEVICES_PER_FRAME = 50;
 // A connection holds at most this many subscriptions: bounds disconnect's work.
 export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 200;
+// JSON nested deeper than this is refused: no dashboard needs it, and JSON.stringify recurses, so a
+// few thousand levels (which fit in 128 KB) overflow the stack: an `internal` error for a client's mistake.
+export const MAX_NESTING_DEPTH = 32;
 // Device ids become MQTT topic levels and table keys: no wildcards (+ #), no separators (/), no control characters.
 export const DEVICE_ID_PATTERN = /^[A-Za-z0-9_.:@-]{1,128}$/;
 export const ALL_DEVICES = '*';
@@ -31,6 +34,18 @@ const ALLOWED_FIELDS: Record<Action, readonly string[]> = {
   unsubscribe: ['action', 'devices'],
   message: ['action', 'data'],
   ping: ['action'],
+};
+
+/** Whether `value` nests objects or arrays more than `max` levels deep. Iterative: safe at any depth. */
+export const nestingExceeds = (value: unknown, max: number): boolean => {
+  const pending: [unknown, number][] = [[value, 1]];
+  while (pending.length > 0) {
+    const [current, depth] = pending.pop()!;
+    if (current === null || typeof current !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(current) ? current : Object.values(current)) pending.push([child, depth + 1]);
+  }
+  return false;
 };
 
 const describe = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value);
@@ -95,6 +110,7 @@ export const validateClientFrame = (frame: Record<string, unknown>): ClientFrame
       return { action: action as 'subscribe' | 'unsubscribe', devices: validateDeviceSelection(frame.devices) };
     case 'message':
       if (!isPlainObject(frame.data)) throw new BadRequest(`"message" needs "data": a JSON object, got ${describe(frame.data)}`);
+      if (nestingExceeds(frame.data, MAX_NESTING_DEPTH)) throw new BadRequest(`"data" is nested more than ${MAX_NESTING_DEPTH} levels deep`);
       return { action: 'message', data: frame.data };
     case 'ping':
       return { action: 'ping' };

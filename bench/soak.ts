@@ -1,0 +1,414 @@
+/**
+ * npm run soak [-- --clients 1000 --rate 10 --seconds 60 --devices 10 --warmup 10]
+ *
+ * The local stack under steady load, looking for loss and leaks (issue 7):
+ *   - the stack (gateway, @connections API, broker, dynalite, the functions'
+ *     worker threads) runs in one child process, the WebSocket clients in
+ *     another, and devices publish over MQTT from this process;
+ *   - every client counts each telemetry frame by `data.seq`, and times it
+ *     from the device's publish (`data.sentAt`, the machine's wall clock);
+ *   - the stack's process reports its memory (RSS, and V8 heap after a full
+ *     GC) after the warm-up and at the end; the growth between them must stay
+ *     flat.
+ * Progress every few seconds; a report at the end; exit code 1 if a message
+ * was lost or the heap grew. Every wait is bounded.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { fileURLToPath } from 'node:url';
+import { runInNewContext } from 'node:vm';
+import { parseArgs } from 'node:util';
+import mqtt, { type MqttClient } from 'mqtt';
+import WebSocket from 'ws';
+import { startStack } from '../local/stack.js';
+import { type Child, serveParent, spawnChild } from './processes.js';
+import { percentile, round, wallClockMs } from './stats.js';
+import { formatTable } from './table.js';
+
+// Before any SDK client is built: the SDK's notice about Node 20 is not a result.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const THIS_FILE = fileURLToPath(import.meta.url);
+const MB = 1024 * 1024;
+
+// ---------------------------------------------------------------- flags
+
+const USAGE = `usage: npm run soak -- [--clients N] [--rate MSG_PER_S] [--seconds S] [--devices N] [--warmup S] [--report-every S]
+  --clients       WebSocket clients, each subscribed to every device  (default 1000, 1-20000)
+  --rate          telemetry messages per second, all devices together (default 10, 0.1-1000)
+  --seconds       measured duration after the warm-up                 (default 60, 1-3600)
+  --devices       MQTT devices publishing in turn                     (default 10, 1-1000)
+  --warmup        seconds of load before memory is first measured     (default 10, 0-600)
+  --report-every  seconds between progress lines                      (default 5, 1-600)`;
+
+class UsageError extends Error {}
+
+interface Plan {
+  clients: number;
+  rate: number;
+  seconds: number;
+  devices: number;
+  warmup: number;
+  reportEvery: number;
+}
+
+const numberFlag = (values: Record<string, string | boolean | undefined>, name: string, fallback: number, min: number, max: number, integer: boolean): number => {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
+    throw new UsageError(`--${name} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, got "${String(raw)}"`);
+  }
+  return value;
+};
+
+export const parsePlan = (argv: string[]): Plan | 'help' => {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        clients: { type: 'string' },
+        rate: { type: 'string' },
+        seconds: { type: 'string' },
+        devices: { type: 'string' },
+        warmup: { type: 'string' },
+        'report-every': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) return 'help';
+  return {
+    clients: numberFlag(values, 'clients', 1000, 1, 20_000, true),
+    rate: numberFlag(values, 'rate', 10, 0.1, 1000, false),
+    seconds: numberFlag(values, 'seconds', 60, 1, 3600, true),
+    devices: numberFlag(values, 'devices', 10, 1, 1000, true),
+    warmup: numberFlag(values, 'warmup', 10, 0, 600, true),
+    reportEvery: numberFlag(values, 'report-every', 5, 1, 600, true),
+  };
+};
+
+// ---------------------------------------------------------------- the stack's process
+
+interface StackInfo {
+  websocket: string;
+  mqtt: string;
+  pid: number;
+}
+
+export interface MemorySample {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+}
+
+const runStackProcess = async () => {
+  // A full GC before a heap reading: what is still reachable, not what is merely not collected yet.
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const stack = await startStack({ wsPort: 0, port: 0, mqttPort: 0, simulatedDevices: 0, auth: false, logLevel: 'warn', log: (line) => console.error(line) });
+  const memory = ({ collect }: { collect?: boolean }): MemorySample => {
+    if (collect) gc();
+    const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
+    return { rss, heapUsed, heapTotal, external };
+  };
+  serveParent(
+    { websocket: stack.endpoints.websocket, mqtt: stack.endpoints.mqtt, pid: process.pid } satisfies StackInfo,
+    {
+      memory,
+      connections: () => stack.connections().length,
+      settled: () => stack.settled(),
+      iot: () => ({ ...stack.iotStats }),
+    },
+    () => stack.stop(),
+  );
+};
+
+// ---------------------------------------------------------------- the clients' process
+
+interface ClientTotals {
+  open: number;
+  /** Telemetry frames received (duplicates included). */
+  frames: number;
+  /** Frames of a seq this client already had. */
+  duplicates: number;
+}
+
+const runClientsProcess = () => {
+  const sockets: WebSocket[] = [];
+  /** Per client, how often it received each seq. */
+  const seen: Uint8Array[] = [];
+  let capacity = 1024;
+  const totals: ClientTotals = { open: 0, frames: 0, duplicates: 0 };
+  /** Latencies (ms) not yet handed to the parent. */
+  let latencies: number[] = [];
+
+  const grow = (seq: number) => {
+    while (seq >= capacity) capacity *= 2;
+    for (let i = 0; i < seen.length; i++) {
+      if (seen[i]!.length < capacity) {
+        const bigger = new Uint8Array(capacity);
+        bigger.set(seen[i]!);
+        seen[i] = bigger;
+      }
+    }
+  };
+
+  const open = (url: string, index: number, timeoutMs: number) =>
+    new Promise<void>((resolve, reject) => {
+      const ws = new WebSocket(url, { handshakeTimeout: timeoutMs, perMessageDeflate: false });
+      seen[index] = new Uint8Array(capacity);
+      ws.once('error', reject);
+      ws.once('open', () => {
+        ws.off('error', reject);
+        ws.on('error', () => undefined);
+        totals.open++;
+        resolve();
+      });
+      ws.on('close', () => totals.open--);
+      ws.on('message', (data: Buffer) => {
+        const at = wallClockMs();
+        let frame: { type?: string; data?: { seq?: unknown; sentAt?: unknown } };
+        try {
+          frame = JSON.parse(data.toString('utf8'));
+        } catch {
+          return;
+        }
+        const seq = frame.data?.seq;
+        if (frame.type !== 'telemetry' || typeof seq !== 'number' || !Number.isInteger(seq) || seq < 0) return;
+        if (seq >= capacity) grow(seq);
+        const counts = seen[index]!;
+        totals.frames++;
+        if (counts[seq]! > 0) totals.duplicates++;
+        else if (typeof frame.data?.sentAt === 'number') latencies.push(at - frame.data.sentAt);
+        if (counts[seq]! < 255) counts[seq]!++;
+      });
+      sockets[index] = ws;
+    });
+
+  const connect = async ({ url, count, parallel = 32, timeoutMs = 30_000 }: { url: string; count: number; parallel?: number; timeoutMs?: number }) => {
+    let next = 0;
+    const worker = async () => {
+      while (next < count) await open(url, next++, timeoutMs);
+    };
+    await Promise.all(Array.from({ length: Math.min(parallel, count) }, worker));
+    return totals.open;
+  };
+
+  /** Received (client, seq) pairs for seqs in [from, to): distinct, so duplicates do not hide a loss. */
+  const tally = ({ from, to }: { from: number; to: number }) => {
+    let received = 0;
+    const missingBySeq: Record<number, number> = {};
+    for (const counts of seen) {
+      for (let seq = from; seq < to; seq++) {
+        if (seq < counts.length && counts[seq]! > 0) received++;
+        else missingBySeq[seq] = (missingBySeq[seq] ?? 0) + 1;
+      }
+    }
+    return { received, missingBySeq };
+  };
+
+  const drainLatencies = () => {
+    const out = latencies;
+    latencies = [];
+    return out;
+  };
+
+  const closeAll = async () => {
+    await Promise.all(
+      sockets.map(
+        (ws) =>
+          new Promise<void>((resolve) => {
+            if (!ws || ws.readyState === WebSocket.CLOSED) return resolve();
+            ws.once('close', () => resolve());
+            ws.close(1000);
+            setTimeout(() => ws.terminate(), 3000).unref();
+          }),
+      ),
+    );
+  };
+
+  serveParent({ pid: process.pid }, { connect, totals: () => ({ ...totals }), tally, latencies: drainLatencies, closeAll }, closeAll);
+};
+
+// ---------------------------------------------------------------- the orchestrator
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const mb = (bytes: number) => round(bytes / MB, 1);
+const ms = (value: number) => (Number.isNaN(value) ? '-' : `${round(value, 1)} ms`);
+
+const main = async (): Promise<number> => {
+  let plan: Plan | 'help';
+  try {
+    plan = parsePlan(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`error: ${error.message}\n${USAGE}`);
+    return 2;
+  }
+  if (plan === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  const { clients, rate, seconds, devices, warmup, reportEvery } = plan;
+  const total = Math.round(rate * (warmup + seconds));
+  console.log(`soak: ${clients} clients, ${rate} msg/s from ${devices} device(s), ${warmup} s warm-up + ${seconds} s measured (${total} messages, ${(total * clients).toLocaleString('en-US')} deliveries)`);
+
+  let stackChild: Child<StackInfo> | undefined;
+  let clientsChild: Child<{ pid: number }> | undefined;
+  const devicesConnected: MqttClient[] = [];
+  try {
+    const started = performance.now();
+    [stackChild, clientsChild] = await Promise.all([
+      spawnChild<StackInfo>(THIS_FILE, { name: 'the stack', env: { SOAK_ROLE: 'stack' } }),
+      spawnChild<{ pid: number }>(THIS_FILE, { name: 'the clients', env: { SOAK_ROLE: 'clients' } }),
+    ]);
+    const stackProcess = stackChild;
+    const clientsProcess = clientsChild;
+    const { websocket, mqtt: mqttUrl } = stackProcess.info;
+    console.log(`stack pid ${stackProcess.info.pid} (${websocket}), clients pid ${clientsProcess.info.pid}; up in ${Math.round(performance.now() - started)} ms`);
+
+    // Connect every client and every device before the first message.
+    const connectStarted = performance.now();
+    const open = await clientsProcess.request<number>('connect', { url: websocket, count: clients }, 180_000);
+    await stackProcess.request('settled', {}, 60_000);
+    const serverSide = await stackProcess.request<number>('connections', {}, 10_000);
+    if (open !== clients || serverSide !== clients) throw new Error(`only ${open} clients open (${serverSide} at the gateway) of ${clients}`);
+    console.log(`${clients} clients connected in ${Math.round(performance.now() - connectStarted)} ms`);
+    for (let d = 1; d <= devices; d++) {
+      devicesConnected.push(await mqtt.connectAsync(mqttUrl, { clientId: `soak-device-${d}`, connectTimeout: 10_000, reconnectPeriod: 0 }));
+    }
+
+    // Publish on a fixed schedule (no drift), reporting every few seconds.
+    // Latencies of the measured phase; the warm-up's (cold sandboxes, JIT) are kept apart.
+    const latencies: number[] = [];
+    let warmupLatencies: number[] = [];
+    let published = 0;
+    let publishErrors = 0;
+    const t0 = performance.now();
+    const phaseEnd = (warmup + seconds) * 1000;
+    let nextReport = reportEvery * 1000;
+    let memoryStart: MemorySample | undefined;
+    const rows: Record<string, string | number>[] = [];
+    const report = async (elapsedMs: number) => {
+      const [fresh, totals, mem] = await Promise.all([
+        clientsProcess.request<number[]>('latencies', {}, 30_000),
+        clientsProcess.request<ClientTotals>('totals', {}, 10_000),
+        stackProcess.request<MemorySample>('memory', {}, 10_000),
+      ]);
+      for (const value of fresh) latencies.push(value);
+      const expected = published * clients;
+      console.log(
+        `[${String(Math.round(elapsedMs / 1000)).padStart(4)} s] published ${published}  delivered ${totals.frames - totals.duplicates}/${expected} (${expected - (totals.frames - totals.duplicates)} in flight)  ` +
+          `latency p50 ${ms(percentile(fresh, 50))} p99 ${ms(percentile(fresh, 99))}  stack rss ${mb(mem.rss)} MB heap ${mb(mem.heapUsed)} MB  clients open ${totals.open}`,
+      );
+    };
+
+    for (let seq = 0; seq < total; seq++) {
+      const due = (seq * 1000) / rate;
+      while (performance.now() - t0 < due) {
+        const wait = due - (performance.now() - t0);
+        if (performance.now() - t0 >= nextReport && nextReport <= phaseEnd) {
+          await report(nextReport);
+          nextReport += reportEvery * 1000;
+          continue;
+        }
+        await sleep(Math.min(wait, 50));
+      }
+      if (!memoryStart && performance.now() - t0 >= warmup * 1000) {
+        memoryStart = await stackProcess.request<MemorySample>('memory', { collect: true }, 30_000);
+        warmupLatencies = [...latencies.splice(0), ...(await clientsProcess.request<number[]>('latencies', {}, 30_000))];
+        console.log(`warm-up done: stack rss ${mb(memoryStart.rss)} MB, heap ${mb(memoryStart.heapUsed)} MB after a full GC`);
+      }
+      const device = devicesConnected[seq % devices]!;
+      const payload = JSON.stringify({ ts: Date.now(), seq, sentAt: wallClockMs() });
+      await device.publishAsync(`devices/soak-${(seq % devices) + 1}/telemetry`, payload, { qos: 1 }).then(
+        () => published++,
+        () => publishErrors++,
+      );
+    }
+    memoryStart ??= await stackProcess.request<MemorySample>('memory', { collect: true }, 30_000);
+
+    // Drain: every invocation finished, then every frame arrived (or a bound passed).
+    const drainStarted = performance.now();
+    // A stack that fell behind drains its backlog here: bounded, and reported.
+    await stackProcess.request('settled', {}, 600_000);
+    const expectedDeliveries = published * clients;
+    for (let i = 0; i < 200; i++) {
+      const totals = await clientsProcess.request<ClientTotals>('totals', {}, 10_000);
+      if (totals.frames - totals.duplicates >= expectedDeliveries) break;
+      await sleep(100);
+    }
+    const drainMs = performance.now() - drainStarted;
+    for (const value of await clientsProcess.request<number[]>('latencies', {}, 30_000)) latencies.push(value);
+    const memoryEnd = await stackProcess.request<MemorySample>('memory', { collect: true }, 30_000);
+    const totals = await clientsProcess.request<ClientTotals>('totals', {}, 10_000);
+    const { received, missingBySeq } = await clientsProcess.request<{ received: number; missingBySeq: Record<string, number> }>('tally', { from: 0, to: published }, 60_000);
+    const iot = await stackProcess.request<Record<string, number>>('iot', {}, 10_000);
+    const lost = expectedDeliveries - received;
+
+    // The verdicts.
+    const heapGrowth = memoryEnd.heapUsed - memoryStart.heapUsed;
+    const rssGrowth = memoryEnd.rss - memoryStart.rss;
+    // Flat: the heap after a full GC within 10% (or 10 MB, whichever is more) of where the warm-up left it.
+    const heapFlat = heapGrowth <= Math.max(10 * MB, memoryStart.heapUsed * 0.1);
+
+    console.log('');
+    console.log(
+      formatTable(
+        [
+          { figure: 'messages published', value: published, note: publishErrors ? `${publishErrors} publish errors` : '' },
+          { figure: 'deliveries expected', value: expectedDeliveries, note: `${clients} clients x ${published} messages` },
+          { figure: 'deliveries received', value: received, note: `${totals.duplicates} duplicate frames` },
+          { figure: 'messages lost', value: lost, note: lost === 0 ? 'none' : `seqs: ${Object.keys(missingBySeq).slice(0, 10).join(', ')}` },
+          { figure: 'latency p50 (ms)', value: round(percentile(latencies, 50), 1), note: `device publish -> client receipt, after the warm-up (warm-up p50 ${ms(percentile(warmupLatencies, 50))})` },
+          { figure: 'latency p99 (ms)', value: round(percentile(latencies, 99), 1), note: `max ${ms(latencies.reduce((a, b) => Math.max(a, b), Number.NEGATIVE_INFINITY))} (warm-up p99 ${ms(percentile(warmupLatencies, 99))})` },
+          { figure: 'stack rss start (MB)', value: mb(memoryStart.rss), note: 'after the warm-up' },
+          { figure: 'stack rss end (MB)', value: mb(memoryEnd.rss), note: `growth ${mb(rssGrowth)} MB (the whole process: gateway, dynalite, function threads)` },
+          { figure: 'stack heap start (MB)', value: mb(memoryStart.heapUsed), note: 'main thread, after a full GC' },
+          { figure: 'stack heap end (MB)', value: mb(memoryEnd.heapUsed), note: `growth ${mb(heapGrowth)} MB: ${heapFlat ? 'flat' : 'GROWING'}` },
+          { figure: 'drain (ms)', value: Math.round(drainMs), note: 'last publish -> last frame' },
+          { figure: 'rule invocations failed', value: iot.failed ?? 0, note: `${iot.invoked ?? 0} invoked` },
+        ],
+        [
+          { title: 'figure', value: (r) => r.figure },
+          { title: 'value', value: (r) => r.value },
+          { title: 'note', value: (r) => r.note },
+        ],
+      ),
+    );
+    console.log(
+      `soak ${JSON.stringify({ clients, rate, seconds, warmup, published, lost, duplicates: totals.duplicates, p50Ms: round(percentile(latencies, 50), 2), p99Ms: round(percentile(latencies, 99), 2), rssStartMb: mb(memoryStart.rss), rssEndMb: mb(memoryEnd.rss), heapStartMb: mb(memoryStart.heapUsed), heapEndMb: mb(memoryEnd.heapUsed), heapFlat })}`,
+    );
+    await clientsProcess.request('closeAll', {}, 30_000);
+    if (lost > 0) console.error(`FAIL: ${lost} deliveries lost`);
+    if (!heapFlat) console.error(`FAIL: the stack's heap grew ${mb(heapGrowth)} MB after the warm-up`);
+    return lost > 0 || !heapFlat ? 1 : 0;
+  } finally {
+    await Promise.all(devicesConnected.map((d) => d.endAsync().catch(() => undefined)));
+    await Promise.all([clientsChild?.stop(), stackChild?.stop()]);
+  }
+};
+
+const role = process.env.SOAK_ROLE;
+if (role === 'stack') {
+  runStackProcess().catch((error: Error) => {
+    console.error(`the stack did not start: ${error.stack ?? error}`);
+    process.exit(1);
+  });
+} else if (role === 'clients') {
+  runClientsProcess();
+} else {
+  main().then(
+    (code) => process.exit(code),
+    (error: Error) => {
+      console.error(`soak failed: ${error.message}`);
+      process.exit(1);
+    },
+  );
+}

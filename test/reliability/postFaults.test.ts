@@ -1,0 +1,101 @@
+/**
+ * The @connections API failing as AWS's does (FAULTS=post:...): throttled and
+ * failing posts are retried until every live client has every message once;
+ * a connection that is gone is deleted, and only that one.
+ */
+import { expect } from 'chai';
+import type { MqttClient } from 'mqtt';
+import { type TestStack, connectDevice, startTestStack } from '../helpers/localStack.js';
+import { type TestClient, connectClient } from '../helpers/wsClient.js';
+import { sleep, waitFor } from '../helpers/waitFor.js';
+import { halfStored, range, readTable, telemetryBySeq } from './support.js';
+
+const CLIENTS = 20;
+const MESSAGES = 40;
+
+describe('reliability: the @connections API fails (FAULTS=post:...)', function () {
+  this.timeout(60_000);
+  let stack: TestStack | undefined;
+  let device: MqttClient | undefined;
+  let clients: TestClient[] = [];
+
+  const publishAll = async (deviceId: string, count: number, intervalMs: number) => {
+    for (const seq of range(count)) {
+      await device!.publishAsync(`devices/${deviceId}/telemetry`, JSON.stringify({ ts: Date.now(), seq }));
+      await sleep(intervalMs);
+    }
+  };
+
+  afterEach(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    clients = [];
+    await device?.endAsync();
+    device = undefined;
+    await stack?.stop();
+    stack = undefined;
+  });
+
+  it('delivers every telemetry message to every live client exactly once under 20% 429 and 5% 500', async () => {
+    // Arrange
+    stack = await startTestStack({ auth: false, faults: 'post:429:0.2,post:500:0.05', faultsSeed: 20251125 });
+    clients = await Promise.all(range(CLIENTS).map(() => connectClient(`${stack!.urls.websocket}?devices=dev-p`)));
+    await waitFor(() => stack!.connections().length === CLIENTS, { message: 'every client connected' });
+    device = await connectDevice(stack.urls.mqtt, 'post-faults-device');
+
+    // Act
+    await publishAll('dev-p', MESSAGES, 20);
+    await stack.settled();
+    await waitFor(() => clients.every((c) => telemetryBySeq(c.frames).size === MESSAGES), { timeoutMs: 10_000, message: 'every message at every client' }).catch((error: Error) => {
+      throw new Error(`${error.message}\n${stack!.lines.filter((line) => /delivery failed|gave up/.test(line)).join('\n')}`);
+    });
+    await sleep(200);
+
+    // Assert
+    const stats = stack.faults!.stats();
+    expect(stats['post:429'], 'injected 429s').to.be.greaterThan(20);
+    expect(stats['post:500'], 'injected 500s').to.be.greaterThan(3);
+    const idOf = new Map<number, string>();
+    for (const client of clients) {
+      const bySeq = telemetryBySeq(client.frames);
+      for (const seq of range(MESSAGES)) {
+        const got = bySeq.get(seq);
+        expect(got?.count, `client received seq ${seq} once`).to.equal(1);
+        const [id] = [...got!.ids];
+        idOf.set(seq, idOf.get(seq) ?? id!);
+        expect(id, 'the same id at every client').to.equal(idOf.get(seq));
+      }
+    }
+    expect(new Set(idOf.values()).size).to.equal(MESSAGES);
+    expect(stack.lines.filter((line) => /delivery failed/.test(line))).to.deep.equal([]);
+    expect(stack.lines.some((line) => /fanned out telemetry .*retried=[1-9]/.test(line)), 'the fan-out logged its retries').to.equal(true);
+  });
+
+  it('deletes each connection that answers 410 (and that vanished without a $disconnect), and every other client keeps receiving', async () => {
+    // Arrange: a gone connection drops its socket without $disconnect, so only the fan-out's 410 handling can clean the table
+    stack = await startTestStack({ auth: false, faults: 'post:410:0.05', faultsSeed: 410 });
+    clients = await Promise.all(range(CLIENTS).map(() => connectClient(`${stack!.urls.websocket}?devices=dev-g`)));
+    await waitFor(() => stack!.connections().length === CLIENTS, { message: 'every client connected' });
+    device = await connectDevice(stack.urls.mqtt, 'gone-device');
+
+    // Act
+    await publishAll('dev-g', 10, 30);
+    await stack.settled();
+    await sleep(300);
+
+    // Assert
+    const open = stack.connections().map((c) => c.connectionId).sort();
+    const table = await readTable(stack.urls.dynamodb, stack.tableName);
+    const alive = clients.filter((c) => c.ws.readyState === c.ws.OPEN);
+    expect(stack.faults!.stats()['post:410'], 'injected 410s').to.be.greaterThan(0);
+    expect(alive.length, 'some connections are gone, most are not').to.be.within(1, CLIENTS - 1);
+    expect(open.length).to.equal(alive.length);
+    expect([...table.connections.keys()].sort(), 'the table holds exactly the open connections').to.deep.equal(open);
+    expect(halfStored(table)).to.deep.equal([]);
+    expect(stack.lines.filter((line) => /ws +\$disconnect/.test(line)), 'no $disconnect fired').to.deep.equal([]);
+    for (const client of alive) {
+      const bySeq = telemetryBySeq(client.frames);
+      expect([...bySeq.keys()].sort((a, b) => a - b)).to.deep.equal(range(10));
+      expect([...bySeq.values()].every((v) => v.count === 1)).to.equal(true);
+    }
+  });
+});
