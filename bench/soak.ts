@@ -333,6 +333,11 @@ const main = async (): Promise<number> => {
       );
     }
     memoryStart ??= await stackProcess.request<MemorySample>('memory', { collect: true }, 30_000);
+    // What the stack kept up with while devices published: past its capacity, latency measures a queue.
+    const publishSeconds = (performance.now() - t0) / 1000;
+    const atPublishEnd = await clientsProcess.request<ClientTotals>('totals', {}, 10_000);
+    const offered = (published * clients) / publishSeconds;
+    const sustained = (atPublishEnd.frames - atPublishEnd.duplicates) / publishSeconds;
 
     // Drain: every invocation finished, then every frame arrived (or a bound passed).
     const drainStarted = performance.now();
@@ -372,6 +377,8 @@ const main = async (): Promise<number> => {
           { figure: 'stack rss end (MB)', value: mb(memoryEnd.rss), note: `growth ${mb(rssGrowth)} MB (the whole process: gateway, dynalite, function threads)` },
           { figure: 'stack heap start (MB)', value: mb(memoryStart.heapUsed), note: 'main thread, after a full GC' },
           { figure: 'stack heap end (MB)', value: mb(memoryEnd.heapUsed), note: `growth ${mb(heapGrowth)} MB: ${heapFlat ? 'flat' : 'GROWING'}` },
+          { figure: 'deliveries/s offered', value: Math.round(offered), note: `${clients} clients x ${rate} msg/s` },
+          { figure: 'deliveries/s sustained', value: Math.round(sustained), note: sustained < offered * 0.95 ? 'FELL BEHIND: past this machine\'s capacity, latency measures the queue' : 'kept up' },
           { figure: 'drain (ms)', value: Math.round(drainMs), note: 'last publish -> last frame' },
           { figure: 'rule invocations failed', value: iot.failed ?? 0, note: `${iot.invoked ?? 0} invoked` },
         ],
@@ -383,10 +390,16 @@ const main = async (): Promise<number> => {
       ),
     );
     console.log(
-      `soak ${JSON.stringify({ clients, rate, seconds, warmup, published, lost, duplicates: totals.duplicates, p50Ms: round(percentile(latencies, 50), 2), p99Ms: round(percentile(latencies, 99), 2), rssStartMb: mb(memoryStart.rss), rssEndMb: mb(memoryEnd.rss), heapStartMb: mb(memoryStart.heapUsed), heapEndMb: mb(memoryEnd.heapUsed), heapFlat })}`,
+      `soak ${JSON.stringify({ clients, rate, seconds, warmup, published, offeredPerS: Math.round(offered), sustainedPerS: Math.round(sustained), lost, duplicates: totals.duplicates, p50Ms: round(percentile(latencies, 50), 2), p99Ms: round(percentile(latencies, 99), 2), rssStartMb: mb(memoryStart.rss), rssEndMb: mb(memoryEnd.rss), heapStartMb: mb(memoryStart.heapUsed), heapEndMb: mb(memoryEnd.heapUsed), heapFlat })}`,
     );
     await clientsProcess.request('closeAll', {}, 30_000);
     if (lost > 0) console.error(`FAIL: ${lost} deliveries lost`);
+    if (lost > 0 && sustained < offered * 0.95) {
+      console.error(
+        `      the stack fell behind (${Math.round(sustained)} of ${Math.round(offered)} deliveries/s), and a fan-out stops at its Lambda deadline rather than time out: ` +
+          `deliveries queued past it are dropped. Rerun with a --rate this machine sustains (about ${Math.max(0.1, Math.floor((sustained / clients) * 0.8 * 10) / 10)} msg/s for ${clients} clients).`,
+      );
+    }
     if (!heapFlat) console.error(`FAIL: the stack's heap grew ${mb(heapGrowth)} MB after the warm-up`);
     return lost > 0 || !heapFlat ? 1 : 0;
   } finally {

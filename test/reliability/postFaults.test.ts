@@ -8,7 +8,7 @@ import type { MqttClient } from 'mqtt';
 import { type TestStack, connectDevice, startTestStack } from '../helpers/localStack.js';
 import { type TestClient, connectClient } from '../helpers/wsClient.js';
 import { sleep, waitFor } from '../helpers/waitFor.js';
-import { halfStored, range, readTable, telemetryBySeq } from './support.js';
+import { debug, halfStored, range, readTable, telemetryBySeq } from './support.js';
 
 const CLIENTS = 20;
 const MESSAGES = 40;
@@ -68,6 +68,32 @@ describe('reliability: the @connections API fails (FAULTS=post:...)', function (
     expect(new Set(idOf.values()).size).to.equal(MESSAGES);
     expect(stack.lines.filter((line) => /delivery failed/.test(line))).to.deep.equal([]);
     expect(stack.lines.some((line) => /fanned out telemetry .*retried=[1-9]/.test(line)), 'the fan-out logged its retries').to.equal(true);
+  });
+
+  it('ends a fan-out that sustained throttling keeps from finishing within its timeout, so Lambda does not retry it, and recovers', async () => {
+    // Arrange: every post throttled, and a short timeout (the template's 120 s, scaled down)
+    stack = await startTestStack({ auth: false, faults: 'post:429:1', faultsSeed: 429, functionTimeoutMs: 2500, asyncRetryDelaysMs: [100, 200] });
+    clients = await Promise.all(range(CLIENTS).map(() => connectClient(`${stack!.urls.websocket}?devices=dev-t`)));
+    await waitFor(() => stack!.connections().length === CLIENTS, { message: 'every client connected' });
+    device = await connectDevice(stack.urls.mqtt, 'throttled-device');
+
+    // Act: one message while everything is throttled, one after the throttling stops
+    await publishAll('dev-t', 1, 0);
+    await waitFor(() => stack!.iotStats.matched === 1, { message: 'the rule matched' });
+    await stack.settled();
+    const duringThrottle = stack.lines.length;
+    stack.faults!.set('post:429:0');
+    await device.publishAsync('devices/dev-t/telemetry', JSON.stringify({ ts: Date.now(), seq: 1 }));
+    await stack.settled();
+    await waitFor(() => clients.every((c) => telemetryBySeq(c.frames).has(1)), { message: 'the message after the throttling at every client' });
+
+    // Assert
+    const lines = stack.lines.slice(0, duringThrottle);
+    debug(lines.filter((line) => /Telemetry|rule/.test(line)).join('\n'));
+    expect(lines.filter((line) => /TelemetryFunction failed|Task timed out|attempt \d failed|gave up/.test(line)), 'timeouts and Lambda retries').to.deep.equal([]);
+    expect(lines.filter((line) => /TelemetryFunction WARN delivery failed/.test(line)).length, 'each throttled delivery reported').to.equal(CLIENTS);
+    expect(lines.some((line) => /fanned out telemetry .*delivered=0 .*failed=20/.test(line)), 'the outcome reported').to.equal(true);
+    for (const client of clients) expect([...telemetryBySeq(client.frames).keys()]).to.deep.equal([1]);
   });
 
   it('deletes each connection that answers 410 (and that vanished without a $disconnect), and every other client keeps receiving', async () => {

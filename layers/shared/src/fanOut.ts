@@ -1,9 +1,10 @@
 /**
  * Delivers one frame to many connections: bounded concurrency, retry with
  * jittered backoff on 429 and 5xx, and deletion of exactly the connections
- * that answer 410 Gone. A per-connection failure never fails the whole
- * delivery: IoT invokes the telemetry function asynchronously and Lambda
- * retries a failed async invocation, so throwing here would re-deliver to
+ * that answer 410 Gone (twice, a second apart). A per-connection failure
+ * never fails the whole delivery, and neither does running out of time: IoT
+ * invokes the telemetry function asynchronously and Lambda retries a failed
+ * (or timed-out) async invocation, so failing here would re-deliver to
  * everyone who already received the frame.
  */
 import type { ConnectionStore } from './connectionStore.js';
@@ -52,6 +53,28 @@ export interface FanOutOptions {
   random?: () => number;
 }
 
+export interface DeliverOptions {
+  /**
+   * Epoch milliseconds by which the fan-out must return. Past it nothing is
+   * retried or started (a retry that would end past it counts as failed, and
+   * the recipients not reached yet are logged, not posted to): an invocation
+   * that times out fails as a whole, and Lambda's retry would deliver the
+   * message to everyone again.
+   */
+  deadline?: number;
+}
+
+/**
+ * The deadline for a fan-out in a Lambda invocation: its remaining time, less
+ * a tenth (at least a second) kept for returning. Middy ends a handler as the
+ * remaining time runs out, and that is a failed invocation.
+ */
+export const fanOutDeadline = (context?: { getRemainingTimeInMillis?: () => number } | null, now = Date.now()): number | undefined => {
+  const remaining = context?.getRemainingTimeInMillis?.();
+  if (typeof remaining !== 'number' || !Number.isFinite(remaining)) return undefined;
+  return now + remaining - Math.max(1000, remaining * 0.1);
+};
+
 type Outcome = 'delivered' | 'gone' | 'retry' | 'failed';
 
 const statusOf = (error: unknown): number | undefined =>
@@ -97,8 +120,10 @@ export const createFanOut = ({
   goneRecheckMs = 1000,
   random = Math.random,
 }: FanOutOptions) => {
+  const outOfTime = (deadline: number | undefined, waitMs = 0) => deadline !== undefined && Date.now() + waitMs >= deadline;
+
   /** `goneOnce` collects the ids that answer 410 on a first pass, to be asked again; without it, a 410 deletes. */
-  const deliverOne = async (connectionId: string, body: string, result: FanOutResult, goneOnce?: string[]) => {
+  const deliverOne = async (connectionId: string, body: string, result: FanOutResult, deadline: number | undefined, goneOnce?: string[]) => {
     for (let attempt = 1; ; attempt++) {
       let outcome: Exclude<Outcome, 'delivered'>;
       let error: unknown;
@@ -123,9 +148,10 @@ export const createFanOut = ({
         }
         return;
       }
-      if (outcome === 'retry' && attempt < maxAttempts) {
+      const delay = backoffDelay(attempt, baseDelayMs, maxDelayMs, random);
+      if (outcome === 'retry' && attempt < maxAttempts && !outOfTime(deadline, delay)) {
         result.retried++;
-        await sleep(backoffDelay(attempt, baseDelayMs, maxDelayMs, random));
+        await sleep(delay);
         continue;
       }
       result.failed++;
@@ -134,6 +160,7 @@ export const createFanOut = ({
         attempts: attempt,
         error: (error as Error)?.name,
         status: statusOf(error),
+        ...(outcome === 'retry' && attempt < maxAttempts ? { reason: 'out of time' } : {}),
       });
       return;
     }
@@ -148,6 +175,7 @@ export const createFanOut = ({
     pages: AsyncIterable<readonly string[]> | Iterable<readonly string[]>,
     body: string,
     exclude?: string,
+    { deadline }: DeliverOptions = {},
   ): Promise<FanOutResult> => {
     const result: FanOutResult = { recipients: 0, delivered: 0, gone: 0, failed: 0, retried: 0 };
     const size = byteLength(body);
@@ -157,25 +185,30 @@ export const createFanOut = ({
       return { ...result, rejected: 'payload_too_large' };
     }
     const goneOnce: string[] = [];
+    /** Runs `deliverTo` over `ids`, `concurrency` at a time, until the deadline; returns whether it stopped there. */
     const pool = async (ids: AsyncIterator<string> | Iterator<string>, deliverTo: (connectionId: string) => Promise<void>) => {
+      let stopped = false;
       const worker = async () => {
-        for (;;) {
+        while (!outOfTime(deadline)) {
           const next = await ids.next();
           if (next.done) return;
-          if (next.value === exclude) continue;
-          await deliverTo(next.value);
+          if (next.value !== exclude) await deliverTo(next.value);
         }
+        stopped = true;
       };
       await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+      return stopped;
     };
-    await pool(flatten(pages), (connectionId) => {
+    const stopped = await pool(flatten(pages), (connectionId) => {
       result.recipients++;
-      return deliverOne(connectionId, body, result, goneOnce);
+      return deliverOne(connectionId, body, result, deadline, goneOnce);
     });
-    if (goneOnce.length > 0) {
-      await sleep(goneRecheckMs);
-      await pool(goneOnce.values(), (connectionId) => deliverOne(connectionId, body, result));
+    if (goneOnce.length > 0 && !outOfTime(deadline)) {
+      await sleep(deadline === undefined ? goneRecheckMs : Math.max(0, Math.min(goneRecheckMs, deadline - Date.now())));
+      // Still 410 when asked again: gone, and deleted. Left unasked by the deadline: kept for a later message (or $disconnect, or the TTL).
+      await pool(goneOnce.values(), (connectionId) => deliverOne(connectionId, body, result, deadline));
     }
+    if (stopped) log.warn('fan-out ran out of time: the recipients not reached yet get nothing', { ...result, deadline: new Date(deadline!).toISOString() });
     counter.count('Delivered', result.delivered);
     counter.count('Gone', result.gone);
     counter.count('Failed', result.failed);

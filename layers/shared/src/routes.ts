@@ -5,7 +5,7 @@
 import { ANONYMOUS, type Principal, assertInScope, principalFromContext } from './auth.js';
 import type { ConnectionStore } from './connectionStore.js';
 import { BadRequest, Forbidden, NotFound, Unauthorized } from './errors.js';
-import type { FanOut, FanOutResult } from './fanOut.js';
+import { type FanOut, type FanOutResult, fanOutDeadline } from './fanOut.js';
 import {
   ACTIONS,
   ALL_DEVICES,
@@ -21,6 +21,9 @@ import { ok } from './middleware.js';
 import type { Counter, Log } from './observability.js';
 import type { ShardedDelivery } from './sharding.js';
 import { telemetryEnvelope } from './telemetryEnvelope.js';
+
+/** The part of the Lambda context a fan-out needs: its time left. */
+type LambdaClock = { getRemainingTimeInMillis?: () => number };
 
 export interface RouteDeps {
   store: ConnectionStore;
@@ -116,13 +119,13 @@ export const createDefaultRoute = () => async (event: WsEvent): Promise<WsResult
 /** `message`: the original design's broadcast, now gated by the token's `publish` claim. */
 export const createMessageRoute =
   ({ store, fanOut, log, now = Date.now, newId }: RouteDeps & { fanOut: FanOut; now?: () => number; newId: () => string }) =>
-  async (event: WsEvent): Promise<WsResult> => {
+  async (event: WsEvent, context?: LambdaClock): Promise<WsResult> => {
     const { data } = frameOf(event, 'message');
     const { connectionId } = event.requestContext;
     const connection = await requireConnection(store, connectionId);
     if (!connection.publish) throw new Forbidden('your token does not allow publishing messages');
     const frame: MessageFrame = { type: 'message', id: event.requestContext.messageId ?? newId(), from: connection.sub, ts: now(), data };
-    const result = await fanOut.deliver(store.recipientPages(ALL_DEVICES), JSON.stringify(frame), connectionId);
+    const result = await fanOut.deliver(store.recipientPages(ALL_DEVICES), JSON.stringify(frame), connectionId, { deadline: fanOutDeadline(context) });
     if (result.rejected) throw new BadRequest('message too large to broadcast');
     log.info('broadcast a message', { ...result });
     return ok({ type: 'sent', id: frame.id, recipients: result.recipients, delivered: result.delivered });
@@ -142,7 +145,7 @@ export interface TelemetryOutcome extends Partial<FanOutResult> {
  */
 export const createTelemetryHandler =
   ({ store, deliver, log, counter }: RouteDeps & { deliver: ShardedDelivery; counter: Counter }) =>
-  async (event: unknown): Promise<TelemetryOutcome> => {
+  async (event: unknown, context?: LambdaClock): Promise<TelemetryOutcome> => {
     let envelope;
     try {
       envelope = telemetryEnvelope(event);
@@ -152,7 +155,9 @@ export const createTelemetryHandler =
       return { status: 'rejected' };
     }
     const lookup = { requests: 0, readUnits: 0 };
-    const result = await deliver(store.recipientPages(envelope.deviceId, { tally: lookup }), JSON.stringify(envelope), envelope.id);
+    const result = await deliver(store.recipientPages(envelope.deviceId, { tally: lookup }), JSON.stringify(envelope), envelope.id, undefined, {
+      deadline: fanOutDeadline(context),
+    });
     log.info('fanned out telemetry', {
       id: envelope.id,
       deviceId: envelope.deviceId,
@@ -166,7 +171,7 @@ export const createTelemetryHandler =
 /** A shard handed over by the telemetry function: deliver it, never fail it for one connection. */
 export const createFanoutWorkerHandler =
   ({ fanOut, log, counter }: { fanOut: FanOut; log: Log; counter: Counter }) =>
-  async (event: unknown): Promise<TelemetryOutcome> => {
+  async (event: unknown, context?: LambdaClock): Promise<TelemetryOutcome> => {
     const valid =
       isPlainObject(event) &&
       typeof event.body === 'string' &&
@@ -179,7 +184,7 @@ export const createFanoutWorkerHandler =
       return { status: 'rejected' };
     }
     const { body, id, connectionIds } = event as { body: string; id: string; connectionIds: string[] };
-    const result = await fanOut.deliver([connectionIds], body);
+    const result = await fanOut.deliver([connectionIds], body, undefined, { deadline: fanOutDeadline(context) });
     log.info('delivered a fan-out shard', { id, ...result });
     return { status: result.rejected ? 'rejected' : 'delivered', id, ...result };
   };

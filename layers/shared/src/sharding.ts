@@ -13,7 +13,7 @@
  * backpressure beyond the account's concurrency quota, which the cost model
  * in docs/scaling.md accounts for.
  */
-import type { FanOut, FanOutResult } from './fanOut.js';
+import type { DeliverOptions, FanOut, FanOutResult } from './fanOut.js';
 import type { Counter, Log } from './observability.js';
 
 /** 256 KB: Lambda's payload quota for asynchronous invocations. */
@@ -49,8 +49,8 @@ export const shardSizeFor = (bodyBytes: number, wanted: number, idBytes = 40): n
   Math.max(1, Math.min(wanted, Math.floor((MAX_ASYNC_PAYLOAD_BYTES - bodyBytes - 1024) / idBytes)));
 
 export const createShardedDelivery = ({ fanOut, dispatch, shardSize, log, counter }: ShardedDeliveryOptions) =>
-  async (pages: AsyncIterable<readonly string[]>, body: string, id: string, exclude?: string): Promise<ShardedResult> => {
-    if (!dispatch) return { ...(await fanOut.deliver(pages, body, exclude)), shards: 0, sharded: 0 };
+  async (pages: AsyncIterable<readonly string[]>, body: string, id: string, exclude?: string, options: DeliverOptions = {}): Promise<ShardedResult> => {
+    if (!dispatch) return { ...(await fanOut.deliver(pages, body, exclude, options)), shards: 0, sharded: 0 };
     const size = shardSizeFor(Buffer.byteLength(body), shardSize);
     const dispatches: Promise<void>[] = [];
     const fallbacks: string[][] = [];
@@ -95,11 +95,11 @@ export const createShardedDelivery = ({ fanOut, dispatch, shardSize, log, counte
       if (pending.length > 0) handOff(pending);
     }
 
-    const local = await fanOut.deliver(ownShare(), body);
+    const local = await fanOut.deliver(ownShare(), body, undefined, options);
     await Promise.all(dispatches);
     let result: ShardedResult = { ...local, shards, sharded };
     for (const ids of fallbacks) {
-      const extra = await fanOut.deliver([ids], body);
+      const extra = await fanOut.deliver([ids], body, undefined, options);
       result = {
         ...result,
         recipients: result.recipients + extra.recipients,
