@@ -6,6 +6,7 @@ export * from './config.js';
 export * from './connectionStore.js';
 export * from './errors.js';
 export * from './fanOut.js';
+export * from './fanOutClients.js';
 export * from './frames.js';
 export * from './middleware.js';
 export * from './observability.js';

@@ -3,6 +3,7 @@ export * from '../config.js';
 export * from '../clients.js';
 export * from '../connectionStore.js';
 export * from '../fanOut.js';
+export * from '../fanOutClients.js';
 export * from '../middleware.js';
 export * from '../observability.js';
 export * from '../routes.js';
