@@ -131,6 +131,26 @@ export const createConnectionStore = ({
     return toRecord(out.Item);
   };
 
+  /** Updates the connection item only if it still exists; false when it does not. */
+  const updateConnection = async (UpdateExpression: string, connectionId: string, values: Record<string, unknown>) => {
+    usage.requests++;
+    try {
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: connKey(connectionId),
+          UpdateExpression,
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  };
+
   const putSubscriptions = (connectionId: string, devices: string[], expiresAt: number) =>
     batchWrite(devices.map((d) => ({ PutRequest: { Item: { ...subKey(d, connectionId), expiresAt } } })));
 
@@ -191,22 +211,8 @@ export const createConnectionStore = ({
       if (total > MAX_SUBSCRIPTIONS_PER_CONNECTION) {
         throw new BadRequest(`a connection may subscribe to at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} devices`);
       }
-      usage.requests++;
-      try {
-        await doc.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: connKey(connectionId),
-            UpdateExpression: 'ADD devices :d',
-            ConditionExpression: 'attribute_exists(pk)',
-            ExpressionAttributeValues: { ':d': new Set(list) },
-          }),
-        );
-      } catch (error) {
-        if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') {
-          throw new NotFound('this connection is not registered; reconnect');
-        }
-        throw error;
+      if (!(await updateConnection('ADD devices :d', connectionId, { ':d': new Set(list) }))) {
+        throw new NotFound('this connection is not registered; reconnect');
       }
       await putSubscriptions(connectionId, list, current.expiresAt);
       return [...new Set([...current.devices, ...list])].sort();
@@ -217,41 +223,13 @@ export const createConnectionStore = ({
       if (!current) throw new NotFound('this connection is not registered; reconnect');
       const list = devices === ALL_DEVICES ? current.devices : devices;
       await deleteSubscriptions(connectionId, list);
-      if (list.length > 0) {
-        usage.requests++;
-        await doc.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: connKey(connectionId),
-            UpdateExpression: 'DELETE devices :d',
-            ConditionExpression: 'attribute_exists(pk)',
-            ExpressionAttributeValues: { ':d': new Set(list) },
-          }),
-        ).catch((error: Error) => {
-          if (error.name !== 'ConditionalCheckFailedException') throw error;
-        });
-      }
+      if (list.length > 0) await updateConnection('DELETE devices :d', connectionId, { ':d': new Set(list) });
       const removed = new Set(list);
       return current.devices.filter((d) => !removed.has(d));
     },
 
-    async touch(connectionId) {
-      usage.requests++;
-      try {
-        await doc.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: connKey(connectionId),
-            UpdateExpression: 'SET expiresAt = :e',
-            ConditionExpression: 'attribute_exists(pk)',
-            ExpressionAttributeValues: { ':e': expiry() },
-          }),
-        );
-        return true;
-      } catch (error) {
-        if ((error as Error).name === 'ConditionalCheckFailedException') return false;
-        throw error;
-      }
+    touch(connectionId) {
+      return updateConnection('SET expiresAt = :e', connectionId, { ':e': expiry() });
     },
 
     async *recipientPages(deviceId, { pageSize, tally } = {}) {
