@@ -74,7 +74,15 @@ interface Pending {
   timer: NodeJS.Timeout;
   started: number;
   requestId: string;
+  timeoutMs: number;
 }
+
+const timedOut = (requestId: string, timeoutMs: number) =>
+  new FunctionError({
+    errorType: 'Sandbox.Timedout',
+    errorMessage: `RequestId: ${requestId} Error: Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`,
+    trace: [],
+  });
 
 /** One worker: Lambda's execution environment. Thrown away after a crash or a timeout. */
 class Sandbox {
@@ -165,17 +173,11 @@ class Sandbox {
     return new Promise<Invocation>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(
-          new FunctionError({
-            errorType: 'Sandbox.Timedout',
-            errorMessage: `RequestId: ${requestId} Error: Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`,
-            trace: [],
-          }),
-        );
+        reject(timedOut(requestId, timeoutMs));
         // Lambda resets the environment after a timeout: no new work goes to this one.
         this.retire();
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer, started, requestId });
+      this.pending.set(id, { resolve, reject, timer, started, requestId, timeoutMs });
       this.worker.postMessage({ type: 'invoke', id, event: json, requestId, deadline, ...(fault ? { fault } : {}) } satisfies HostToWorker);
     });
   }
@@ -185,8 +187,16 @@ class Sandbox {
     if (!pending) return;
     this.pending.delete(message.id);
     clearTimeout(pending.timer);
+    const durationMs = performance.now() - pending.started;
+    if (durationMs > pending.timeoutMs) {
+      // The answer came after the limit, but before the timer ran (a busy event loop serves the
+      // worker's message first): Lambda would have stopped it, so it is a timeout all the same.
+      pending.reject(timedOut(pending.requestId, pending.timeoutMs));
+      this.retire();
+      return;
+    }
     if (message.type === 'error') pending.reject(new FunctionError(message.error));
-    else pending.resolve({ requestId: pending.requestId, result: JSON.parse(message.result), durationMs: performance.now() - pending.started });
+    else pending.resolve({ requestId: pending.requestId, result: JSON.parse(message.result), durationMs });
     if (this.retired && this.pending.size === 0) void this.worker.terminate();
   }
 

@@ -40,7 +40,18 @@ describe('local function host: Lambda semantics in worker threads', function () 
       environment: {},
     };
     const lines: string[] = [];
-    const created = Object.assign(createFunctionHost({ spec, env: { PATH: process.env.PATH ?? '', ...env }, timeoutMs, onLog: (line) => lines.push(line) }), { lines });
+    const created: FunctionHost & { lines: string[]; onLogLine?: (line: string) => void } = Object.assign(
+      createFunctionHost({
+        spec,
+        env: { PATH: process.env.PATH ?? '', ...env },
+        timeoutMs,
+        onLog: (line) => {
+          lines.push(line);
+          created.onLogLine?.(line);
+        },
+      }),
+      { lines },
+    );
     hosts.push(created);
     return created;
   };
@@ -87,6 +98,18 @@ describe('local function host: Lambda semantics in worker threads', function () 
     expect(error).to.include({ errorType: 'Sandbox.Timedout' });
     expect(error.message).to.match(/Task timed out after 0\.30 seconds/);
     expect(after.result).to.equal(1); // a new module instance: its counter started again
+  });
+
+  it('counts an answer that came after the limit as a timeout, even when a busy host reads it before its timer', async () => {
+    // The host is still busy with the function's log line when the late answer arrives, so it reads
+    // the answer before its 20 ms timer can run (as a busy `npm run invoke` once did).
+    const fn = host('export const handler = async () => { console.log("working"); const end = Date.now() + 40; while (Date.now() < end); return "late"; };', { timeoutMs: 20 });
+    fn.onLogLine = () => {
+      const end = Date.now() + 150;
+      while (Date.now() < end);
+    };
+    const error = await failure(fn.invoke({}));
+    expect(error).to.include({ errorType: 'Sandbox.Timedout' });
   });
 
   it('fails in-flight invocations with Runtime.ExitError when the runtime crashes, then cold-starts again', async () => {
