@@ -18,7 +18,8 @@ const PUBLISH_PER_SECOND = 20;
 const SECONDS = 30;
 
 describe('reliability: connection churn', function () {
-  this.timeout(120_000);
+  // About 35 s on a quiet 2-core machine; the limit leaves room for a loaded one (the spec publishes for 30 s).
+  this.timeout(240_000);
   let stack: TestStack | undefined;
   let fleet: Fleet | undefined;
   let device: MqttClient | undefined;
@@ -98,7 +99,7 @@ describe('reliability: connection churn', function () {
     mark('churn done');
     await stack.settled();
     mark('settled');
-    await waitFor(async () => (await fleet!.complete({ expected: messages })) === STABLE, { timeoutMs: 15_000, intervalMs: 250, message: 'every stable client complete' }).catch(
+    await waitFor(async () => (await fleet!.complete({ expected: messages })) === STABLE, { timeoutMs: 60_000, intervalMs: 250, message: 'every stable client complete' }).catch(
       () => undefined,
     );
     await stack.settled();

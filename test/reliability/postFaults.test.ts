@@ -81,6 +81,8 @@ describe('reliability: the @connections API fails (FAULTS=post:...)', function (
     await publishAll('dev-t', 1, 0);
     await waitFor(() => stack!.iotStats.matched === 1, { message: 'the rule matched' });
     await stack.settled();
+    // The function's log reaches the stack through its stdout pipe, after the invocation settles: wait for its summary line.
+    await waitFor(() => stack!.lines.some((line) => /fanned out telemetry /.test(line)), { message: 'the fan-out summary logged' });
     const duringThrottle = stack.lines.length;
     stack.faults!.set('post:429:0');
     await device.publishAsync('devices/dev-t/telemetry', JSON.stringify({ ts: Date.now(), seq: 1 }));
