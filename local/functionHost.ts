@@ -121,17 +121,20 @@ class Sandbox {
       // The template's MemorySize bounds the heap, as the sandbox's memory does on AWS.
       resourceLimits: { maxOldGenerationSizeMb: Math.max(128, spec.memoryMb) },
     });
+    // The function's output arrives as 'log' messages on the result port (so every line of an invocation is here
+    // before its result); anything written past the forwarded streams still comes through the worker's own pipes.
+    const rest = { stdout: '', stderr: '' };
+    const feed = (stream: 'stdout' | 'stderr', text: string) => {
+      const lines = (rest[stream] + text).split('\n');
+      rest[stream] = lines.pop() ?? '';
+      for (const line of lines) if (line.trim() !== '') onLog(line, stream);
+    };
     for (const stream of ['stdout', 'stderr'] as const) {
-      let rest = '';
       this.worker[stream].setEncoding('utf8');
-      this.worker[stream].on('data', (chunk: string) => {
-        const lines = (rest + chunk).split('\n');
-        rest = lines.pop() ?? '';
-        for (const line of lines) if (line.trim() !== '') onLog(line, stream);
-      });
+      this.worker[stream].on('data', (chunk: string) => feed(stream, chunk));
       this.worker[stream].on('end', () => {
-        if (rest.trim() !== '') onLog(rest, stream);
-        rest = '';
+        if (rest[stream].trim() !== '') onLog(rest[stream], stream);
+        rest[stream] = '';
       });
     }
 
@@ -144,6 +147,7 @@ class Sandbox {
           this.initError = new FunctionError(message.error);
           resolve({ initMs: 0, initError: this.initError });
         } else if (message.type === 'result' || message.type === 'error') this.settle(message);
+        else if (message.type === 'log') feed(message.stream, message.text);
       };
       this.worker.on('message', onMessage);
       this.worker.on('error', (error) => {

@@ -36,7 +36,8 @@ export type WorkerToHost =
   | { type: 'ready'; initMs: number }
   | { type: 'initError'; error: SerializedError }
   | { type: 'result'; id: number; result: string }
-  | { type: 'error'; id: number; error: SerializedError };
+  | { type: 'error'; id: number; error: SerializedError }
+  | { type: 'log'; stream: 'stdout' | 'stderr'; text: string };
 
 export const serializeError = (error: unknown): SerializedError => {
   if (error instanceof Error) {
@@ -50,6 +51,24 @@ type Handler = (event: unknown, context: unknown, callback?: (error?: unknown, r
 const data = workerData as WorkerData;
 const port = parentPort!;
 const started = performance.now();
+
+/**
+ * The function's stdout and stderr travel on the same port as its results, so that the host has every
+ * line an invocation logged before it has the invocation's result (the worker's own pipes are a
+ * separate channel, read whenever the host's event loop gets to them).
+ */
+const forwardOutput = (stream: 'stdout' | 'stderr') => {
+  const target = process[stream];
+  target.write = ((chunk: string | Uint8Array, encoding?: BufferEncoding | ((error?: Error | null) => void), callback?: (error?: Error | null) => void) => {
+    const done = typeof encoding === 'function' ? encoding : callback;
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    port.postMessage({ type: 'log', stream, text } satisfies WorkerToHost);
+    if (done) queueMicrotask(() => done(null));
+    return true;
+  }) as typeof target.write;
+};
+forwardOutput('stdout');
+forwardOutput('stderr');
 
 /** Longest a frozen thread stays frozen, should the host's terminate() not end it first. */
 const MAX_FREEZE_MS = 15 * 60 * 1000;
