@@ -1,6 +1,6 @@
 /** template.yaml is the product's core: these specs hold it to the design and to least privilege. */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -151,6 +151,27 @@ describe('template.yaml', () => {
     });
 
     after(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('keeps the JWT library and Secrets Manager out of what the route and telemetry functions load at init', () => {
+      const layerDir = join(dir, 'layer', 'nodejs', 'node_modules', ...LAYER_PACKAGE.split('/'));
+      /** The layer files an entry loads: itself and every chunk it imports statically, transitively. */
+      const loaded = (file: string, seen = new Set<string>()): Set<string> => {
+        if (seen.has(file)) return seen;
+        seen.add(file);
+        const text = readFileSync(join(layerDir, file), 'utf8');
+        for (const [, chunk] of text.matchAll(/(?:from|import)\s*"\.\/(?:\.\.\/)?(?:chunks\/)?([\w-]+\.mjs)"/g)) loaded(`chunks/${chunk}`, seen);
+        return seen;
+      };
+      const loads = (entry: string, marker: string) => [...loaded(`${entry}.mjs`)].some((f) => readFileSync(join(layerDir, f), 'utf8').includes(marker));
+      const jose = 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED'; // an error code only jose carries
+      const secretsManager = 'GetSecretValue';
+      expect(loads('authorizer', jose), 'the authorizer loads jose (this check can see it)').to.equal(true);
+      expect(loads('authorizer', secretsManager), 'the authorizer loads Secrets Manager').to.equal(true);
+      for (const entry of ['routes', 'telemetry']) {
+        expect(loads(entry, jose), `${entry} loads jose`).to.equal(false);
+        expect(loads(entry, secretsManager), `${entry} loads Secrets Manager`).to.equal(false);
+      }
+    });
 
     for (const fn of functionBuilds()) {
       it(`bundles ${fn.logicalId} from its Metadata into a tiny handler that loads against the layer`, async () => {

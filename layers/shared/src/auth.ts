@@ -7,48 +7,14 @@
  * route verifies anything again.
  */
 import { SignJWT, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import { Forbidden, Unauthorized } from './errors.js';
-import { ALL_DEVICES, type DeviceSelection, validateDeviceSelection } from './frames.js';
+import { Unauthorized } from './errors.js';
+import { type DeviceSelection, validateDeviceSelection } from './frames.js';
+import type { Principal } from './principal.js';
 
 export const DEFAULT_ISSUER = 'serverless-iot-dashboard';
 export const DEFAULT_AUDIENCE = 'serverless-iot-dashboard';
 
-export interface Principal {
-  sub: string;
-  devices: DeviceSelection;
-  publish: boolean;
-}
-
-/** What API Gateway hands the integration as `requestContext.authorizer` (context values are strings). */
-export type AuthorizerContext = { sub: string; devices: string; publish: 'true' | 'false' };
-
-export const principalToContext = (p: Principal): AuthorizerContext => ({
-  sub: p.sub,
-  devices: p.devices === ALL_DEVICES ? ALL_DEVICES : p.devices.join(','),
-  publish: p.publish ? 'true' : 'false',
-});
-
-export const principalFromContext = (context: Record<string, unknown> | null | undefined): Principal | undefined => {
-  if (!context || typeof context.sub !== 'string' || typeof context.devices !== 'string') return undefined;
-  const devices = context.devices === ALL_DEVICES ? ALL_DEVICES : context.devices.split(',').filter(Boolean);
-  return { sub: context.sub, devices, publish: context.publish === 'true' || context.publish === true };
-};
-
-/** The principal a connection gets when auth is off (local development only). */
-export const ANONYMOUS: Principal = { sub: 'anonymous', devices: ALL_DEVICES, publish: true };
-
-export const inScope = (scope: DeviceSelection, devices: DeviceSelection): boolean => {
-  if (scope === ALL_DEVICES) return true;
-  if (devices === ALL_DEVICES) return false;
-  const allowed = new Set(scope);
-  return devices.every((d) => allowed.has(d));
-};
-
-export const assertInScope = (scope: DeviceSelection, devices: DeviceSelection): void => {
-  if (inScope(scope, devices)) return;
-  const outside = devices === ALL_DEVICES ? ['*'] : devices.filter((d) => !(scope as string[]).includes(d));
-  throw new Forbidden(`your token does not cover ${outside.map((d) => JSON.stringify(d)).join(', ')}`);
-};
+export * from './principal.js';
 
 export interface VerifierOptions {
   /** HS256 shared secret: a function so that it can be fetched once, lazily, and cached. */

@@ -1,5 +1,5 @@
 /** The $connect REQUEST authorizer's logic: verify the token, check the Origin, return an IAM policy. */
-import { type Principal, principalToContext } from './auth.js';
+import { type Principal, principalToContext } from './principal.js';
 import { Forbidden, Unauthorized } from './errors.js';
 import type { Log } from './observability.js';
 

@@ -2,7 +2,7 @@
  * What each route does, as factories that take their clients (STYLE §2).
  * Handlers in functions/ only build the clients and the middy chain.
  */
-import { ANONYMOUS, type Principal, assertInScope, principalFromContext } from './auth.js';
+import { ANONYMOUS, type Principal, assertInScope, principalFromContext } from './principal.js';
 import type { ConnectionStore } from './connectionStore.js';
 import { BadRequest, Forbidden, NotFound, Unauthorized } from './errors.js';
 import { type FanOut, type FanOutResult, fanOutDeadline } from './fanOut.js';
