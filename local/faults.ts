@@ -24,7 +24,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { Agent, type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
 import { crc32 } from 'node:zlib';
-import type { ManagementFault } from './gateway.js';
+import type { ManagementFault } from './apigateway/gateway.js';
 
 export const FAULT_TARGETS = {
   post: ['429', '500', '410'],

@@ -11,11 +11,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type DynamoService, ensureTables, startDynamo } from './dynamodb.js';
-import { FunctionError, createFunctionHost } from './functionHost.js';
-import { functionEnvironment } from './functionEnv.js';
+import { type DynamoService, ensureTables, startDynamo } from './dynamodb/dynamodb.js';
+import { FunctionError, createFunctionHost } from './lambda/functionHost.js';
+import { functionEnvironment } from './template/functionEnv.js';
 import { createStackLogger, formatMs } from './stackLog.js';
-import { buildStackModel } from './stackModel.js';
+import { buildStackModel } from './template/stackModel.js';
 import { readStackState } from './stateFile.js';
 
 const USAGE = 'usage: npm run invoke -- <FunctionLogicalId> <event.json | -> [--timeout-ms N]';

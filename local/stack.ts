@@ -16,9 +16,9 @@ import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { PROJECT_ROOT, type Template, readTemplate } from '../scripts/template.js';
 import { type Simulator, startSimulator } from '../simulator/simulator.js';
-import { DEFAULT_ASYNC_RETRY_DELAYS_MS } from './asyncInvoke.js';
+import { DEFAULT_ASYNC_RETRY_DELAYS_MS, createAsyncInvoker } from './lambda/asyncInvoke.js';
 import { type DevAuth, createDevAuth } from './devAuth.js';
-import { type DynamoService, ensureTables, startDynamo } from './dynamodb.js';
+import { type DynamoService, ensureTables, startDynamo } from './dynamodb/dynamodb.js';
 import {
   type DynamoFaultProxy,
   type FaultInjector,
@@ -32,14 +32,14 @@ import {
   parseFaultSeed,
   startDynamoFaultProxy,
 } from './faults.js';
-import { authorizerFunctionIds, functionEnvironment } from './functionEnv.js';
-import { type FunctionHost, createFunctionHost } from './functionHost.js';
-import { type ConnectionInfo, type Gateway, type GatewayHooks, type GatewayLimits, createGateway } from './gateway.js';
-import { type IotCore, type IotStats, startIotCore } from './iotCore.js';
-import { type LambdaApi, createLambdaApi } from './lambdaApi.js';
+import { authorizerFunctionIds, functionEnvironment } from './template/functionEnv.js';
+import { type FunctionHost, createFunctionHost } from './lambda/functionHost.js';
+import { type ConnectionInfo, type Gateway, type GatewayHooks, type GatewayLimits, createGateway } from './apigateway/gateway.js';
+import { type IotCore, type IotStats, startIotCore } from './iot/iotCore.js';
+import { type LambdaApi, createLambdaApi } from './lambda/lambdaApi.js';
 import { listenOn } from './ports.js';
 import { type Level, type StackLogger, createStackLogger, formatMs } from './stackLog.js';
-import { type FunctionSpec, type StackModel, buildStackModel } from './stackModel.js';
+import { type FunctionSpec, type StackModel, buildStackModel } from './template/stackModel.js';
 import { type WebServer, createWebServer } from './webServer.js';
 
 export interface StackOptions {
@@ -267,7 +267,7 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
 
     const iot: IotCore = await startIotCore({
       rules: model.rules,
-      retryDelaysMs: options.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS,
+      asyncInvoker: createAsyncInvoker({ retryDelaysMs: options.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS }),
       log: (level, source, text) => log(source, level, text),
       invoke: async (functionId, event, meta) => {
         const started = performance.now();

@@ -5,7 +5,7 @@
  */
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import mqtt, { type MqttClient } from 'mqtt';
-import { dynamoClient } from '../../local/dynamodb.js';
+import { dynamoClient } from '../../local/dynamodb/dynamodb.js';
 import { type RunningStack, type StackOptions, startStack } from '../../local/stack.js';
 
 export interface TestStack extends RunningStack {

@@ -20,8 +20,8 @@ import {
   seededRandom,
   startDynamoFaultProxy,
 } from '../../local/faults.js';
-import { type Gateway, createGateway } from '../../local/gateway.js';
-import { buildStackModel } from '../../local/stackModel.js';
+import { type Gateway, createGateway } from '../../local/apigateway/gateway.js';
+import { buildStackModel } from '../../local/template/stackModel.js';
 import { runScript } from '../helpers/childProcess.js';
 import { type TestDynamo, startDynamo } from '../helpers/dynamo.js';
 import { type TestClient, connectClient } from '../helpers/wsClient.js';

@@ -4,7 +4,7 @@
  * dashboard does, and counting telemetry by id.
  */
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { dynamoClient } from '../../local/dynamodb.js';
+import { dynamoClient } from '../../local/dynamodb/dynamodb.js';
 import { type Frame, type TestClient, connectClient } from '../helpers/wsClient.js';
 import { sleep } from '../helpers/waitFor.js';
 

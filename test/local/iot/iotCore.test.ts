@@ -6,10 +6,11 @@
 import { connect } from 'node:net';
 import { expect } from 'chai';
 import type { MqttClient } from 'mqtt';
-import { type IotCore, startIotCore } from '../../local/iotCore.js';
-import type { TopicRuleSpec } from '../../local/stackModel.js';
-import { connectDevice } from '../helpers/localStack.js';
-import { sleep, waitFor } from '../helpers/waitFor.js';
+import { type IotCore, startIotCore } from '../../../local/iot/iotCore.js';
+import { createAsyncInvoker } from '../../../local/lambda/asyncInvoke.js';
+import type { TopicRuleSpec } from '../../../local/template/stackModel.js';
+import { connectDevice } from '../../helpers/localStack.js';
+import { sleep, waitFor } from '../../helpers/waitFor.js';
 
 const rule = (sql: string, overrides: Partial<TopicRuleSpec> = {}): TopicRuleSpec => ({
   logicalId: 'TestRule',
@@ -33,7 +34,7 @@ describe('local IoT Core: broker and topic rules', function () {
   const start = async (rules: TopicRuleSpec[], retryDelaysMs = [100, 200]) => {
     iot = await startIotCore({
       rules,
-      retryDelaysMs,
+      asyncInvoker: createAsyncInvoker({ retryDelaysMs }),
       log: (level, source, text) => logs.push(`${level} ${source} ${text}`),
       invoke: async (_functionId, event, meta) => {
         calls.push({ event, attempt: meta.attempt, at: Date.now() });

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { type AsyncInvoker, createAsyncInvoker } from './asyncInvoke.js';
 import { FunctionError } from './functionHost.js';
-import { functionNameFromArn } from './stackModel.js';
+import { functionNameFromArn } from '../template/stackModel.js';
 
 /** 6 MB synchronous and 256 KB asynchronous: Lambda's invocation payload quotas. */
 export const MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024;

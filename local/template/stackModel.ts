@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { PROJECT_ROOT, type Resource, type Template, readTemplate } from '../scripts/template.js';
+import { PROJECT_ROOT, type Resource, type Template, readTemplate } from '../../scripts/template.js';
 import { type IntrinsicContext, NO_VALUE, TemplateError, evaluateCondition, resolveIntrinsics } from './intrinsics.js';
 
 export const LOCAL_REGION = 'us-east-1';

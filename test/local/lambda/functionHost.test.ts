@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { type FunctionHost, FunctionError, createFunctionHost } from '../../local/functionHost.js';
-import type { FunctionSpec } from '../../local/stackModel.js';
+import { type FunctionHost, FunctionError, createFunctionHost } from '../../../local/lambda/functionHost.js';
+import type { FunctionSpec } from '../../../local/template/stackModel.js';
 
 /** The error an invocation fails with; a success fails the test. */
 const failure = (invocation: Promise<unknown>): Promise<FunctionError> =>

@@ -5,10 +5,10 @@
  */
 import { request } from 'node:http';
 import { expect } from 'chai';
-import { type Gateway, type GatewayLimits, type ManagementFault, createGateway, policyAllows, selectRoute, selectionPath } from '../../local/gateway.js';
-import { buildStackModel } from '../../local/stackModel.js';
-import { type TestClient, connectClient, upgradeStatus } from '../helpers/wsClient.js';
-import { waitFor } from '../helpers/waitFor.js';
+import { type Gateway, type GatewayLimits, type ManagementFault, createGateway, policyAllows, selectRoute, selectionPath } from '../../../local/apigateway/gateway.js';
+import { buildStackModel } from '../../../local/template/stackModel.js';
+import { type TestClient, connectClient, upgradeStatus } from '../../helpers/wsClient.js';
+import { waitFor } from '../../helpers/waitFor.js';
 
 type Call = { functionId: string; event: any };
 

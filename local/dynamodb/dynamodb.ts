@@ -13,7 +13,7 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
-import { LOCAL_REGION, type TableSpec } from './stackModel.js';
+import { LOCAL_REGION, type TableSpec } from '../template/stackModel.js';
 
 export interface DynamoService {
   endpoint: string;

@@ -10,10 +10,9 @@ import type { IncomingMessage } from 'node:http';
 import { type Server, type Socket, createServer } from 'node:net';
 import { Aedes } from 'aedes';
 import { type WebSocket, createWebSocketStream } from 'ws';
-import { type AsyncInvoker, createAsyncInvoker } from './asyncInvoke.js';
-import { nestingExceeds } from '../layers/shared/src/frames.js';
+import { nestingExceeds } from '../../layers/shared/src/frames.js';
 import { type RuleQuery, evaluateRule, parseRuleSql, topicMatches } from './iotSql.js';
-import type { TopicRuleSpec } from './stackModel.js';
+import type { TopicRuleSpec } from '../template/stackModel.js';
 
 /**
  * Deeper payloads are dropped: the event crosses to the function's sandbox as
@@ -33,9 +32,25 @@ export interface IotCoreOptions {
   /** Runs a function and resolves with its result; rejects with its error. */
   invoke: (functionId: string, event: unknown, meta: RuleInvokeMeta) => Promise<unknown>;
   log: (level: 'debug' | 'info' | 'warn' | 'error', source: 'mqtt' | 'rule', text: string) => void;
-  /** Delays between Lambda's async retries (two retries on AWS). */
-  retryDelaysMs?: number[];
+  /**
+   * Lambda's asynchronous invocation, which a rule's Lambda action uses: the
+   * queue and its retries are Lambda's, so the stack passes in local/lambda's.
+   */
+  asyncInvoker: RuleActionInvoker;
   now?: () => number;
+}
+
+export interface RuleActionOutcome {
+  ok: boolean;
+  attempts: number;
+  error?: Error;
+}
+
+/** What the rule engine needs of Lambda's async invocation queue. */
+export interface RuleActionInvoker {
+  enqueue(run: (attempt: number) => Promise<unknown>, onDone?: (outcome: RuleActionOutcome) => void): void;
+  settled(): Promise<void>;
+  close(): Promise<void>;
 }
 
 export interface IotStats {
@@ -80,9 +95,8 @@ export const compileRules = (rules: TopicRuleSpec[], log: IotCoreOptions['log'])
 };
 
 export const startIotCore = async (options: IotCoreOptions): Promise<IotCore> => {
-  const { invoke, log, now = Date.now } = options;
+  const { invoke, log, asyncInvoker, now = Date.now } = options;
   const rules = compileRules(options.rules, log);
-  const asyncInvoker: AsyncInvoker = createAsyncInvoker({ retryDelaysMs: options.retryDelaysMs });
   const stats: IotStats = { published: 0, matched: 0, invoked: 0, failed: 0, dropped: 0 };
   const broker = await Aedes.createBroker({ heartbeatInterval: 60_000 });
   const sockets = new Set<Socket>();

@@ -1,7 +1,7 @@
 /** The IoT SQL subset's pure functions: parse once, evaluate per message. */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { RuleSqlError, evaluateRule, parseRuleSql, topicMatches } from '../../local/iotSql.js';
+import { RuleSqlError, evaluateRule, parseRuleSql, topicMatches } from '../../../local/iot/iotSql.js';
 
 const message = (topic: string, payload: unknown) => ({ topic, payload, clientId: 'client-1', timestamp: 1700000000000, newUuid: () => 'uuid-1' });
 

@@ -1,10 +1,10 @@
 /** Reading template.yaml into what the local stack runs: intrinsics, environments, routes, tables and rules. */
 import { expect } from 'chai';
 import { parse } from 'yaml';
-import { functionEnvironment } from '../../local/functionEnv.js';
-import { NO_VALUE, TemplateError, resolveIntrinsics } from '../../local/intrinsics.js';
-import { buildStackModel, functionNameFromArn, localizeApiEndpoints } from '../../local/stackModel.js';
-import type { Template } from '../../scripts/template.js';
+import { functionEnvironment } from '../../../local/template/functionEnv.js';
+import { NO_VALUE, TemplateError, resolveIntrinsics } from '../../../local/template/intrinsics.js';
+import { buildStackModel, functionNameFromArn, localizeApiEndpoints } from '../../../local/template/stackModel.js';
+import type { Template } from '../../../scripts/template.js';
 
 const ctx = {
   parameters: { Stage: 'prod', Mode: 'secret' },

@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { HostToWorker, SerializedError, WorkerData, WorkerFault, WorkerToHost } from './functionWorker.js';
-import type { FunctionSpec } from './stackModel.js';
+import type { FunctionSpec } from '../template/stackModel.js';
 
 /** An invocation's failure, shaped like the Lambda Invoke API's error payload. */
 export class FunctionError extends Error {

@@ -5,10 +5,10 @@
  */
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { expect } from 'chai';
-import { type TestDynamo, startDynamo } from '../helpers/dynamo.js';
-import { type TestStack, connectDevice, scanTable, startTestStack } from '../helpers/localStack.js';
-import { type TestClient, connectClient } from '../helpers/wsClient.js';
-import { waitFor } from '../helpers/waitFor.js';
+import { type TestDynamo, startDynamo } from '../../helpers/dynamo.js';
+import { type TestStack, connectDevice, scanTable, startTestStack } from '../../helpers/localStack.js';
+import { type TestClient, connectClient } from '../../helpers/wsClient.js';
+import { waitFor } from '../../helpers/waitFor.js';
 
 describe('local stack: an external DYNAMODB_ENDPOINT and graceful stop', function () {
   this.timeout(30_000);

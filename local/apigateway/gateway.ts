@@ -12,7 +12,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { AuthorizerSpec, WebSocketApiSpec } from './stackModel.js';
+import type { AuthorizerSpec, WebSocketApiSpec } from '../template/stackModel.js';
 
 export interface GatewayLimits {
   /** 128 KB: the WebSocket message payload quota. A larger message closes the socket with 1009. */
