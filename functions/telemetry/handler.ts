@@ -1,6 +1,8 @@
 /** The IoT topic rule's target: fan one telemetry message out to its device's subscribers. */
 import {
+  DEFAULT_MAX_EVENT_AGE_SECONDS,
   createFanOutClients,
+  createHandOn,
   createLambdaDispatcher,
   createShardedDelivery,
   createTelemetryHandler,
@@ -15,16 +17,14 @@ const config = {
   // Recipients one invocation delivers itself; each further batch goes to a FanoutWorkerFunction.
   shardSize: intEnv('FANOUT_SHARD_SIZE', 2000),
   workerFunction: process.env.FANOUT_WORKER_FUNCTION || undefined,
+  // A reading older than this is not handed on past a deadline: it is shed, and its recipients get a resync frame.
+  maxEventAgeSeconds: intEnv('FANOUT_MAX_EVENT_AGE_SECONDS', DEFAULT_MAX_EVENT_AGE_SECONDS),
 };
 
 const { store, fanOut, counter } = createFanOutClients(config);
+const dispatch = config.workerFunction ? createLambdaDispatcher(config.workerFunction) : undefined;
 
-const deliver = createShardedDelivery({
-  fanOut,
-  dispatch: config.workerFunction ? createLambdaDispatcher(config.workerFunction) : undefined,
-  shardSize: config.shardSize,
-  log: logger,
-  counter,
-});
+const deliver = createShardedDelivery({ fanOut, dispatch, shardSize: config.shardSize, log: logger, counter });
+const handOn = createHandOn({ deliver, store, dispatch, maxEventAgeMs: config.maxEventAgeSeconds * 1000, log: logger, counter });
 
-export const handler = eventHandler(createTelemetryHandler({ store, deliver, log: logger, counter }));
+export const handler = eventHandler(createTelemetryHandler({ handOn, log: logger, counter }));

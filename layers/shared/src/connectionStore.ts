@@ -63,8 +63,30 @@ export interface ConnectionStore {
    * Pages of connection ids subscribed to `deviceId` or to every device, each id once.
    * `tally`, when given, counts this lookup's own requests and read units (`usage` counts every call).
    */
-  recipientPages(deviceId: string, options?: { pageSize?: number; tally?: StoreUsage }): AsyncGenerator<string[]>;
+  recipientPages(deviceId: string, options?: RecipientPagesOptions): AsyncGenerator<string[]>;
   readonly usage: StoreUsage;
+}
+
+/**
+ * Where a recipient lookup stands: the partition it reads (a device id, or "*"
+ * for the every-device subscribers) and the last sort key (connection id) it
+ * handed out. As a DynamoDB ExclusiveStartKey it resumes a read exactly after
+ * that id, even when subscriptions before it were deleted in the meantime
+ * (an offset into a page would then skip live recipients). Without `after`,
+ * the partition is read from its start.
+ */
+export interface RecipientPosition {
+  key: string;
+  after?: string;
+}
+
+export interface RecipientPagesOptions {
+  pageSize?: number;
+  tally?: StoreUsage;
+  /** Resume here (see RecipientPosition). Earlier partitions are read only to skip their ids again, each id once. */
+  from?: RecipientPosition;
+  /** Called with the partition of each page just before the page is yielded. */
+  onPage?: (key: string) => void;
 }
 
 export interface ConnectionStoreOptions {
@@ -232,11 +254,18 @@ export const createConnectionStore = ({
       return updateConnection('SET expiresAt = :e', connectionId, { ':e': expiry() });
     },
 
-    async *recipientPages(deviceId, { pageSize, tally } = {}) {
+    async *recipientPages(deviceId, { pageSize, tally, from, onPage } = {}) {
       const seen = new Set<string>();
       const keys = deviceId === ALL_DEVICES ? [ALL_DEVICES] : [deviceId, ALL_DEVICES];
-      for (const key of keys) {
-        let ExclusiveStartKey: Record<string, unknown> | undefined;
+      const start = from ? keys.indexOf(from.key) : 0;
+      if (start < 0) throw new BadRequest(`a recipient position for ${deviceId} names partition ${from!.key}`);
+      for (const [index, key] of keys.entries()) {
+        const after = index === start ? from?.after : undefined;
+        // Resuming in the last partition: start the read right after `after`. Elsewhere read from the start:
+        // the ids before the resume point were delivered already, and a later partition must skip them again.
+        const last = index === keys.length - 1;
+        let ExclusiveStartKey: Record<string, unknown> | undefined = last && after !== undefined ? { pk: `dev#${key}`, sk: after } : undefined;
+        const skipOnly = index < start;
         do {
           usage.requests++;
           if (tally) tally.requests++;
@@ -261,10 +290,14 @@ export const createConnectionStore = ({
             const id = item.sk as string;
             if (!seen.has(id)) {
               seen.add(id);
-              page.push(id);
+              // Sort keys come in ascending order: up to `after`, delivered before the resume.
+              if (after === undefined || id > after) page.push(id);
             }
           }
-          if (page.length > 0) yield page;
+          if (page.length > 0 && !skipOnly) {
+            onPage?.(key);
+            yield page;
+          }
         } while (ExclusiveStartKey);
       }
     },

@@ -8,6 +8,7 @@ export * from './errors.js';
 export * from './fanOut.js';
 export * from './fanOutClients.js';
 export * from './frames.js';
+export * from './handoff.js';
 export * from './middleware.js';
 export * from './observability.js';
 export * from './poster.js';

@@ -19,7 +19,7 @@ import {
 import type { WsEvent, WsResult } from './middleware.js';
 import { ok } from './middleware.js';
 import type { Counter, Log } from './observability.js';
-import type { ShardedDelivery } from './sharding.js';
+import type { HandOn } from './handoff.js';
 import { telemetryEnvelope } from './telemetryEnvelope.js';
 
 /** The part of the Lambda context a fan-out needs: its time left. */
@@ -137,6 +137,9 @@ export interface TelemetryOutcome extends Partial<FanOutResult> {
   deviceId?: string;
   shards?: number;
   sharded?: number;
+  handoffs?: number;
+  handedOn?: number;
+  shed?: boolean;
 }
 
 /**
@@ -144,7 +147,7 @@ export interface TelemetryOutcome extends Partial<FanOutResult> {
  * fix it); a failed lookup throws so that Lambda retries the invocation.
  */
 export const createTelemetryHandler =
-  ({ store, deliver, log, counter }: RouteDeps & { deliver: ShardedDelivery; counter: Counter }) =>
+  ({ log, counter, handOn }: Pick<RouteDeps, 'log'> & { handOn: HandOn; counter: Counter }) =>
   async (event: unknown, context?: LambdaClock): Promise<TelemetryOutcome> => {
     let envelope;
     try {
@@ -155,9 +158,9 @@ export const createTelemetryHandler =
       return { status: 'rejected' };
     }
     const lookup = { requests: 0, readUnits: 0 };
-    const result = await deliver(store.recipientPages(envelope.deviceId, { tally: lookup }), JSON.stringify(envelope), envelope.id, undefined, {
-      deadline: fanOutDeadline(context),
-    });
+    // Its recipients are the device's subscribers, from the start of the lookup; what the deadline leaves is handed on.
+    const task = { body: JSON.stringify(envelope), id: envelope.id, deviceId: envelope.deviceId, receivedAt: envelope.receivedAt, connectionIds: [], cursor: { deviceId: envelope.deviceId } };
+    const result = await handOn.run(task, { deadline: fanOutDeadline(context), tally: lookup });
     log.info('fanned out telemetry', {
       id: envelope.id,
       deviceId: envelope.deviceId,
@@ -168,23 +171,21 @@ export const createTelemetryHandler =
     return { status: result.rejected ? 'rejected' : 'delivered', id: envelope.id, deviceId: envelope.deviceId, ...result };
   };
 
-/** A shard handed over by the telemetry function: deliver it, never fail it for one connection. */
+/**
+ * A shard or a continuation handed over by the telemetry function (or by another
+ * worker): deliver it, never fail it for one connection, and hand on what its
+ * own deadline leaves.
+ */
 export const createFanoutWorkerHandler =
-  ({ fanOut, log, counter }: { fanOut: FanOut; log: Log; counter: Counter }) =>
+  ({ handOn, log, counter }: { handOn: HandOn; log: Log; counter: Counter }) =>
   async (event: unknown, context?: LambdaClock): Promise<TelemetryOutcome> => {
-    const valid =
-      isPlainObject(event) &&
-      typeof event.body === 'string' &&
-      typeof event.id === 'string' &&
-      Array.isArray(event.connectionIds) &&
-      event.connectionIds.every((c) => typeof c === 'string' && c.length > 0 && c.length <= 128);
-    if (!valid) {
+    const task = handOn.parse(event);
+    if (!task) {
       log.warn('dropped an invalid fan-out shard');
       counter.count('InvalidShard', 1);
       return { status: 'rejected' };
     }
-    const { body, id, connectionIds } = event as { body: string; id: string; connectionIds: string[] };
-    const result = await fanOut.deliver([connectionIds], body, undefined, { deadline: fanOutDeadline(context) });
-    log.info('delivered a fan-out shard', { id, ...result });
-    return { status: result.rejected ? 'rejected' : 'delivered', id, ...result };
+    const result = await handOn.run(task, { deadline: fanOutDeadline(context), queued: true });
+    log.info('delivered a fan-out shard', { id: task.id, hop: task.hop ?? 0, ...(task.cursor ? { cursor: true } : {}), ...result });
+    return { status: result.rejected ? 'rejected' : 'delivered', id: task.id, ...result };
   };
