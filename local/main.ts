@@ -6,11 +6,13 @@
  *   WS_IDLE_TIMEOUT_MS (600000)  WS_MAX_CONNECTION_MS (7200000)  ASYNC_RETRY_DELAYS_MS (1000,2000)
  *   SIMULATED_DEVICES (3)  DYNAMODB_ENDPOINT (embedded dynalite)  LOG_LEVEL (info)
  *   FAULTS (none; e.g. post:429:0.2,dynamodb:throttle:0.1,invoke:crash:0.05)  FAULTS_SEED (random, printed)
+ *   PARAM_<ParameterName>=value overrides a template parameter (e.g. PARAM_FanoutShardSize=500)
  */
 import { DEFAULT_PORTS, type RunningStack, startStack } from './stack.js';
 import { PortAccessError, PortInUseError } from './ports.js';
 import { FaultSpecError, describeFaults, parseFaultSeed, parseFaults } from './faults.js';
 import { paint } from './stackLog.js';
+import { readTemplate } from '../scripts/template.js';
 import { removeStackState, writeStackState } from './stateFile.js';
 import type { Level } from './stackLog.js';
 
@@ -41,6 +43,19 @@ const retryDelays = (): number[] | undefined => {
   const delays = raw.split(',').map((d) => Number(d.trim()));
   if (delays.some((d) => !Number.isInteger(d) || d < 0)) throw new ConfigError(`ASYNC_RETRY_DELAYS_MS must be comma-separated milliseconds, e.g. 1000,2000; got "${raw}"`);
   return delays;
+};
+
+/** PARAM_<ParameterName>=value: the template's parameters, as `sam deploy --parameter-overrides` sets them. */
+const parameterOverrides = (): Record<string, string> | undefined => {
+  const known = Object.keys(readTemplate().Parameters ?? {});
+  const overrides: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('PARAM_') || value === undefined) continue;
+    const parameter = name.slice('PARAM_'.length);
+    if (!known.includes(parameter)) throw new ConfigError(`${name}: template.yaml has no parameter ${parameter}; it has ${known.join(', ')}`);
+    overrides[parameter] = value;
+  }
+  return Object.keys(overrides).length > 0 ? overrides : undefined;
 };
 
 const authEnabled = (): boolean => {
@@ -75,6 +90,7 @@ const main = async () => {
     asyncRetryDelaysMs: retryDelays(),
     faults,
     faultsSeed,
+    parameterOverrides: parameterOverrides(),
     color,
     logLevel,
     log: (line: string) => console.log(line),
