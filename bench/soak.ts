@@ -13,6 +13,7 @@
  * Progress every few seconds; a report at the end; exit code 1 if a message
  * was lost or the heap grew. Every wait is bounded.
  */
+import { appendFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { runInNewContext } from 'node:vm';
@@ -38,7 +39,8 @@ const USAGE = `usage: npm run soak -- [--clients N] [--rate MSG_PER_S] [--second
   --seconds       measured duration after the warm-up                 (default 60, 1-3600)
   --devices       MQTT devices publishing in turn                     (default 10, 1-1000)
   --warmup        seconds of load before memory is first measured     (default 10, 0-600)
-  --report-every  seconds between progress lines                      (default 5, 1-600)`;
+  --report-every  seconds between progress lines                      (default 5, 1-600)
+  --cpu-prof DIR  write V8 CPU profiles of the stack's and the clients' processes (every thread) to DIR`;
 
 class UsageError extends Error {}
 
@@ -49,6 +51,7 @@ interface Plan {
   devices: number;
   warmup: number;
   reportEvery: number;
+  cpuProf?: string;
 }
 
 const numberFlag = (values: Record<string, string | boolean | undefined>, name: string, fallback: number, min: number, max: number, integer: boolean): number => {
@@ -73,6 +76,7 @@ export const parsePlan = (argv: string[]): Plan | 'help' => {
         devices: { type: 'string' },
         warmup: { type: 'string' },
         'report-every': { type: 'string' },
+        'cpu-prof': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -89,6 +93,7 @@ export const parsePlan = (argv: string[]): Plan | 'help' => {
     devices: numberFlag(values, 'devices', 10, 1, 1000, true),
     warmup: numberFlag(values, 'warmup', 10, 0, 600, true),
     reportEvery: numberFlag(values, 'report-every', 5, 1, 600, true),
+    ...(typeof values['cpu-prof'] === 'string' ? { cpuProf: values['cpu-prof'] } : {}),
   };
 };
 
@@ -105,17 +110,23 @@ export interface MemorySample {
   heapUsed: number;
   heapTotal: number;
   external: number;
+  /** CPU time of the whole process so far (every thread, user + system), in ms. */
+  cpuMs: number;
 }
 
 const runStackProcess = async () => {
   // A full GC before a heap reading: what is still reachable, not what is merely not collected yet.
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
-  const stack = await startStack({ wsPort: 0, port: 0, mqttPort: 0, simulatedDevices: 0, auth: false, logLevel: 'warn', log: (line) => console.error(line) });
+  // SOAK_STACK_LOG=FILE keeps the stack's warnings and errors (every one) in FILE.
+  const logFile = process.env.SOAK_STACK_LOG;
+  const log = logFile ? (line: string) => appendFileSync(logFile, `${line}\n`) : (line: string) => console.error(line);
+  const stack = await startStack({ wsPort: 0, port: 0, mqttPort: 0, simulatedDevices: 0, auth: false, logLevel: 'warn', log });
   const memory = ({ collect }: { collect?: boolean }): MemorySample => {
     if (collect) gc();
     const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
-    return { rss, heapUsed, heapTotal, external };
+    const { user, system } = process.cpuUsage();
+    return { rss, heapUsed, heapTotal, external, cpuMs: (user + system) / 1000 };
   };
   serveParent(
     { websocket: stack.endpoints.websocket, mqtt: stack.endpoints.mqtt, pid: process.pid } satisfies StackInfo,
@@ -137,6 +148,8 @@ interface ClientTotals {
   frames: number;
   /** Frames of a seq this client already had. */
   duplicates: number;
+  /** CPU time of the clients' process so far, in ms. */
+  cpuMs?: number;
 }
 
 const runClientsProcess = () => {
@@ -233,7 +246,11 @@ const runClientsProcess = () => {
     );
   };
 
-  serveParent({ pid: process.pid }, { connect, totals: () => ({ ...totals }), tally, latencies: drainLatencies, closeAll }, closeAll);
+  const cpuMs = () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  };
+  serveParent({ pid: process.pid }, { connect, totals: () => ({ ...totals, cpuMs: cpuMs() }), tally, latencies: drainLatencies, closeAll }, closeAll);
 };
 
 // ---------------------------------------------------------------- the orchestrator
@@ -255,7 +272,9 @@ const main = async (): Promise<number> => {
     console.log(USAGE);
     return 0;
   }
-  const { clients, rate, seconds, devices, warmup, reportEvery } = plan;
+  const { clients, rate, seconds, devices, warmup, reportEvery, cpuProf } = plan;
+  // Profiles are written when a process exits: one file per thread (the functions' worker threads too).
+  const profiling = (role: string) => (cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}/${role}`] : []);
   const total = Math.round(rate * (warmup + seconds));
   console.log(`soak: ${clients} clients, ${rate} msg/s from ${devices} device(s), ${warmup} s warm-up + ${seconds} s measured (${total} messages, ${(total * clients).toLocaleString('en-US')} deliveries)`);
 
@@ -265,8 +284,8 @@ const main = async (): Promise<number> => {
   try {
     const started = performance.now();
     [stackChild, clientsChild] = await Promise.all([
-      spawnChild<StackInfo>(THIS_FILE, { name: 'the stack', env: { SOAK_ROLE: 'stack' } }),
-      spawnChild<{ pid: number }>(THIS_FILE, { name: 'the clients', env: { SOAK_ROLE: 'clients' } }),
+      spawnChild<StackInfo>(THIS_FILE, { name: 'the stack', env: { SOAK_ROLE: 'stack' }, execArgv: profiling('stack') }),
+      spawnChild<{ pid: number }>(THIS_FILE, { name: 'the clients', env: { SOAK_ROLE: 'clients' }, execArgv: profiling('clients') }),
     ]);
     const stackProcess = stackChild;
     const clientsProcess = clientsChild;
@@ -294,6 +313,7 @@ const main = async (): Promise<number> => {
     const phaseEnd = (warmup + seconds) * 1000;
     let nextReport = reportEvery * 1000;
     let memoryStart: MemorySample | undefined;
+    let clientsAtStart: ClientTotals | undefined;
     const rows: Record<string, string | number>[] = [];
     const report = async (elapsedMs: number) => {
       const [fresh, totals, mem] = await Promise.all([
@@ -321,7 +341,10 @@ const main = async (): Promise<number> => {
         await sleep(Math.min(wait, 50));
       }
       if (!memoryStart && performance.now() - t0 >= warmup * 1000) {
-        memoryStart = await stackProcess.request<MemorySample>('memory', { collect: true }, 30_000);
+        [memoryStart, clientsAtStart] = await Promise.all([
+          stackProcess.request<MemorySample>('memory', { collect: true }, 30_000),
+          clientsProcess.request<ClientTotals>('totals', {}, 10_000),
+        ]);
         warmupLatencies = [...latencies.splice(0), ...(await clientsProcess.request<number[]>('latencies', {}, 30_000))];
         console.log(`warm-up done: stack rss ${mb(memoryStart.rss)} MB, heap ${mb(memoryStart.heapUsed)} MB after a full GC`);
       }
@@ -333,6 +356,7 @@ const main = async (): Promise<number> => {
       );
     }
     memoryStart ??= await stackProcess.request<MemorySample>('memory', { collect: true }, 30_000);
+    clientsAtStart ??= await clientsProcess.request<ClientTotals>('totals', {}, 10_000);
     // What the stack kept up with while devices published: past its capacity, latency measures a queue.
     const publishSeconds = (performance.now() - t0) / 1000;
     const atPublishEnd = await clientsProcess.request<ClientTotals>('totals', {}, 10_000);
@@ -356,6 +380,10 @@ const main = async (): Promise<number> => {
     const { received, missingBySeq } = await clientsProcess.request<{ received: number; missingBySeq: Record<string, number> }>('tally', { from: 0, to: published }, 60_000);
     const iot = await stackProcess.request<Record<string, number>>('iot', {}, 10_000);
     const lost = expectedDeliveries - received;
+    // CPU per delivery after the warm-up: a figure that a busy machine disturbs far less than a rate.
+    const measuredDeliveries = Math.max(1, totals.frames - (clientsAtStart.frames ?? 0));
+    const stackCpuUs = ((memoryEnd.cpuMs - memoryStart.cpuMs) * 1000) / measuredDeliveries;
+    const clientsCpuUs = (((totals.cpuMs ?? 0) - (clientsAtStart.cpuMs ?? 0)) * 1000) / measuredDeliveries;
 
     // The verdicts.
     const heapGrowth = memoryEnd.heapUsed - memoryStart.heapUsed;
@@ -379,6 +407,8 @@ const main = async (): Promise<number> => {
           { figure: 'stack heap end (MB)', value: mb(memoryEnd.heapUsed), note: `growth ${mb(heapGrowth)} MB: ${heapFlat ? 'flat' : 'GROWING'}` },
           { figure: 'deliveries/s offered', value: Math.round(offered), note: `${clients} clients x ${rate} msg/s` },
           { figure: 'deliveries/s sustained', value: Math.round(sustained), note: sustained < offered * 0.95 ? 'FELL BEHIND: past this machine\'s capacity, latency measures the queue' : 'kept up' },
+          { figure: 'stack CPU per delivery (µs)', value: round(stackCpuUs, 1), note: 'after the warm-up: gateway, @connections, dynalite, broker, function threads' },
+          { figure: 'clients CPU per delivery (µs)', value: round(clientsCpuUs, 1), note: `the clients' process; 2 cores / (stack + clients) ≈ ${Math.round(2e6 / Math.max(1, stackCpuUs + clientsCpuUs)).toLocaleString('en-US')} deliveries/s on an idle machine` },
           { figure: 'drain (ms)', value: Math.round(drainMs), note: 'last publish -> last frame' },
           { figure: 'rule invocations failed', value: iot.failed ?? 0, note: `${iot.invoked ?? 0} invoked` },
         ],
@@ -390,7 +420,7 @@ const main = async (): Promise<number> => {
       ),
     );
     console.log(
-      `soak ${JSON.stringify({ clients, rate, seconds, warmup, published, offeredPerS: Math.round(offered), sustainedPerS: Math.round(sustained), lost, duplicates: totals.duplicates, p50Ms: round(percentile(latencies, 50), 2), p99Ms: round(percentile(latencies, 99), 2), rssStartMb: mb(memoryStart.rss), rssEndMb: mb(memoryEnd.rss), heapStartMb: mb(memoryStart.heapUsed), heapEndMb: mb(memoryEnd.heapUsed), heapFlat })}`,
+      `soak ${JSON.stringify({ clients, rate, seconds, warmup, published, offeredPerS: Math.round(offered), sustainedPerS: Math.round(sustained), lost, duplicates: totals.duplicates, p50Ms: round(percentile(latencies, 50), 2), p99Ms: round(percentile(latencies, 99), 2), stackCpuUsPerDelivery: round(stackCpuUs, 1), clientsCpuUsPerDelivery: round(clientsCpuUs, 1), rssStartMb: mb(memoryStart.rss), rssEndMb: mb(memoryEnd.rss), heapStartMb: mb(memoryStart.heapUsed), heapEndMb: mb(memoryEnd.heapUsed), heapFlat })}`,
     );
     await clientsProcess.request('closeAll', {}, 30_000);
     if (lost > 0) console.error(`FAIL: ${lost} deliveries lost`);
