@@ -24,6 +24,7 @@ import { startStack } from '../local/stack.js';
 import { type Child, serveParent, spawnChild } from './processes.js';
 import { percentile, round, wallClockMs } from './stats.js';
 import { formatTable } from './table.js';
+import { DEFAULT_SEARCH, type StepResult, capacityLine, findCapacity, stepVerdict } from './capacity.js';
 
 // Before any SDK client is built: the SDK's notice about Node 20 is not a result.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -40,9 +41,13 @@ const USAGE = `usage: npm run soak -- [--clients N] [--rate MSG_PER_S] [--second
   --devices       MQTT devices publishing in turn                     (default 10, 1-1000)
   --warmup        seconds of load before memory is first measured     (default 10, 0-600)
   --report-every  seconds between progress lines                      (default 5, 1-600)
+  --find-capacity step the rate up (by 1.5x, then halving the gap) and print first the highest rate held
+                  with 0 lost and p99 < 1 s; --seconds is then per step (default 10), --rate the first step (default 1)
   --cpu-prof DIR  write V8 CPU profiles of the stack's and the clients' processes (every thread) to DIR`;
 
 class UsageError extends Error {}
+
+const DEFAULT_RATE = 10;
 
 interface Plan {
   clients: number;
@@ -52,6 +57,7 @@ interface Plan {
   warmup: number;
   reportEvery: number;
   cpuProf?: string;
+  findCapacity: boolean;
 }
 
 const numberFlag = (values: Record<string, string | boolean | undefined>, name: string, fallback: number, min: number, max: number, integer: boolean): number => {
@@ -77,6 +83,7 @@ export const parsePlan = (argv: string[]): Plan | 'help' => {
         warmup: { type: 'string' },
         'report-every': { type: 'string' },
         'cpu-prof': { type: 'string' },
+        'find-capacity': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -86,10 +93,12 @@ export const parsePlan = (argv: string[]): Plan | 'help' => {
     throw new UsageError((error as Error).message);
   }
   if (values.help) return 'help';
+  const findCapacity = values['find-capacity'] === true;
   return {
+    findCapacity,
     clients: numberFlag(values, 'clients', 1000, 1, 20_000, true),
-    rate: numberFlag(values, 'rate', 10, 0.1, 1000, false),
-    seconds: numberFlag(values, 'seconds', 60, 1, 3600, true),
+    rate: numberFlag(values, 'rate', findCapacity ? 1 : DEFAULT_RATE, 0.1, 1000, false),
+    seconds: numberFlag(values, 'seconds', findCapacity ? 10 : 60, 1, 3600, true),
     devices: numberFlag(values, 'devices', 10, 1, 1000, true),
     warmup: numberFlag(values, 'warmup', 10, 0, 600, true),
     reportEvery: numberFlag(values, 'report-every', 5, 1, 600, true),
@@ -259,6 +268,105 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 const mb = (bytes: number) => round(bytes / MB, 1);
 const ms = (value: number) => (Number.isNaN(value) ? '-' : `${round(value, 1)} ms`);
 
+/** Publishes `rate` msg/s for `seconds` from seq `from` on, then waits for every delivery (bounded) and measures the step. */
+const runStep = async (
+  { clientsProcess, stackProcess, devices }: { clientsProcess: Child<{ pid: number }>; stackProcess: Child<StackInfo>; devices: MqttClient[] },
+  { rate, seconds, clients, from }: { rate: number; seconds: number; clients: number; from: number },
+): Promise<StepResult & { next: number }> => {
+  await clientsProcess.request<number[]>('latencies', {}, 30_000);
+  const before = await clientsProcess.request<ClientTotals>('totals', {}, 10_000);
+  const count = Math.max(1, Math.round(rate * seconds));
+  let published = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) {
+    const due = (i * 1000) / rate;
+    const wait = due - (performance.now() - t0);
+    if (wait > 0) await sleep(wait);
+    const seq = from + i;
+    const payload = JSON.stringify({ ts: Date.now(), seq, sentAt: wallClockMs() });
+    await devices[seq % devices.length]!.publishAsync(`devices/soak-${(seq % devices.length) + 1}/telemetry`, payload, { qos: 1 }).then(
+      () => published++,
+      () => undefined,
+    );
+  }
+  const publishSeconds = (performance.now() - t0) / 1000;
+  const atEnd = await clientsProcess.request<ClientTotals>('totals', {}, 10_000);
+  await stackProcess.request('settled', {}, 600_000);
+  const expected = count * clients;
+  for (let i = 0; i < 100; i++) {
+    const totals = await clientsProcess.request<ClientTotals>('totals', {}, 10_000);
+    if (totals.frames - totals.duplicates - (before.frames - before.duplicates) >= expected) break;
+    await sleep(100);
+  }
+  const latencies = await clientsProcess.request<number[]>('latencies', {}, 30_000);
+  const after = await clientsProcess.request<ClientTotals>('totals', {}, 10_000);
+  const { received } = await clientsProcess.request<{ received: number }>('tally', { from, to: from + count }, 60_000);
+  return {
+    rate,
+    clients,
+    published,
+    expected,
+    lost: expected - received,
+    duplicates: after.duplicates - before.duplicates,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    offeredPerS: (published * clients) / publishSeconds,
+    sustainedPerS: (atEnd.frames - atEnd.duplicates - (before.frames - before.duplicates)) / publishSeconds,
+    next: from + count,
+  };
+};
+
+const runCapacitySearch = async ({
+  plan,
+  stackProcess,
+  clientsProcess,
+  devices,
+}: {
+  plan: Plan;
+  stackProcess: Child<StackInfo>;
+  clientsProcess: Child<{ pid: number }>;
+  devices: MqttClient[];
+}): Promise<number> => {
+  const { clients, rate, seconds, warmup } = plan;
+  let seq = 0;
+  const context = { clientsProcess, stackProcess, devices };
+  if (warmup > 0) {
+    console.error(`warm-up: ${rate} msg/s for ${Math.min(warmup, 5)} s (cold sandboxes, JIT; not counted)`);
+    seq = (await runStep(context, { rate, seconds: Math.min(warmup, 5), clients, from: seq })).next;
+  }
+  const result = await findCapacity(async (stepRate) => {
+    const step = await runStep(context, { rate: stepRate, seconds, clients, from: seq });
+    seq = step.next;
+    const verdict = stepVerdict(step);
+    const mem = await stackProcess.request<MemorySample>('memory', {}, 10_000);
+    console.error(
+      `step ${stepRate} msg/s: ${step.lost} lost, p50 ${ms(step.p50Ms)} p99 ${ms(step.p99Ms)}, sustained ${Math.round(step.sustainedPerS)}/${Math.round(step.offeredPerS)} deliveries/s, ` +
+        `stack rss ${mb(mem.rss)} MB: ${verdict ?? 'held'}`,
+    );
+    return step;
+  }, { ...DEFAULT_SEARCH, start: rate });
+  console.log(capacityLine(result, clients, DEFAULT_RATE));
+  console.log('');
+  console.log(
+    formatTable(
+      result.steps.map(({ step, verdict }) => ({ ...step, verdict: verdict ?? 'held' })),
+      [
+        { title: 'msg/s', value: (r) => r.rate },
+        { title: 'deliveries/s offered', value: (r) => Math.round(r.offeredPerS) },
+        { title: 'sustained', value: (r) => Math.round(r.sustainedPerS) },
+        { title: 'lost', value: (r) => r.lost },
+        { title: 'duplicates', value: (r) => r.duplicates },
+        { title: 'p50 (ms)', value: (r) => round(r.p50Ms, 1) },
+        { title: 'p99 (ms)', value: (r) => round(r.p99Ms, 1) },
+        { title: 'verdict', value: (r) => r.verdict },
+      ],
+    ),
+  );
+  console.log(`capacity ${JSON.stringify({ clients, heldRate: result.held?.rate ?? null, heldDeliveriesPerS: result.held ? Math.round(result.held.rate * clients) : null, p99Ms: result.held ? round(result.held.p99Ms, 1) : null, failedRate: result.failed?.rate ?? null })}`);
+  await clientsProcess.request('closeAll', {}, 30_000);
+  return result.held ? 0 : 1;
+};
+
 const main = async (): Promise<number> => {
   let plan: Plan | 'help';
   try {
@@ -272,11 +380,13 @@ const main = async (): Promise<number> => {
     console.log(USAGE);
     return 0;
   }
-  const { clients, rate, seconds, devices, warmup, reportEvery, cpuProf } = plan;
+  const { clients, rate, seconds, devices, warmup, reportEvery, cpuProf, findCapacity: capacityMode } = plan;
+  // In --find-capacity mode the answer is the first line on stdout; progress goes to stderr.
+  const say = capacityMode ? (line: string) => console.error(line) : (line: string) => console.log(line);
   // Profiles are written when a process exits: one file per thread (the functions' worker threads too).
   const profiling = (role: string) => (cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}/${role}`] : []);
   const total = Math.round(rate * (warmup + seconds));
-  console.log(`soak: ${clients} clients, ${rate} msg/s from ${devices} device(s), ${warmup} s warm-up + ${seconds} s measured (${total} messages, ${(total * clients).toLocaleString('en-US')} deliveries)`);
+  if (!capacityMode) console.log(`soak: ${clients} clients, ${rate} msg/s from ${devices} device(s), ${warmup} s warm-up + ${seconds} s measured (${total} messages, ${(total * clients).toLocaleString('en-US')} deliveries)`);
 
   let stackChild: Child<StackInfo> | undefined;
   let clientsChild: Child<{ pid: number }> | undefined;
@@ -290,7 +400,7 @@ const main = async (): Promise<number> => {
     const stackProcess = stackChild;
     const clientsProcess = clientsChild;
     const { websocket, mqtt: mqttUrl } = stackProcess.info;
-    console.log(`stack pid ${stackProcess.info.pid} (${websocket}), clients pid ${clientsProcess.info.pid}; up in ${Math.round(performance.now() - started)} ms`);
+    say(`stack pid ${stackProcess.info.pid} (${websocket}), clients pid ${clientsProcess.info.pid}; up in ${Math.round(performance.now() - started)} ms`);
 
     // Connect every client and every device before the first message.
     const connectStarted = performance.now();
@@ -298,10 +408,11 @@ const main = async (): Promise<number> => {
     await stackProcess.request('settled', {}, 60_000);
     const serverSide = await stackProcess.request<number>('connections', {}, 10_000);
     if (open !== clients || serverSide !== clients) throw new Error(`only ${open} clients open (${serverSide} at the gateway) of ${clients}`);
-    console.log(`${clients} clients connected in ${Math.round(performance.now() - connectStarted)} ms`);
+    say(`${clients} clients connected in ${Math.round(performance.now() - connectStarted)} ms`);
     for (let d = 1; d <= devices; d++) {
       devicesConnected.push(await mqtt.connectAsync(mqttUrl, { clientId: `soak-device-${d}`, connectTimeout: 10_000, reconnectPeriod: 0 }));
     }
+    if (capacityMode) return await runCapacitySearch({ plan, stackProcess, clientsProcess, devices: devicesConnected });
 
     // Publish on a fixed schedule (no drift), reporting every few seconds.
     // Latencies of the measured phase; the warm-up's (cold sandboxes, JIT) are kept apart.
