@@ -20,7 +20,7 @@ import { runInNewContext } from 'node:vm';
 import { parseArgs } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
-import { startStack } from '../local/stack.js';
+import { DEFAULT_ASYNC_CONCURRENCY, startStack } from '../local/stack.js';
 import { type Child, serveParent, spawnChild } from './processes.js';
 import { percentile, round, wallClockMs } from './stats.js';
 import { formatTable } from './table.js';
@@ -123,6 +123,12 @@ export interface MemorySample {
   cpuMs: number;
 }
 
+/** As npm start runs: ASYNC_CONCURRENCY, default DEFAULT_ASYNC_CONCURRENCY (4). */
+const asyncConcurrencyFromEnv = () => {
+  const raw = Number(process.env.ASYNC_CONCURRENCY);
+  return Number.isInteger(raw) && raw > 0 ? raw : DEFAULT_ASYNC_CONCURRENCY;
+};
+
 const runStackProcess = async () => {
   // A full GC before a heap reading: what is still reachable, not what is merely not collected yet.
   setFlagsFromString('--expose-gc');
@@ -130,7 +136,7 @@ const runStackProcess = async () => {
   // SOAK_STACK_LOG=FILE keeps the stack's warnings and errors (every one) in FILE.
   const logFile = process.env.SOAK_STACK_LOG;
   const log = logFile ? (line: string) => appendFileSync(logFile, `${line}\n`) : (line: string) => console.error(line);
-  const stack = await startStack({ wsPort: 0, port: 0, mqttPort: 0, simulatedDevices: 0, auth: false, logLevel: 'warn', log });
+  const stack = await startStack({ wsPort: 0, port: 0, mqttPort: 0, simulatedDevices: 0, auth: false, logLevel: 'warn', log, asyncConcurrency: asyncConcurrencyFromEnv() });
   const memory = ({ collect }: { collect?: boolean }): MemorySample => {
     if (collect) gc();
     const { rss, heapUsed, heapTotal, external } = process.memoryUsage();

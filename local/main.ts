@@ -3,12 +3,12 @@
  *
  *   PORT (3000)  WS_PORT (3001)  MQTT_PORT (1883)  HOST (127.0.0.1)
  *   AUTH (on; AUTH=off disables the authorizer)  AUTH_SECRET (random per start)
- *   WS_IDLE_TIMEOUT_MS (600000)  WS_MAX_CONNECTION_MS (7200000)  ASYNC_RETRY_DELAYS_MS (1000,2000)
+ *   WS_IDLE_TIMEOUT_MS (600000)  WS_MAX_CONNECTION_MS (7200000)  ASYNC_RETRY_DELAYS_MS (1000,2000)  ASYNC_CONCURRENCY (4)
  *   SIMULATED_DEVICES (3)  DYNAMODB_ENDPOINT (embedded dynalite)  LOG_LEVEL (info)
  *   FAULTS (none; e.g. post:429:0.2,dynamodb:throttle:0.1,invoke:crash:0.05)  FAULTS_SEED (random, printed)
  *   PARAM_<ParameterName>=value overrides a template parameter (e.g. PARAM_FanoutShardSize=500)
  */
-import { DEFAULT_PORTS, type RunningStack, startStack } from './stack.js';
+import { DEFAULT_ASYNC_CONCURRENCY, DEFAULT_PORTS, type RunningStack, startStack } from './stack.js';
 import { PortAccessError, PortInUseError } from './ports.js';
 import { FaultSpecError, describeFaults, parseFaultSeed, parseFaults } from './faults.js';
 import { paint } from './stackLog.js';
@@ -88,6 +88,7 @@ const main = async () => {
       ...(process.env.WS_MAX_CONNECTION_MS ? { maxConnectionMs: count('WS_MAX_CONNECTION_MS', 0) } : {}),
     },
     asyncRetryDelaysMs: retryDelays(),
+    asyncConcurrency: Math.max(1, count('ASYNC_CONCURRENCY', DEFAULT_ASYNC_CONCURRENCY)),
     faults,
     faultsSeed,
     parameterOverrides: parameterOverrides(),

@@ -21,6 +21,8 @@ export interface LambdaApiOptions {
   resolveFunction: (nameOrArn: string) => string | undefined;
   invoke: (functionId: string, event: unknown, mode: 'RequestResponse' | 'Event', attempt: number) => Promise<unknown>;
   retryDelaysMs?: number[];
+  /** Asynchronous (Event) invocations running at once; the rest wait in the queue. */
+  asyncConcurrency?: number;
   log: (level: 'info' | 'warn' | 'error', text: string) => void;
   region: string;
   accountId: string;
@@ -36,7 +38,7 @@ const PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?(?:\?.*)?$/;
 
 export const createLambdaApi = (options: LambdaApiOptions): LambdaApi => {
   const { resolveFunction, invoke, log } = options;
-  const queue: AsyncInvoker = createAsyncInvoker({ retryDelaysMs: options.retryDelaysMs });
+  const queue: AsyncInvoker = createAsyncInvoker({ retryDelaysMs: options.retryDelaysMs, maxConcurrent: options.asyncConcurrency });
   let server: Server | undefined;
 
   const answer = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) => {
