@@ -31,6 +31,8 @@ export type Outcome =
   | { kind: 'subscription' }
   | { kind: 'error'; notice: Notice }
   | { kind: 'pong' | 'sent' | 'message' }
+  /** The server shed readings of `deviceId` in [from, to]: refill that range from history. */
+  | { kind: 'resync'; deviceId: string; from: number; to: number }
   | { kind: 'invalid'; reason: string };
 
 export class DashboardModel {
@@ -38,7 +40,7 @@ export class DashboardModel {
   readonly recent: RecentIds;
   readonly latency: LatencyWindow;
   readonly subscriptions: SubscriptionPlanner;
-  readonly counters = { frames: 0, telemetry: 0, duplicates: 0, invalid: 0, messages: 0 };
+  readonly counters = { frames: 0, telemetry: 0, duplicates: 0, invalid: 0, messages: 0, resyncs: 0 };
   lastFrameAt: number | undefined;
   lastTelemetryAt: number | undefined;
   private readonly maxNotices: number;
@@ -111,6 +113,9 @@ export class DashboardModel {
         const what = refused ? `${refused.action} ${refused.devices === '*' ? 'all devices' : refused.devices.join(', ')} refused: ` : '';
         return { kind: 'error', notice: this.notify(frame.code, `${what}${frame.message}`, now) };
       }
+      case 'resync':
+        this.counters.resyncs++;
+        return { kind: 'resync', deviceId: frame.deviceId, from: frame.from, to: frame.to };
       case 'pong':
         return { kind: 'pong' };
       case 'sent':

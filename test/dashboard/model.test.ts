@@ -6,6 +6,15 @@ const telemetry = (id: string, deviceId: string, ts: number, data: Record<string
   JSON.stringify({ type: 'telemetry', id, deviceId, ts, receivedAt: ts + 5, data });
 
 describe('dashboard model (one server frame at a time)', () => {
+  it('turns a resync frame into a refill of that device and range, and counts it', () => {
+    const model = new DashboardModel({ scope: '*' });
+
+    const outcome = model.receive(JSON.stringify({ type: 'resync', deviceId: 'dev-1', from: T0, to: T0 + 1000, id: 'r1', reason: 'shed' }), T0 + 5000);
+
+    expect(outcome).to.deep.equal({ kind: 'resync', deviceId: 'dev-1', from: T0, to: T0 + 1000 });
+    expect(model.counters).to.include({ resyncs: 1, duplicates: 0, invalid: 0 });
+  });
+
   it('drops a telemetry frame whose id it has already seen', () => {
     const model = new DashboardModel({ scope: '*' });
     model.receive(telemetry('m1', 'dev-1', T0, { temperature: 20 }), T0 + 10);
