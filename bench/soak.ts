@@ -544,8 +544,9 @@ const main = async (): Promise<number> => {
     if (lost > 0) console.error(`FAIL: ${lost} deliveries lost`);
     if (lost > 0 && sustained < offered * 0.95) {
       console.error(
-        `      the stack fell behind (${Math.round(sustained)} of ${Math.round(offered)} deliveries/s), and a fan-out stops at its Lambda deadline rather than time out: ` +
-          `deliveries queued past it are dropped. Rerun with a --rate this machine sustains (about ${Math.max(0.1, Math.floor((sustained / clients) * 0.8 * 10) / 10)} msg/s for ${clients} clients).`,
+        `      the stack fell behind (${Math.round(sustained)} of ${Math.round(offered)} deliveries/s). A fan-out that runs short of time hands the rest on, ` +
+          `and sheds a reading only past FanoutMaxEventAgeSeconds (its recipients then get a resync frame): SOAK_STACK_LOG=FILE keeps the stack's warnings ("shed a reading", "delivery failed"). ` +
+          `npm run soak -- --find-capacity finds the rate this machine holds.`,
       );
     }
     if (!heapFlat) console.error(`FAIL: the stack's heap grew ${mb(heapGrowth)} MB after the warm-up`);
