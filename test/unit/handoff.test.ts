@@ -226,6 +226,7 @@ describe('fan-out handoff', () => {
     const { handOn } = invocation({ store: fakeStore({}, 1), posted: [], clock });
     expect(handOn.parse({ body: 'x', id: 'm', connectionIds: ['a', 7] })).to.equal(undefined);
     expect(handOn.parse({ body: 'x', id: 'm', cursor: { deviceId: 'a/b' } })).to.equal(undefined);
+    expect(handOn.parse({ body: 'x', id: 'm', cursor: { deviceId: 'dev-1', key: 'dev-2' } })).to.equal(undefined);
     expect(handOn.parse({ body: 'x', id: 'm', connectionIds: ['a'] })).to.deep.equal({ body: 'x', id: 'm', connectionIds: ['a'] });
   });
 

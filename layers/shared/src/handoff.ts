@@ -94,7 +94,9 @@ const validCursor = (value: unknown): value is FanoutCursor => {
   } catch {
     return value.deviceId === '*';
   }
-  return (value.key === undefined || typeof value.key === 'string') && (value.after === undefined || (typeof value.after === 'string' && value.after.length <= 128));
+  // The partition is the device's own or the every-device one: the lookup reads no other.
+  const partitionOk = value.key === undefined || value.key === value.deviceId || value.key === '*';
+  return partitionOk && (value.after === undefined || (typeof value.after === 'string' && value.after.length <= 128));
 };
 
 /** Checks a worker payload; undefined when it is not one. */
