@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import type { MqttClient } from 'mqtt';
-import { type TestStack, connectDevice, startTestStack } from '../helpers/localStack.js';
+import { type TestStack, connectDevice, startTestStack, templateWithTimeouts } from '../helpers/localStack.js';
 import { type TestClient, connectClient } from '../helpers/wsClient.js';
 import { sleep, waitFor } from '../helpers/waitFor.js';
 import { debug, halfStored, range, readTable, telemetryBySeq } from './support.js';
@@ -76,7 +76,7 @@ describe('reliability: the @connections API fails (FAULTS=post:...)', function (
       auth: false,
       faults: 'post:429:1',
       faultsSeed: 429,
-      functionTimeoutMs: 2500,
+      template: templateWithTimeouts({ TelemetryFunction: 2.5, FanoutWorkerFunction: 2.5 }),
       asyncRetryDelaysMs: [100, 200],
       env: { FANOUT_MAX_EVENT_AGE_SECONDS: '2' },
     });
