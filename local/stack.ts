@@ -13,12 +13,13 @@
  * benchmarks all start it through here.
  */
 import type { IncomingMessage } from 'node:http';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { join } from 'node:path';
 import { PROJECT_ROOT, type Template, readTemplate } from '../scripts/template.js';
 import { type Simulator, startSimulator } from '../simulator/simulator.js';
 import { DEFAULT_ASYNC_RETRY_DELAYS_MS, createAsyncInvoker } from './lambda/asyncInvoke.js';
 import { type DevAuth, createDevAuth } from './devAuth.js';
-import { type DynamoService, ensureTables, startDynamo } from './dynamodb/dynamodb.js';
+import { type DynamoService, dynamoClient, ensureTables, startDynamo } from './dynamodb/dynamodb.js';
 import {
   type DynamoFaultProxy,
   type FaultInjector,
@@ -265,8 +266,14 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     const wsPort = await listenOn(() => gateway.listen(options.wsPort ?? DEFAULT_PORTS.wsPort, host), options.wsPort ?? DEFAULT_PORTS.wsPort, 'WS_PORT', 'WebSocket API');
     cleanup.push(() => gateway.close());
 
+    // A rule's DynamoDBv2 action is IoT Core writing to DynamoDB: it reaches the table through the same edge as the functions.
+    const ruleDynamo = DynamoDBDocumentClient.from(dynamoClient(dynamoProxy?.endpoint ?? dynamo.endpoint), { marshallOptions: { removeUndefinedValues: true } });
+    cleanup.push(async () => ruleDynamo.destroy());
     const iot: IotCore = await startIotCore({
       rules: model.rules,
+      putItem: async (tableName, item) => {
+        await ruleDynamo.send(new PutCommand({ TableName: tableName, Item: item }));
+      },
       asyncInvoker: createAsyncInvoker({ retryDelaysMs: options.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS }),
       log: (level, source, text) => log(source, level, text),
       invoke: async (functionId, event, meta) => {
@@ -393,6 +400,7 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
           await simulator?.stop();
           // The broker first, so no new rule invocation starts; the ones in flight still deliver.
           await iot.close();
+          ruleDynamo.destroy();
           await lambdaApi.settled();
           await lambdaApi.close();
           await gateway.close(1001, 'Going away');
