@@ -18,7 +18,7 @@ describe('local stack: history and last-known state', function () {
   const t0 = Date.now() - 60_000;
 
   const client = async (query = '') => {
-    const c = await connectClient(`${stack.urls.websocket}${query}`);
+    const c = await connectClient(`${stack.urls.websocket}?token=${stack.devToken}${query ? `&${query}` : ''}`);
     clients.push(c);
     return c;
   };
@@ -33,7 +33,7 @@ describe('local stack: history and last-known state', function () {
   };
 
   before(async () => {
-    stack = await startTestStack({ auth: false });
+    stack = await startTestStack({ auth: true });
     device = await connectDevice(stack.urls.mqtt, 'hist-device');
     for (let i = 0; i < 20; i++) await device.publishAsync('devices/hist-1/telemetry', JSON.stringify({ ts: t0 + i * 1000, seq: i, temperature: 20 + i }));
     // A late reading, older than the newest: history keeps it, the latest reading stays seq 19.
@@ -83,7 +83,7 @@ describe('local stack: history and last-known state', function () {
   });
 
   it('answers subscribe with a snapshot of the latest reading, which a late older reading did not replace', async () => {
-    const c = await client('?devices=none-yet');
+    const c = await client('devices=none-yet');
     c.send({ action: 'subscribe', devices: ['hist-1', 'unknown-device'] });
     const snapshot = await c.next((f) => f.type === 'snapshot');
     expect(snapshot.devices).to.have.length(1);
@@ -117,17 +117,13 @@ describe('local stack: history and last-known state', function () {
     });
   }
 
-  it('answers history for a device outside the token scope with forbidden (auth on)', async () => {
-    const scoped = await startTestStack({ auth: true });
-    try {
-      const token = await signedToken({ secret: scoped.devSecret!, sub: 'alice', devices: ['dev-1'] });
-      const c = await connectClient(`${scoped.urls.websocket}?token=${token}`);
-      clients.push(c);
-      c.send({ action: 'history', deviceId: 'hist-1', since: t0, requestId: 'f1' });
-      expect(await c.next((f) => f.requestId === 'f1')).to.include({ type: 'error', code: 'forbidden' });
-    } finally {
-      await Promise.all(clients.splice(0).map((c) => c.close()));
-      await scoped.stop();
-    }
+  it('answers history for a device outside the token scope with forbidden, and a snapshot leaves it out', async () => {
+    const token = await signedToken({ secret: stack.devSecret!, sub: 'alice', devices: ['dev-1'] });
+    const c = await connectClient(`${stack.urls.websocket}?token=${token}`);
+    clients.push(c);
+    c.send({ action: 'history', deviceId: 'hist-1', since: t0, requestId: 'f1' });
+    expect(await c.next((f) => f.requestId === 'f1')).to.include({ type: 'error', code: 'forbidden' });
+    c.send({ action: 'devices', requestId: 'f2' });
+    expect((await reply(c, 'snapshot', 'f2')).flatMap((f) => f.devices)).to.deep.equal([]);
   });
 });
