@@ -37,8 +37,11 @@ export interface DeviceSeries {
   y: (number | null)[][];
   /** Bumped on every change, so a view redraws only what moved. */
   version: number;
-  /** Device times (`ts`) on the chart: a reading that comes both live and from history is drawn once. */
-  readonly tsSeen: Set<number>;
+  /**
+   * Device times (`ts`) on the chart and where each came from: a reading that comes both live and
+   * from history (or a snapshot) is drawn once. Two live readings with one ts are both drawn.
+   */
+  readonly tsSeen: Map<number, 'live' | 'stored'>;
   /** Seq ranges counted as missed that a late or history reading may still fill (bounded). */
   readonly openGaps: { from: number; to: number; left: number }[];
 }
@@ -130,7 +133,7 @@ export class TelemetryStore {
   /** Adds one message (already deduplicated). `now` is the page's clock at receipt. */
   ingest(frame: TelemetryFrame, now: number): IngestResult {
     const device = this.deviceFor(frame.deviceId, frame, now);
-    if (device.tsSeen.has(frame.ts)) return { device, x: this.chartTime(frame), merged: true };
+    if (device.tsSeen.get(frame.ts) === 'stored') return { device, x: this.chartTime(frame), merged: true };
     const gap = this.noteSeq(device, frame.data.seq);
 
     // Out-of-order messages must not roll the "latest" values back.
@@ -145,7 +148,7 @@ export class TelemetryStore {
     device.lastLatencyMs = now - frame.ts;
 
     const x = this.chartTime(frame);
-    this.addPoint(device, x, frame.data, frame.ts);
+    this.addPoint(device, x, frame.data, frame.ts, 'live');
     this.trimDevice(device, now);
     device.version++;
     return { device, x, ...(gap !== undefined ? { gap } : {}) };
@@ -170,7 +173,7 @@ export class TelemetryStore {
       device.lastReceivedAt = receivedAt;
     }
     device.lastSeen = Math.max(device.lastSeen, Math.min(now, receivedAt));
-    if (x >= now - this.windowMs) this.addPoint(device, x, reading.data, reading.ts);
+    if (x >= now - this.windowMs) this.addPoint(device, x, reading.data, reading.ts, 'stored');
     this.trimDevice(device, now);
     device.version++;
     return { device, x, ...(gap !== undefined ? { gap } : {}) };
@@ -192,7 +195,7 @@ export class TelemetryStore {
         x: [],
         y: [],
         version: 0,
-        tsSeen: new Set(),
+        tsSeen: new Map(),
         openGaps: [],
       };
       this.byId.set(deviceId, device);
@@ -248,8 +251,8 @@ export class TelemetryStore {
     return device ? [device.x, ...device.y] : undefined;
   }
 
-  private addPoint(device: DeviceSeries, x: number, data: Record<string, unknown>, ts: number): void {
-    device.tsSeen.add(ts);
+  private addPoint(device: DeviceSeries, x: number, data: Record<string, unknown>, ts: number, source: 'live' | 'stored'): void {
+    if (!device.tsSeen.has(ts)) device.tsSeen.set(ts, source);
     for (const [key, value] of Object.entries(data)) {
       if (!isNumber(value) || this.notCharted.has(key) || device.fields.includes(key)) continue;
       if (device.fields.length >= this.maxChartFields) break;
@@ -275,7 +278,7 @@ export class TelemetryStore {
     for (let i = 0; i < drop; i++) device.tsSeen.delete(device.x[i]!);
     if (device.tsSeen.size > 2 * (device.x.length - drop) + 100) {
       const cutoff = now - this.windowMs;
-      for (const ts of device.tsSeen) if (ts < cutoff) device.tsSeen.delete(ts);
+      for (const ts of device.tsSeen.keys()) if (ts < cutoff) device.tsSeen.delete(ts);
     }
     device.x.splice(0, drop);
     for (const ys of device.y) ys.splice(0, drop);

@@ -106,4 +106,17 @@ describe('dashboard gap-fill: history on open and after a reconnect', () => {
     expect(outcome.kind).to.equal('error');
     expect(m.notices[0]!.message).to.match(/^history: /);
   });
+
+  it('draws two live readings that share a ts, but a live reading that history brought already only once', () => {
+    const m = model();
+    const same = (id: string, seq: number) => JSON.stringify({ type: 'telemetry', id, deviceId: 'd', ts: T0, receivedAt: T0, data: { seq } });
+    m.receive(same('a', 1), T0 + 1);
+    m.receive(same('b', 2), T0 + 2);
+    expect(m.store.device('d')!.x).to.have.length(2);
+
+    m.receive(history('r1', [5], true, 'e'), T0 + 5000);
+    m.receive(live(5, 'e'), T0 + 5010);
+    expect(m.store.device('e')!.x).to.have.length(1);
+    expect(m.counters.duplicates).to.equal(0);
+  });
 });
