@@ -157,7 +157,10 @@ export const startIotCore = async (options: IotCoreOptions): Promise<IotCore> =>
           })
           .catch((error: Error) => {
             stats.storeFailed++;
-            log('error', 'rule', `${rule.spec.logicalId} → DynamoDBv2 ${tableName}: ${error.name}: ${error.message} (the rule's error action)`);
+            // A reading DynamoDB cannot hold (a number out of its range, an empty attribute name) is the device's
+            // mistake, like unreadable JSON; anything else (throttling, a 500) is a failure. Both reach the error action on AWS.
+            if (error.name === 'ValidationException') log('warn', 'rule', `${rule.spec.logicalId} → DynamoDBv2 ${tableName}: refused a reading from ${topic}: ${error.message}`);
+            else log('error', 'rule', `${rule.spec.logicalId} → DynamoDBv2 ${tableName}: ${error.name}: ${error.message} (the rule's error action)`);
           })
           .finally(() => pending.delete(write));
         pending.add(write);

@@ -91,7 +91,7 @@ export const createSubscribeRoute =
     if (snapshot) {
       // The subscription stands even if the snapshot cannot be sent: a client can ask again with "devices".
       await postSnapshot(snapshot.devices, snapshot.post, connection, devices).catch((error: Error) =>
-        log.warn('snapshot after subscribe failed', { connectionId: connection.connectionId, error: error.message }),
+        log.warn('no snapshot after subscribe', { connectionId: connection.connectionId, reason: `${error.name}: ${error.message}` }),
       );
     }
     return ok({ type: 'subscribed', devices, subscriptions });
@@ -169,7 +169,7 @@ export const createTelemetryHandler =
     // The latest-reading write runs beside the fan-out, not before it: the live path does not wait on it,
     // and its failure only leaves the previous latest reading in place (the next one fixes it).
     const latest = devices?.recordLatest(envelope).catch((error: Error) => {
-      log.warn('could not store the latest reading', { deviceId: envelope.deviceId, error: error.message });
+      log.warn('could not store the latest reading', { deviceId: envelope.deviceId, reason: `${error.name}: ${error.message}` });
       counter.count('LatestStateFailed', 1);
       return undefined;
     });
