@@ -270,7 +270,8 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     cleanup.push(() => gateway.close());
 
     // A rule's DynamoDBv2 action is IoT Core writing to DynamoDB: it reaches the table through the same edge as the functions.
-    const ruleDynamo = DynamoDBDocumentClient.from(dynamoClient(dynamoProxy?.endpoint ?? dynamo.endpoint), { marshallOptions: { removeUndefinedValues: true } });
+    // IoT Core writes any JSON number DynamoDB can hold, even past JavaScript's safe integers.
+    const ruleDynamo = DynamoDBDocumentClient.from(dynamoClient(dynamoProxy?.endpoint ?? dynamo.endpoint), { marshallOptions: { removeUndefinedValues: true, allowImpreciseNumbers: true } });
     cleanup.push(async () => ruleDynamo.destroy());
     const iot: IotCore = await startIotCore({
       rules: model.rules,

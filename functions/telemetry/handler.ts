@@ -33,7 +33,7 @@ const deliver = createShardedDelivery({
 });
 
 const devices = config.devicesTableName
-  ? createDevicesStore({ doc: createDocumentClient(), tableName: config.devicesTableName, retentionDays: config.retentionDays })
+  ? createDevicesStore({ doc: createDocumentClient(undefined, { allowImpreciseNumbers: true }), tableName: config.devicesTableName, retentionDays: config.retentionDays })
   : undefined;
 
 export const handler = eventHandler(createTelemetryHandler({ store, deliver, log: logger, counter, devices }));
