@@ -4,6 +4,7 @@
  */
 import { RecentIds } from './dedup.js';
 import { type ServerFrame, parseServerFrame } from './frames.js';
+import { GapFill, type HistoryRequest } from './history.js';
 import { LatencyWindow } from './latency.js';
 import { SubscriptionPlanner } from './subscriptions.js';
 import { type StoreOptions, TelemetryStore } from './telemetryStore.js';
@@ -26,13 +27,16 @@ export interface ModelOptions extends StoreOptions {
 }
 
 export type Outcome =
-  | { kind: 'telemetry'; deviceId: string; gap?: number }
+  /** With a seq gap, `requests` refill the range between the two readings from history. */
+  | { kind: 'telemetry'; deviceId: string; gap?: number; requests?: HistoryRequest[] }
   | { kind: 'duplicate'; id: string }
   | { kind: 'subscription' }
   | { kind: 'error'; notice: Notice }
   | { kind: 'pong' | 'sent' | 'message' }
   /** The server shed readings of `deviceId` in [from, to]: refill that range from history. */
-  | { kind: 'resync'; deviceId: string; from: number; to: number }
+  | { kind: 'resync'; deviceId: string; from: number; to: number; requests: HistoryRequest[] }
+  | { kind: 'snapshot'; requests: HistoryRequest[] }
+  | { kind: 'history'; deviceId: string; added: number }
   | { kind: 'invalid'; reason: string };
 
 export class DashboardModel {
@@ -40,6 +44,8 @@ export class DashboardModel {
   readonly recent: RecentIds;
   readonly latency: LatencyWindow;
   readonly subscriptions: SubscriptionPlanner;
+  /** Charts filled from history on open and after every reconnect (./history.ts). */
+  readonly history: GapFill;
   readonly counters = { frames: 0, telemetry: 0, duplicates: 0, invalid: 0, messages: 0, resyncs: 0 };
   lastFrameAt: number | undefined;
   lastTelemetryAt: number | undefined;
@@ -53,6 +59,7 @@ export class DashboardModel {
     this.recent = new RecentIds(options.dedupCapacity ?? 10_000);
     this.latency = new LatencyWindow(options.latencySamples ?? 100);
     this.subscriptions = new SubscriptionPlanner(options.scope, options.devices);
+    this.history = new GapFill({ store: this.store });
     this.maxNotices = options.maxNotices ?? 5;
   }
 
@@ -94,8 +101,13 @@ export class DashboardModel {
         this.arrivals.push(now);
         if (this.arrivals.length > 10_000) this.arrivals.shift();
         this.latency.add(now - frame.ts);
+        const previousTs = this.store.device(frame.deviceId)?.lastTs;
+        // A reading that history brought already is merged silently: it is not a duplicate delivery.
         const { gap } = this.store.ingest(frame, now);
-        return { kind: 'telemetry', deviceId: frame.deviceId, ...(gap !== undefined ? { gap } : {}) };
+        if (gap === undefined) return { kind: 'telemetry', deviceId: frame.deviceId };
+        // What the gap misses lies between the two readings: history has it (a shed, or a reading still on its way).
+        const requests = previousTs !== undefined && previousTs < frame.ts ? [this.history.refill(frame.deviceId, previousTs, frame.ts)] : [];
+        return { kind: 'telemetry', deviceId: frame.deviceId, gap, requests };
       }
       case 'message':
         if (!this.recent.admit(frame.id)) {
@@ -108,14 +120,24 @@ export class DashboardModel {
       case 'unsubscribed':
         this.subscriptions.onReply(frame);
         return { kind: 'subscription' };
+      case 'snapshot':
+        return { kind: 'snapshot', requests: this.history.onSnapshot(frame, now) };
+      case 'history': {
+        const { deviceId, added } = this.history.onHistory(frame, now);
+        return { kind: 'history', deviceId, added };
+      }
       case 'error': {
+        if (frame.requestId !== undefined) {
+          // The answer to a history or devices request: not about a subscription change.
+          return { kind: 'error', notice: this.notify(frame.code, `history: ${frame.message}`, now) };
+        }
         const refused = this.subscriptions.onError();
         const what = refused ? `${refused.action} ${refused.devices === '*' ? 'all devices' : refused.devices.join(', ')} refused: ` : '';
         return { kind: 'error', notice: this.notify(frame.code, `${what}${frame.message}`, now) };
       }
       case 'resync':
         this.counters.resyncs++;
-        return { kind: 'resync', deviceId: frame.deviceId, from: frame.from, to: frame.to };
+        return { kind: 'resync', deviceId: frame.deviceId, from: frame.from, to: frame.to, requests: [this.history.refill(frame.deviceId, frame.from, frame.to)] };
       case 'pong':
         return { kind: 'pong' };
       case 'sent':

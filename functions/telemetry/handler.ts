@@ -1,6 +1,8 @@
 /** The IoT topic rule's target: fan one telemetry message out to its device's subscribers. */
 import {
   DEFAULT_MAX_EVENT_AGE_SECONDS,
+  createDevicesStore,
+  createDocumentClient,
   createFanOutClients,
   createHandOn,
   createLambdaDispatcher,
@@ -19,6 +21,9 @@ const config = {
   workerFunction: process.env.FANOUT_WORKER_FUNCTION || undefined,
   // A reading older than this is not handed on past a deadline: it is shed, and its recipients get a resync frame.
   maxEventAgeSeconds: intEnv('FANOUT_MAX_EVENT_AGE_SECONDS', DEFAULT_MAX_EVENT_AGE_SECONDS),
+  // Each device's latest reading (the snapshot frame); unset, none is kept.
+  devicesTableName: process.env.DEVICES_TABLE_NAME || undefined,
+  retentionDays: intEnv('HISTORY_RETENTION_DAYS', 7),
 };
 
 const { store, fanOut, counter } = createFanOutClients(config);
@@ -27,4 +32,8 @@ const dispatch = config.workerFunction ? createLambdaDispatcher(config.workerFun
 const deliver = createShardedDelivery({ fanOut, dispatch, shardSize: config.shardSize, log: logger, counter });
 const handOn = createHandOn({ deliver, store, dispatch, maxEventAgeMs: config.maxEventAgeSeconds * 1000, log: logger, counter });
 
-export const handler = eventHandler(createTelemetryHandler({ handOn, log: logger, counter }));
+const devices = config.devicesTableName
+  ? createDevicesStore({ doc: createDocumentClient(undefined, { allowImpreciseNumbers: true }), tableName: config.devicesTableName, retentionDays: config.retentionDays })
+  : undefined;
+
+export const handler = eventHandler(createTelemetryHandler({ handOn, log: logger, counter, devices }));

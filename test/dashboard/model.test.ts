@@ -11,8 +11,19 @@ describe('dashboard model (one server frame at a time)', () => {
 
     const outcome = model.receive(JSON.stringify({ type: 'resync', deviceId: 'dev-1', from: T0, to: T0 + 1000, id: 'r1', reason: 'shed' }), T0 + 5000);
 
-    expect(outcome).to.deep.equal({ kind: 'resync', deviceId: 'dev-1', from: T0, to: T0 + 1000 });
+    expect(outcome).to.deep.include({ kind: 'resync', deviceId: 'dev-1', from: T0, to: T0 + 1000 });
+    expect((outcome as { requests: unknown[] }).requests).to.deep.equal([{ action: 'history', deviceId: 'dev-1', since: T0, until: T0 + 1000, maxPoints: 5000, requestId: (outcome as { requests: { requestId: string }[] }).requests[0]!.requestId }]);
     expect(model.counters).to.include({ resyncs: 1, duplicates: 0, invalid: 0 });
+  });
+
+  it('asks history for the range a seq gap misses, between the two readings', () => {
+    const model = new DashboardModel({ scope: '*' });
+    model.receive(JSON.stringify({ type: 'telemetry', id: 'a', deviceId: 'dev-1', ts: T0, receivedAt: T0, data: { seq: 1 } }), T0 + 10);
+
+    const outcome = model.receive(JSON.stringify({ type: 'telemetry', id: 'c', deviceId: 'dev-1', ts: T0 + 2000, receivedAt: T0 + 2000, data: { seq: 3 } }), T0 + 2010);
+
+    expect(outcome).to.deep.include({ kind: 'telemetry', deviceId: 'dev-1', gap: 1 });
+    expect((outcome as { requests: { since: number; until: number }[] }).requests.map(({ since, until }) => ({ since, until }))).to.deep.equal([{ since: T0, until: T0 + 2000 }]);
   });
 
   it('drops a telemetry frame whose id it has already seen', () => {

@@ -86,7 +86,7 @@ describe('reliability: the @connections API fails (FAULTS=post:...)', function (
 
     // Act: one message while everything is throttled, one after the throttling stops
     await publishAll('dev-t', 1, 0);
-    await waitFor(() => stack!.iotStats.matched === 1, { message: 'the rule matched' });
+    await waitFor(() => stack!.iotStats.matched >= 1, { message: 'the rules matched' });
     // The chain: the reading is handed on until it is older than 2 s, then shed into a resync, which is handed on until it too is dropped.
     await waitFor(() => stack!.lines.some((line) => /dropped a resync/.test(line)), { timeoutMs: 30_000, message: 'the handoff chain ended' });
     await stack.settled();

@@ -4,8 +4,9 @@
  */
 import { ANONYMOUS, type Principal, assertInScope, principalFromContext } from './principal.js';
 import type { ConnectionStore } from './connectionStore.js';
+import { type DevicesStore, postSnapshot } from './devices.js';
 import { BadRequest, Forbidden, NotFound, Unauthorized } from './errors.js';
-import { type FanOut, type FanOutResult, fanOutDeadline } from './fanOut.js';
+import { type FanOut, type FanOutResult, type PostToConnection, fanOutDeadline } from './fanOut.js';
 import {
   ACTIONS,
   ALL_DEVICES,
@@ -75,14 +76,24 @@ export const createDisconnectRoute =
     return ok();
   };
 
+/**
+ * With `snapshot`, the latest reading of each newly subscribed device goes to the sender first
+ * (a `snapshot` frame through @connections), then the `subscribed` route response.
+ */
 export const createSubscribeRoute =
-  ({ store }: RouteDeps) =>
+  ({ store, snapshot, log }: RouteDeps & { snapshot?: { devices: DevicesStore; post: PostToConnection } }) =>
   async (event: WsEvent): Promise<WsResult> => {
     const { devices } = frameOf(event, 'subscribe');
     const connection = await requireConnection(store, event.requestContext.connectionId);
     // Scope first: a subscription outside the token's devices is refused and nothing is stored.
     assertInScope(connection.scope, devices);
     const subscriptions = await store.subscribe(connection.connectionId, devices);
+    if (snapshot) {
+      // The subscription stands even if the snapshot cannot be sent: a client can ask again with "devices".
+      await postSnapshot(snapshot.devices, snapshot.post, connection, devices).catch((error: Error) =>
+        log.warn('no snapshot after subscribe', { connectionId: connection.connectionId, reason: `${error.name}: ${error.message}` }),
+      );
+    }
     return ok({ type: 'subscribed', devices, subscriptions });
   };
 
@@ -147,7 +158,7 @@ export interface TelemetryOutcome extends Partial<FanOutResult> {
  * fix it); a failed lookup throws so that Lambda retries the invocation.
  */
 export const createTelemetryHandler =
-  ({ log, counter, handOn }: Pick<RouteDeps, 'log'> & { handOn: HandOn; counter: Counter }) =>
+  ({ log, counter, handOn, devices }: Pick<RouteDeps, 'log'> & { handOn: HandOn; counter: Counter; devices?: Pick<DevicesStore, 'recordLatest'> }) =>
   async (event: unknown, context?: LambdaClock): Promise<TelemetryOutcome> => {
     let envelope;
     try {
@@ -158,6 +169,13 @@ export const createTelemetryHandler =
       return { status: 'rejected' };
     }
     const lookup = { requests: 0, readUnits: 0 };
+    // The latest-reading write runs beside the fan-out, not before it: the live path does not wait on it,
+    // and its failure only leaves the previous latest reading in place (the next one fixes it).
+    const latest = devices?.recordLatest(envelope).catch((error: Error) => {
+      log.warn('could not store the latest reading', { deviceId: envelope.deviceId, reason: `${error.name}: ${error.message}` });
+      counter.count('LatestStateFailed', 1);
+      return undefined;
+    });
     // Its recipients are the device's subscribers, from the start of the lookup; what the deadline leaves is handed on.
     const task = { body: JSON.stringify(envelope), id: envelope.id, deviceId: envelope.deviceId, receivedAt: envelope.receivedAt, connectionIds: [], cursor: { deviceId: envelope.deviceId } };
     const result = await handOn.run(task, { deadline: fanOutDeadline(context), tally: lookup });
@@ -167,6 +185,7 @@ export const createTelemetryHandler =
       ...result,
       ddbRequests: lookup.requests,
       ddbReadUnits: lookup.readUnits,
+      ...(latest ? { latest: await latest } : {}),
     });
     return { status: result.rejected ? 'rejected' : 'delivered', id: envelope.id, deviceId: envelope.deviceId, ...result };
   };
