@@ -100,6 +100,11 @@ export class GapFill {
     return { action: 'history', deviceId, since: Math.floor(from), until: Math.ceil(to), maxPoints: this.maxPoints, requestId };
   }
 
+  /** As refill, for a seq gap; none while the socket's own fill of that device is still to come (it covers the gap). */
+  refillGap(deviceId: string, from: number, to: number): HistoryRequest | undefined {
+    return this.filled.has(deviceId) ? this.refill(deviceId, from, to) : undefined;
+  }
+
   /** Merges one frame of a history reply into the charts. */
   onHistory(frame: HistoryFrame, now: number): MergeOutcome {
     let added = 0;

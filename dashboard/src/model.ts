@@ -106,7 +106,8 @@ export class DashboardModel {
         const { gap } = this.store.ingest(frame, now);
         if (gap === undefined) return { kind: 'telemetry', deviceId: frame.deviceId };
         // What the gap misses lies between the two readings: history has it (a shed, or a reading still on its way).
-        const requests = previousTs !== undefined && previousTs < frame.ts ? [this.history.refill(frame.deviceId, previousTs, frame.ts)] : [];
+        const request = previousTs !== undefined && previousTs < frame.ts ? this.history.refillGap(frame.deviceId, previousTs, frame.ts) : undefined;
+        const requests = request ? [request] : [];
         return { kind: 'telemetry', deviceId: frame.deviceId, gap, requests };
       }
       case 'message':

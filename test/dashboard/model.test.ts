@@ -16,8 +16,10 @@ describe('dashboard model (one server frame at a time)', () => {
     expect(model.counters).to.include({ resyncs: 1, duplicates: 0, invalid: 0 });
   });
 
-  it('asks history for the range a seq gap misses, between the two readings', () => {
+  it('asks history for the range a seq gap misses, between the two readings, once the socket’s own fill is done', () => {
     const model = new DashboardModel({ scope: '*' });
+    model.history.onOpen();
+    model.receive(JSON.stringify({ type: 'snapshot', requestId: 'x', done: true, devices: [{ deviceId: 'dev-1', ts: T0 - 5000, receivedAt: T0 - 5000, data: { seq: 0 } }] }), T0);
     model.receive(JSON.stringify({ type: 'telemetry', id: 'a', deviceId: 'dev-1', ts: T0, receivedAt: T0, data: { seq: 1 } }), T0 + 10);
 
     const outcome = model.receive(JSON.stringify({ type: 'telemetry', id: 'c', deviceId: 'dev-1', ts: T0 + 2000, receivedAt: T0 + 2000, data: { seq: 3 } }), T0 + 2010);
