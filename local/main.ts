@@ -95,6 +95,7 @@ const main = async () => {
     startedAt: new Date().toISOString(),
     urls: stack.urls,
     endpoints: stack.endpoints,
+    queues: stack.queues,
     tableName: stack.tableName,
     tables: stack.tables,
     devSecret: stack.devSecret,

@@ -6,6 +6,7 @@
  *                → the dashboard's HTTP server + MQTT over WS  (PORT)
  *                → the MQTT broker + topic-rule engine         (MQTT_PORT)
  *                → the Lambda Invoke API (ephemeral port, LAMBDA_ENDPOINT for the functions)
+ *                → SQS (ephemeral port) with the template's queues: OnFailure destinations land there
  *                → one worker thread per function, with its template environment
  *                → simulated devices
  *
@@ -16,7 +17,7 @@ import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { PROJECT_ROOT, type Template, readTemplate } from '../scripts/template.js';
 import { type Simulator, startSimulator } from '../simulator/simulator.js';
-import { DEFAULT_ASYNC_RETRY_DELAYS_MS, createAsyncInvoker } from './lambda/asyncInvoke.js';
+import { type AsyncJob, type AsyncOutcome, DEFAULT_ASYNC_RETRY_DELAYS_MS, createAsyncInvoker } from './lambda/asyncInvoke.js';
 import { type DevAuth, createDevAuth } from './devAuth.js';
 import { type DynamoService, ensureTables, startDynamo } from './dynamodb/dynamodb.js';
 import {
@@ -37,6 +38,8 @@ import { type FunctionHost, createFunctionHost } from './lambda/functionHost.js'
 import { type ConnectionInfo, type Gateway, type GatewayHooks, type GatewayLimits, createGateway } from './apigateway/gateway.js';
 import { type IotCore, type IotStats, startIotCore } from './iot/iotCore.js';
 import { type LambdaApi, createLambdaApi } from './lambda/lambdaApi.js';
+import { invocationRecord } from './lambda/destinations.js';
+import { type SqsApi, startSqsApi } from './sqs/sqsApi.js';
 import { listenOn } from './ports.js';
 import { type Level, type StackLogger, createStackLogger, formatMs } from './stackLog.js';
 import { type FunctionSpec, type StackModel, buildStackModel } from './template/stackModel.js';
@@ -112,7 +115,10 @@ export interface RunningStack {
   /** Bound ports (useful when 0 was asked for). */
   ports: { http: number; ws: number; mqtt: number };
   /** Addresses the functions use (127.0.0.1). */
-  endpoints: { dynamodb: string; management: string; websocket: string; mqtt: string; lambda: string };
+  endpoints: { dynamodb: string; management: string; websocket: string; mqtt: string; lambda: string; sqs: string };
+  /** The template's SQS queues: URL on the local SQS endpoint by logical id, and the service itself (for specs). */
+  queues: Record<string, string>;
+  sqs: SqsApi['sqs'];
   /** Table names by logical id. */
   tables: Record<string, string>;
   model: StackModel;
@@ -234,8 +240,29 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       log('ddb', 'info', `functions reach DynamoDB through a fault proxy at ${proxy.endpoint}`);
     }
 
+    // ---- SQS: the template's queues (the dead-letter queue of the asynchronous functions)
+    const sqsApi: SqsApi = await startSqsApi({ host: dialHost, region: model.region, accountId: model.accountId, log: (level, text) => log('stack', level, text) });
+    cleanup.push(() => sqsApi.close());
+    const queues: Record<string, string> = {};
+    for (const queue of model.queues) {
+      queues[queue.logicalId] = sqsApi.sqs.createQueue({ QueueName: queue.name, Attributes: queue.attributes }).QueueUrl;
+    }
+    if (model.queues.length > 0) log('stack', 'info', `SQS at ${sqsApi.endpoint}: ${model.queues.map((q) => q.name).join(', ')}`);
+
+    /** Lambda's OnFailure destination: the invocation record of an event that failed every attempt. */
+    const onExhausted = (job: AsyncJob, outcome: AsyncOutcome) => {
+      const spec = model.functions.get(job.functionId);
+      const destination = spec?.onFailure;
+      const queue = destination?.type === 'SQS' ? model.queues.find((q) => q.arn === destination.destination) : undefined;
+      if (!spec || !queue) return;
+      const record = invocationRecord({ functionArn: spec.arn, event: job.event, outcome });
+      sqsApi.sqs.sendMessage({ QueueUrl: queues[queue.logicalId] as string, MessageBody: JSON.stringify(record) });
+      log('lambda', 'error', `${job.functionId}: failed ${outcome.attempts} times; its event is in ${queue.name} (npm run redrive replays it)`);
+    };
+
     // ---- the Lambda Invoke API (LAMBDA_ENDPOINT): functions invoking functions
     const lambdaApi: LambdaApi = createLambdaApi({
+      onExhausted,
       region: model.region,
       accountId: model.accountId,
       retryDelaysMs: options.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS,
@@ -267,7 +294,7 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
 
     const iot: IotCore = await startIotCore({
       rules: model.rules,
-      asyncInvoker: createAsyncInvoker({ retryDelaysMs: options.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS }),
+      asyncInvoker: createAsyncInvoker({ retryDelaysMs: options.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS, onExhausted }),
       log: (level, source, text) => log(source, level, text),
       invoke: async (functionId, event, meta) => {
         const started = performance.now();
@@ -362,7 +389,9 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
         mqttWs: `ws://${publicHost}:${httpPort}/mqtt`,
         dynamodb: dynamo.endpoint,
       },
-      endpoints: { dynamodb: dynamo.endpoint, management: managementUrl, websocket: `ws://${dialUrlHost}:${wsPort}`, mqtt: `mqtt://${dialUrlHost}:${mqttPort}`, lambda: lambdaEndpoint },
+      endpoints: { dynamodb: dynamo.endpoint, management: managementUrl, websocket: `ws://${dialUrlHost}:${wsPort}`, mqtt: `mqtt://${dialUrlHost}:${mqttPort}`, lambda: lambdaEndpoint, sqs: sqsApi.endpoint },
+      queues,
+      sqs: sqsApi.sqs,
       ports: { http: httpPort, ws: wsPort, mqtt: mqttPort },
       tableName: model.tables[0]?.tableName ?? '',
       tables,
@@ -400,6 +429,7 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
           await Promise.all([...hosts.values()].map((fn) => fn.stop()));
           await dynamoProxy?.close();
           await dynamo.close();
+          await sqsApi.close();
           log('stack', 'info', 'stopped');
         })();
         return stopping;
