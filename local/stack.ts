@@ -41,7 +41,7 @@ import { type LambdaApi, createLambdaApi } from './lambda/lambdaApi.js';
 import { invocationRecord } from './lambda/destinations.js';
 import { type SqsApi, startSqsApi } from './sqs/sqsApi.js';
 import { listenOn } from './ports.js';
-import { type Level, type StackLogger, createStackLogger, formatMs } from './stackLog.js';
+import { type Level, type LogMode, type StackLogger, createStackLogger, formatMs } from './stackLog.js';
 import { type FunctionSpec, type StackModel, buildStackModel } from './template/stackModel.js';
 import { type WebServer, createWebServer } from './webServer.js';
 
@@ -69,6 +69,12 @@ export interface StackOptions {
   color?: boolean;
   /** Least severe stack log line written (default info). */
   logLevel?: Level;
+  /** verbose (default): a line per invocation; quiet: a summary per function every few seconds (npm start). See ./stackLog.ts. */
+  logMode?: LogMode;
+  /** Quiet mode: the summary's period (default 5 s). */
+  summaryEveryMs?: number;
+  /** Quiet mode: where the summary goes instead of `log` (npm start on a terminal: a footer redrawn in place). */
+  logStatus?: (lines: string[]) => void;
   /** Gateway quotas; tests shorten the timeouts. */
   limits?: Partial<GatewayLimits>;
   /** Delays between the async retries of a failed rule invocation (default 1 s, 2 s). */
@@ -189,7 +195,14 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
   const faultRules = typeof options.faults === 'string' ? parseFaults(options.faults) : [...(options.faults ?? [])];
   const injector: FaultInjector | undefined =
     faultRules.length > 0 ? createFaultInjector({ rules: faultRules, seed: parseFaultSeed(options.faultsSeed === undefined ? undefined : String(options.faultsSeed)) }) : undefined;
-  const logger: StackLogger = createStackLogger({ write: options.log ?? (() => undefined), color: options.color ?? false, level: options.logLevel ?? 'info' });
+  const logger: StackLogger = createStackLogger({
+    write: options.log ?? (() => undefined),
+    color: options.color ?? false,
+    level: options.logLevel ?? 'info',
+    mode: options.logMode ?? 'verbose',
+    summaryEveryMs: options.summaryEveryMs,
+    status: options.logStatus,
+  });
   const log = logger.log;
   const hooks = withFaults(options.hooks ?? {}, injector, log);
   // Where local clients dial (a wildcard bind is reachable on loopback); and the name printed for people.
@@ -216,9 +229,13 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       if (fault) log('lambda', 'debug', `${functionId}: injecting ${fault.kind} ${fault.afterMs} ms in (FAULTS)`);
       return fn.invoke(event, { fault }).then((invocation) => invocation.result);
     };
+    const started = performance.now();
     try {
-      return await (hooks.invoke ? hooks.invoke({ functionId, event, source }, run) : run());
+      const result = await (hooks.invoke ? hooks.invoke({ functionId, event, source }, run) : run());
+      logger.invocation(functionId, performance.now() - started, true);
+      return result;
     } catch (error) {
+      logger.invocation(functionId, performance.now() - started, false);
       const err = error as Error & { errorType?: string };
       log('lambda', 'warn', `${functionId} failed: ${err.errorType ?? err.name}: ${err.message}`);
       throw error;
@@ -271,7 +288,7 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       invoke: async (functionId, event, mode, attempt) => {
         const started = performance.now();
         const result = await invokeFunction(functionId, event, 'lambda-api');
-        log('lambda', 'info', `${functionId} ${mode === 'Event' ? 'async ' : ''}invoke ok${attempt > 1 ? ` (attempt ${attempt})` : ''} (${formatMs(performance.now() - started)})`);
+        logger.perInvocation('lambda', `${functionId} ${mode === 'Event' ? 'async ' : ''}invoke ok${attempt > 1 ? ` (attempt ${attempt})` : ''} (${formatMs(performance.now() - started)})`);
         return result;
       },
     });
@@ -286,7 +303,8 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       auth,
       limits: options.limits,
       hooks,
-      log: (level, source, text) => log(source, level, text),
+      // A route's line (`subscribe    <id> → SubscribeFunction 200 (3 ms)`) is per invocation; connects and disconnects are not.
+      log: (level, source, text) => (level === 'info' && source === 'ws' && text.includes(' → ') ? logger.perInvocation(source, text) : log(source, level, text)),
       invoke: (functionId, event) => invokeFunction(functionId, event, 'ws'),
     });
     const wsPort = await listenOn(() => gateway.listen(options.wsPort ?? DEFAULT_PORTS.wsPort, host), options.wsPort ?? DEFAULT_PORTS.wsPort, 'WS_PORT', 'WebSocket API');
@@ -300,7 +318,7 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
         const started = performance.now();
         try {
           const result = await invokeFunction(functionId, event, 'rule');
-          log('rule', 'info', `${meta.rule} ${meta.topic} → ${functionId} ok${meta.attempt > 1 ? ` (attempt ${meta.attempt})` : ''} (${formatMs(performance.now() - started)})`);
+          logger.perInvocation('rule', `${meta.rule} ${meta.topic} → ${functionId} ok${meta.attempt > 1 ? ` (attempt ${meta.attempt})` : ''} (${formatMs(performance.now() - started)})`);
           return result;
         } catch (error) {
           log('rule', 'warn', `${meta.rule} ${meta.topic} → ${functionId} attempt ${meta.attempt} failed (${formatMs(performance.now() - started)})`);
@@ -430,6 +448,7 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
           await dynamoProxy?.close();
           await dynamo.close();
           await sqsApi.close();
+          logger.close();
           log('stack', 'info', 'stopped');
         })();
         return stopping;
