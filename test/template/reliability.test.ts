@@ -102,7 +102,7 @@ describe('template.yaml: nothing lost, told when it matters', () => {
         }
         // One error action per rule: republished (the error document carries base64OriginalPayload) to a rule that queues and logs.
         const topic: string = errorAction.Republish.Topic['Fn::Sub'];
-        const [readers] = [rulesReading(topic)];
+        const readers = rulesReading(topic);
         expect(readers, `${id}: a rule reading ${topic}`).to.have.length(1);
         const actions = readers[0]![1].Properties!.TopicRulePayload.Actions as Record<string, any>[];
         expect(actions.some((a) => refTarget(a.Sqs?.QueueUrl) === 'DeadLetterQueue'), `${id}: queued`).to.equal(true);
