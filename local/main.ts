@@ -12,7 +12,7 @@
 import { DEFAULT_PORTS, type RunningStack, startStack } from './stack.js';
 import { PortAccessError, PortInUseError } from './ports.js';
 import { FaultSpecError, describeFaults, parseFaultSeed, parseFaults } from './faults.js';
-import { formatMs, paint } from './stackLog.js';
+import { paint } from './stackLog.js';
 import { createTerminal } from './terminal.js';
 import { removeStackState, writeStackState } from './stateFile.js';
 import type { Level } from './stackLog.js';
@@ -150,7 +150,7 @@ const main = async () => {
   }
   print(
     logMode === 'quiet'
-      ? `log: warnings and errors in full, and each function's invocations summed up every ${formatMs(summaryEveryMs)} (LOG=verbose: a line per invocation)`
+      ? `log: warnings and errors in full, and each function's invocations summed up every ${+(summaryEveryMs / 1000).toFixed(1)} s (LOG=verbose: a line per invocation)`
       : 'log: a line per invocation (LOG=quiet: a summary per function)',
   );
   print('');
