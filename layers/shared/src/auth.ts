@@ -8,8 +8,9 @@
  */
 import { SignJWT, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { Unauthorized } from './errors.js';
-import { type DeviceSelection, validateDeviceSelection } from './frames.js';
+import { type DeviceSelection, MAX_SCOPE_DEVICES, validateDeviceSelection } from './frames.js';
 import type { Principal } from './principal.js';
+import { MAX_SCOPE_CONTEXT_BYTES, encodeScope } from './scopeEncoding.js';
 
 export const DEFAULT_ISSUER = 'serverless-iot-dashboard';
 export const DEFAULT_AUDIENCE = 'serverless-iot-dashboard';
@@ -47,9 +48,13 @@ export const createTokenVerifier = ({ secret, jwksUrl, issuer, audience, clockTo
       if (typeof payload.sub !== 'string' || payload.sub === '') throw new Unauthorized('token has no subject');
       let devices: DeviceSelection;
       try {
-        devices = validateDeviceSelection(payload.devices ?? []);
+        // The scope limit, not the per-frame one: a token for 51 devices is an ordinary token.
+        devices = validateDeviceSelection(payload.devices ?? [], { max: MAX_SCOPE_DEVICES, per: 'token' });
       } catch {
-        throw new Unauthorized('token has an invalid "devices" claim');
+        throw new Unauthorized(`token has an invalid "devices" claim (a list of at most ${MAX_SCOPE_DEVICES} device ids, or "*")`);
+      }
+      if (encodeScope(devices).length > MAX_SCOPE_CONTEXT_BYTES) {
+        throw new Unauthorized(`token's "devices" claim does not fit API Gateway's 8 KB authorizer result: use shorter ids, fewer devices, or "*"`);
       }
       return { sub: payload.sub, devices, publish: payload.publish === true };
     } catch (error) {

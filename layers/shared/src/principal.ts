@@ -5,6 +5,7 @@
  */
 import { Forbidden } from './errors.js';
 import { ALL_DEVICES, type DeviceSelection } from './frames.js';
+import { decodeScope, encodeScope } from './scopeEncoding.js';
 
 export interface Principal {
   sub: string;
@@ -17,13 +18,13 @@ export type AuthorizerContext = { sub: string; devices: string; publish: 'true' 
 
 export const principalToContext = (p: Principal): AuthorizerContext => ({
   sub: p.sub,
-  devices: p.devices === ALL_DEVICES ? ALL_DEVICES : p.devices.join(','),
+  devices: encodeScope(p.devices),
   publish: p.publish ? 'true' : 'false',
 });
 
 export const principalFromContext = (context: Record<string, unknown> | null | undefined): Principal | undefined => {
   if (!context || typeof context.sub !== 'string' || typeof context.devices !== 'string') return undefined;
-  const devices = context.devices === ALL_DEVICES ? ALL_DEVICES : context.devices.split(',').filter(Boolean);
+  const devices = decodeScope(context.devices);
   return { sub: context.sub, devices, publish: context.publish === 'true' || context.publish === true };
 };
 

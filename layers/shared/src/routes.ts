@@ -10,6 +10,7 @@ import {
   ACTIONS,
   ALL_DEVICES,
   type ClientFrame,
+  MAX_SUBSCRIPTIONS_PER_CONNECTION,
   type DeviceSelection,
   type MessageFrame,
   isPlainObject,
@@ -60,6 +61,11 @@ export const createConnectRoute =
     if (requested !== undefined && requested !== '') {
       devices = validateDeviceSelection(requested === ALL_DEVICES ? ALL_DEVICES : requested.split(','));
       assertInScope(principal.devices, devices);
+    } else if (devices !== ALL_DEVICES && devices.length > MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+      // A token may list up to MAX_SCOPE_DEVICES, a connection subscribe to fewer: it must say which.
+      throw new BadRequest(
+        `your token covers ${devices.length} devices, more than the ${MAX_SUBSCRIPTIONS_PER_CONNECTION} one connection may subscribe to: name them in ?devices=`,
+      );
     }
     await store.putConnection({ connectionId, sub: principal.sub, scope: principal.devices, publish: principal.publish, devices });
     log.info('connected', { connectionId, sub: principal.sub, devices });

@@ -1,0 +1,55 @@
+/**
+ * The scope limit end to end: a token for more devices than one frame may name
+ * connects and receives, through the template's authorizer on the local stack.
+ */
+import { expect } from 'chai';
+import type { MqttClient } from 'mqtt';
+import { MAX_SUBSCRIPTIONS_PER_CONNECTION } from '@serverless-iot-dashboard/shared';
+import { type TestStack, connectDevice, startTestStack } from '../helpers/localStack.js';
+import { signedToken } from '../helpers/tokens.js';
+import { type TestClient, connectClient, upgradeStatus } from '../helpers/wsClient.js';
+
+describe('local stack: a token scoped to more devices than a frame may name', function () {
+  this.timeout(30_000);
+  let stack: TestStack;
+  let device: MqttClient;
+  const clients: TestClient[] = [];
+  const fleet = (n: number) => Array.from({ length: n }, (_, i) => `dev-${i + 1}`);
+  const url = (token: string, extra = '') => `${stack.urls.websocket}?token=${encodeURIComponent(token)}${extra}`;
+
+  before(async () => {
+    stack = await startTestStack({ auth: true });
+    device = await connectDevice(stack.urls.mqtt, 'scope-test-device');
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+  });
+  after(async () => {
+    await device?.endAsync();
+    await stack?.stop();
+  });
+
+  it('connects with a 51-device token and receives its 51st device', async () => {
+    // Arrange
+    const token = await signedToken({ secret: stack.devSecret!, sub: 'fleet-51', devices: fleet(51) });
+
+    // Act
+    const client = await connectClient(url(token));
+    clients.push(client);
+    await device.publishAsync('devices/dev-51/telemetry', JSON.stringify({ ts: Date.now(), seq: 51 }));
+
+    // Assert
+    expect((await client.next((f) => f.type === 'telemetry')).deviceId).to.equal('dev-51');
+  });
+
+  it(`refuses a connect without ?devices= whose token lists more than ${MAX_SUBSCRIPTIONS_PER_CONNECTION} devices, and takes one that names them`, async () => {
+    const token = await signedToken({ secret: stack.devSecret!, sub: 'fleet-1000', devices: fleet(1000) });
+
+    const refused = await upgradeStatus(url(token));
+    const named = await connectClient(url(token, '&devices=dev-1000'));
+    clients.push(named);
+
+    expect(refused.status).to.equal(400);
+    expect((await named.request({ action: 'subscribe', devices: ['dev-999'] }, (f) => f.type === 'subscribed')).subscriptions).to.deep.equal(['dev-1000', 'dev-999']);
+  });
+});
