@@ -24,6 +24,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BadRequest, NotFound } from './errors.js';
 import { ALL_DEVICES, type DeviceSelection, MAX_SUBSCRIPTIONS_PER_CONNECTION } from './frames.js';
 import { backoffDelay, sleep } from './retry.js';
+import { subscriptionCapCondition } from './subscriptionCap.js';
 
 export interface ConnectionRecord {
   connectionId: string;
@@ -80,6 +81,7 @@ export interface ConnectionStoreOptions {
 const connKey = (connectionId: string) => ({ pk: `conn#${connectionId}`, sk: 'meta' });
 const subKey = (deviceId: string, connectionId: string) => ({ pk: `dev#${deviceId}`, sk: connectionId });
 const BATCH_LIMIT = 25; // BatchWriteItem takes at most 25 requests.
+const MAX_SUBSCRIBE_ATTEMPTS = 5;
 
 export const DEFAULT_TTL_SECONDS = 2 * 60 * 60 + 10 * 60;
 
@@ -131,8 +133,8 @@ export const createConnectionStore = ({
     return toRecord(out.Item);
   };
 
-  /** Updates the connection item only if it still exists; false when it does not. */
-  const updateConnection = async (UpdateExpression: string, connectionId: string, values: Record<string, unknown>) => {
+  /** Updates the connection item only if it still exists (and `condition` holds); false when not. */
+  const updateConnection = async (UpdateExpression: string, connectionId: string, values: Record<string, unknown>, condition?: string) => {
     usage.requests++;
     try {
       await doc.send(
@@ -140,7 +142,7 @@ export const createConnectionStore = ({
           TableName: tableName,
           Key: connKey(connectionId),
           UpdateExpression,
-          ConditionExpression: 'attribute_exists(pk)',
+          ConditionExpression: condition ? `attribute_exists(pk) AND ${condition}` : 'attribute_exists(pk)',
           ExpressionAttributeValues: values,
         }),
       );
@@ -204,18 +206,20 @@ export const createConnectionStore = ({
     },
 
     async subscribe(connectionId, devices) {
-      const current = await getConnection(connectionId);
-      if (!current) throw new NotFound('this connection is not registered; reconnect');
       const list = asList(devices);
-      const total = new Set([...current.devices, ...list]).size;
-      if (total > MAX_SUBSCRIPTIONS_PER_CONNECTION) {
-        throw new BadRequest(`a connection may subscribe to at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} devices`);
+      // The cap is a condition on the write (subscriptionCap.ts): a failed condition means another frame
+      // changed the set since the read, so read again and decide again, a bounded number of times.
+      for (let attempt = 1; ; attempt++) {
+        const current = await getConnection(connectionId);
+        if (!current) throw new NotFound('this connection is not registered; reconnect');
+        const cap = subscriptionCapCondition(current.devices, list, MAX_SUBSCRIPTIONS_PER_CONNECTION);
+        if (!cap) throw new BadRequest(`a connection may subscribe to at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} devices`);
+        if (await updateConnection('ADD devices :d', connectionId, { ':d': new Set(list), ...cap.values }, cap.expression)) {
+          await putSubscriptions(connectionId, list, current.expiresAt);
+          return [...new Set([...current.devices, ...list])].sort();
+        }
+        if (attempt >= MAX_SUBSCRIBE_ATTEMPTS) throw new BadRequest('subscriptions changed concurrently; send the frame again');
       }
-      if (!(await updateConnection('ADD devices :d', connectionId, { ':d': new Set(list) }))) {
-        throw new NotFound('this connection is not registered; reconnect');
-      }
-      await putSubscriptions(connectionId, list, current.expiresAt);
-      return [...new Set([...current.devices, ...list])].sort();
     },
 
     async unsubscribe(connectionId, devices) {
