@@ -19,6 +19,19 @@ describe('dashboard model (one server frame at a time)', () => {
     expect(model.store.device('dev-1')!.x).to.have.length(1);
   });
 
+  it('keeps frames of two devices that carry the same id: duplicates are per (deviceId, id)', () => {
+    // A device that reuses another's ids ("seq-100" …) must not blank that device out on the page.
+    const model = new DashboardModel({ scope: '*' });
+    model.receive(telemetry('seq-100', 'attacker', T0), T0 + 10);
+
+    const victim = model.receive(telemetry('seq-100', 'victim', T0 + 1), T0 + 20);
+    const repeat = model.receive(telemetry('seq-100', 'victim', T0 + 1), T0 + 30);
+
+    expect(victim).to.deep.equal({ kind: 'telemetry', deviceId: 'victim' });
+    expect(repeat.kind).to.equal('duplicate');
+    expect(model.store.device('victim')!.messages).to.equal(1);
+  });
+
   it('measures end-to-end latency as receive time minus the device ts', () => {
     const model = new DashboardModel({ scope: '*' });
 
