@@ -6,6 +6,7 @@
  *   WS_IDLE_TIMEOUT_MS (600000)  WS_MAX_CONNECTION_MS (7200000)  ASYNC_RETRY_DELAYS_MS (1000,2000)
  *   SIMULATED_DEVICES (3)  DYNAMODB_ENDPOINT (embedded dynalite)  LOG_LEVEL (info)
  *   FAULTS (none; e.g. post:429:0.2,dynamodb:throttle:0.1,invoke:crash:0.05)  FAULTS_SEED (random, printed)
+ *   SCHEDULE_PERIOD_MS (the template's rate(), e.g. 60000 for the expiry sweeper)
  */
 import { DEFAULT_PORTS, type RunningStack, startStack } from './stack.js';
 import { PortAccessError, PortInUseError } from './ports.js';
@@ -73,6 +74,7 @@ const main = async () => {
       ...(process.env.WS_MAX_CONNECTION_MS ? { maxConnectionMs: count('WS_MAX_CONNECTION_MS', 0) } : {}),
     },
     asyncRetryDelaysMs: retryDelays(),
+    ...(process.env.SCHEDULE_PERIOD_MS ? { schedulePeriodMs: Math.max(100, count('SCHEDULE_PERIOD_MS', 60_000)) } : {}),
     faults,
     faultsSeed,
     color,

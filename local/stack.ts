@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { PROJECT_ROOT, type Template, readTemplate } from '../scripts/template.js';
 import { type Simulator, startSimulator } from '../simulator/simulator.js';
 import { DEFAULT_ASYNC_RETRY_DELAYS_MS, createAsyncInvoker } from './lambda/asyncInvoke.js';
+import { type Scheduler, startScheduler } from './eventbridge/scheduler.js';
 import { type DevAuth, createDevAuth } from './devAuth.js';
 import { type DynamoService, ensureTables, startDynamo } from './dynamodb/dynamodb.js';
 import {
@@ -88,9 +89,11 @@ export interface StackOptions {
   faults?: string | readonly FaultRule[];
   /** Seed of the fault draws (FAULTS_SEED), for a reproducible run; default random (logged). */
   faultsSeed?: number;
+  /** The period of every rate() Schedule event (default: the template's, e.g. one minute); tests pass a second. */
+  schedulePeriodMs?: number;
 }
 
-export type InvocationSource = 'ws' | 'rule' | 'lambda-api' | 'direct';
+export type InvocationSource = 'ws' | 'rule' | 'lambda-api' | 'schedule' | 'direct';
 
 export interface StackHooks extends GatewayHooks {
   /** Wraps every function invocation: call `next()` to run it, or throw/delay instead. */
@@ -337,6 +340,17 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     const created = await ensureTables(dynamo.endpoint, model.tables);
     log('ddb', 'info', `tables: ${model.tables.map((t) => `${t.tableName}${created.includes(t.tableName) ? ' (created)' : ''}`).join(', ') || 'none'}`);
 
+    // ---- EventBridge schedules (the connection expiry sweeper)
+    const scheduler: Scheduler = startScheduler({
+      schedules: model.schedules,
+      region: model.region,
+      accountId: model.accountId,
+      periodMs: options.schedulePeriodMs,
+      invoke: (functionId, event) => invokeFunction(functionId, event, 'schedule'),
+      log: (level, text) => log('events', level, text),
+    });
+    cleanup.push(() => scheduler.close());
+
     // ---- simulated devices
     let simulator: Simulator | undefined;
     if ((options.simulatedDevices ?? 0) > 0) {
@@ -391,6 +405,7 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
         stopping ??= (async () => {
           log('stack', 'info', 'stopping: closing devices, broker, then every WebSocket (1001) with its $disconnect');
           await simulator?.stop();
+          await scheduler.close();
           // The broker first, so no new rule invocation starts; the ones in flight still deliver.
           await iot.close();
           await lambdaApi.settled();

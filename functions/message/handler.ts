@@ -4,6 +4,6 @@ import { createFanOutClients, createMessageRoute, fanOutConfigFromEnv, logger, w
 
 const config = fanOutConfigFromEnv();
 
-const { store, fanOut } = createFanOutClients(config);
+const { store, fanOut, closer } = createFanOutClients(config);
 
-export const handler = wsRoute(createMessageRoute({ store, fanOut, log: logger, newId: randomUUID }));
+export const handler = wsRoute(createMessageRoute({ store, fanOut, log: logger, newId: randomUUID, closer }));

@@ -17,7 +17,7 @@ const config = {
   workerFunction: process.env.FANOUT_WORKER_FUNCTION || undefined,
 };
 
-const { store, fanOut, counter } = createFanOutClients(config);
+const { store, fanOut, counter, closer } = createFanOutClients(config);
 
 const deliver = createShardedDelivery({
   fanOut,
@@ -27,4 +27,4 @@ const deliver = createShardedDelivery({
   counter,
 });
 
-export const handler = eventHandler(createTelemetryHandler({ store, deliver, log: logger, counter }));
+export const handler = eventHandler(createTelemetryHandler({ store, deliver, log: logger, counter, closer }));

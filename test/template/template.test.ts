@@ -118,18 +118,24 @@ describe('template.yaml', () => {
       }
     });
 
-    it('scopes ManageConnections to POST on this API and stage only', () => {
+    it('scopes ManageConnections to POST (and DELETE, for the functions that close expired connections) on this API and stage only', () => {
       const manage = statements.filter(({ statement }) => statement.Action === 'execute-api:ManageConnections');
       expect(manage.length).to.be.greaterThan(0);
       for (const { statement } of manage) {
-        expect(subText(statement.Resource)).to.match(/:\$\{WebSocketApi\}\/\$\{StageName\}\/POST\/@connections\/\*$/);
+        expect(subText(statement.Resource)).to.match(/:\$\{WebSocketApi\}\/\$\{StageName\}\/(POST|DELETE)\/@connections\/\*$/);
       }
+      const deleters = manage.filter(({ statement }) => subText(statement.Resource).includes('/DELETE/')).map(({ where }) => where);
+      expect(deleters.sort()).to.deep.equal(['ConnectionExpiryFunction', 'MessageFunction', 'TelemetryFunction']);
     });
 
     it('scopes DynamoDB actions to the connections table', () => {
       const dynamo = statements.filter(({ statement }) => [statement.Action].flat().some((a: string) => a.startsWith('dynamodb:')));
       expect(dynamo.length).to.be.greaterThan(0);
-      for (const { where, statement } of dynamo) expect(getAttTarget(statement.Resource), where).to.equal('ConnectionsTable');
+      for (const { where, statement } of dynamo) {
+        // The table itself, or one of its indexes (${ConnectionsTable.Arn}/index/NAME).
+        const target = getAttTarget(statement.Resource) ?? /^\$\{(\w+)\.Arn\}\/index\/\w+$/.exec(subText(statement.Resource))?.[1];
+        expect(target, where).to.equal('ConnectionsTable');
+      }
     });
 
     it('names a SourceArn on every Lambda permission', () => {

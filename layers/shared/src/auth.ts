@@ -56,7 +56,9 @@ export const createTokenVerifier = ({ secret, jwksUrl, issuer, audience, clockTo
       if (encodeScope(devices).length > MAX_SCOPE_CONTEXT_BYTES) {
         throw new Unauthorized(`token's "devices" claim does not fit API Gateway's 8 KB authorizer result: use shorter ids, fewer devices, or "*"`);
       }
-      return { sub: payload.sub, devices, publish: payload.publish === true };
+      // Access ends when the token does: exp travels to the connection item, and every route and delivery checks it.
+      if (typeof payload.exp !== 'number') throw new Unauthorized('token has no expiry (exp)');
+      return { sub: payload.sub, devices, publish: payload.publish === true, exp: payload.exp };
     } catch (error) {
       if (error instanceof Unauthorized) throw error;
       if (error instanceof joseErrors.JWTExpired) throw new Unauthorized('token expired');

@@ -25,6 +25,7 @@ import { BadRequest, NotFound } from './errors.js';
 import { ALL_DEVICES, type DeviceSelection, MAX_SUBSCRIPTIONS_PER_CONNECTION } from './frames.js';
 import { backoffDelay, sleep } from './retry.js';
 import { subscriptionCapCondition } from './subscriptionCap.js';
+import { expiryIndexAttributes } from './expiryIndex.js';
 
 export interface ConnectionRecord {
   connectionId: string;
@@ -37,6 +38,8 @@ export interface ConnectionRecord {
   devices: string[];
   connectedAt: number;
   expiresAt: number;
+  /** The token's `exp` (epoch seconds): past it the connection receives nothing and no route serves it. */
+  tokenExpiresAt?: number;
 }
 
 export interface NewConnection {
@@ -45,6 +48,7 @@ export interface NewConnection {
   scope: DeviceSelection;
   publish: boolean;
   devices: DeviceSelection;
+  tokenExpiresAt?: number;
 }
 
 /** What DynamoDB reads cost; the benchmark reads it, the logs report it. */
@@ -64,8 +68,19 @@ export interface ConnectionStore {
    * Pages of connection ids subscribed to `deviceId` or to every device, each id once.
    * `tally`, when given, counts this lookup's own requests and read units (`usage` counts every call).
    */
-  recipientPages(deviceId: string, options?: { pageSize?: number; tally?: StoreUsage }): AsyncGenerator<string[]>;
+  recipientPages(deviceId: string, options?: RecipientOptions): AsyncGenerator<string[]>;
   readonly usage: StoreUsage;
+}
+
+export interface RecipientOptions {
+  pageSize?: number;
+  tally?: StoreUsage;
+  /**
+   * Called with the subscribers met past their expiry (the token's `exp`, or the TTL): they are never
+   * yielded, and the caller may close them (connectionExpiry.ts). Filtered in code, not by a
+   * FilterExpression, so that they are seen at all; the read units are the same either way.
+   */
+  expired?: (connectionIds: string[]) => void;
 }
 
 export interface ConnectionStoreOptions {
@@ -123,6 +138,7 @@ export const createConnectionStore = ({
       devices: item.devices instanceof Set ? [...(item.devices as Set<string>)].sort() : [],
       connectedAt: item.connectedAt as number,
       expiresAt: item.expiresAt as number,
+      ...(typeof item.tokenExpiresAt === 'number' ? { tokenExpiresAt: item.tokenExpiresAt } : {}),
     };
   };
 
@@ -130,7 +146,10 @@ export const createConnectionStore = ({
     usage.requests++;
     const out = await doc.send(new GetCommand({ TableName: tableName, Key: connKey(connectionId), ConsistentRead: true }));
     if (!out.Item || (out.Item.expiresAt as number) <= nowSeconds()) return undefined;
-    return toRecord(out.Item);
+    const record = toRecord(out.Item);
+    // A ping extends expiresAt, never the token: past exp the connection is gone for every route.
+    if (record.tokenExpiresAt !== undefined && record.tokenExpiresAt <= nowSeconds()) return undefined;
+    return record;
   };
 
   /** Updates the connection item only if it still exists (and `condition` holds); false when not. */
@@ -175,7 +194,7 @@ export const createConnectionStore = ({
     getConnection,
     removeConnection,
 
-    async putConnection({ connectionId, sub, scope, publish, devices }) {
+    async putConnection({ connectionId, sub, scope, publish, devices, tokenExpiresAt }) {
       const list = asList(devices);
       const record: ConnectionRecord = {
         connectionId,
@@ -184,7 +203,9 @@ export const createConnectionStore = ({
         publish,
         devices: list,
         connectedAt: now(),
-        expiresAt: expiry(),
+        // Its subscriptions get this too: no recipient lookup returns the connection past its token's exp.
+        expiresAt: tokenExpiresAt === undefined ? expiry() : Math.min(expiry(), tokenExpiresAt),
+        ...(tokenExpiresAt !== undefined ? { tokenExpiresAt } : {}),
       };
       usage.requests++;
       // The connection item first, listing its subscriptions, then the subscriptions:
@@ -193,7 +214,13 @@ export const createConnectionStore = ({
         new PutCommand({
           TableName: tableName,
           // DynamoDB has no empty sets: a connection with no subscriptions has no `devices` attribute.
-          Item: { ...connKey(connectionId), ...record, scope, devices: list.length > 0 ? new Set(list) : undefined },
+          Item: {
+            ...connKey(connectionId),
+            ...record,
+            ...expiryIndexAttributes(connectionId, tokenExpiresAt),
+            scope,
+            devices: list.length > 0 ? new Set(list) : undefined,
+          },
         }),
       );
       try {
@@ -215,7 +242,7 @@ export const createConnectionStore = ({
         const cap = subscriptionCapCondition(current.devices, list, MAX_SUBSCRIPTIONS_PER_CONNECTION);
         if (!cap) throw new BadRequest(`a connection may subscribe to at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} devices`);
         if (await updateConnection('ADD devices :d', connectionId, { ':d': new Set(list), ...cap.values }, cap.expression)) {
-          await putSubscriptions(connectionId, list, current.expiresAt);
+          await putSubscriptions(connectionId, list, Math.min(current.expiresAt, current.tokenExpiresAt ?? Infinity));
           return [...new Set([...current.devices, ...list])].sort();
         }
         if (attempt >= MAX_SUBSCRIBE_ATTEMPTS) throw new BadRequest('subscriptions changed concurrently; send the frame again');
@@ -233,10 +260,10 @@ export const createConnectionStore = ({
     },
 
     touch(connectionId) {
-      return updateConnection('SET expiresAt = :e', connectionId, { ':e': expiry() });
+      return updateConnection('SET expiresAt = :e', connectionId, { ':e': expiry(), ':now': nowSeconds() }, '(attribute_not_exists(tokenExpiresAt) OR tokenExpiresAt > :now)');
     },
 
-    async *recipientPages(deviceId, { pageSize, tally } = {}) {
+    async *recipientPages(deviceId, { pageSize, tally, expired } = {}) {
       const seen = new Set<string>();
       const keys = deviceId === ALL_DEVICES ? [ALL_DEVICES] : [deviceId, ALL_DEVICES];
       for (const key of keys) {
@@ -248,9 +275,8 @@ export const createConnectionStore = ({
             new QueryCommand({
               TableName: tableName,
               KeyConditionExpression: 'pk = :pk',
-              FilterExpression: 'expiresAt > :now',
-              ProjectionExpression: 'sk',
-              ExpressionAttributeValues: { ':pk': `dev#${key}`, ':now': nowSeconds() },
+              ProjectionExpression: 'sk, expiresAt',
+              ExpressionAttributeValues: { ':pk': `dev#${key}` },
               ExclusiveStartKey,
               Limit: pageSize,
               ReturnConsumedCapacity: 'TOTAL',
@@ -261,13 +287,17 @@ export const createConnectionStore = ({
           if (tally) tally.readUnits += units;
           ExclusiveStartKey = out.LastEvaluatedKey;
           const page: string[] = [];
+          const past: string[] = [];
+          const nowS = nowSeconds();
           for (const item of out.Items ?? []) {
             const id = item.sk as string;
-            if (!seen.has(id)) {
+            if (seen.has(id)) continue;
+            if ((item.expiresAt as number) > nowS) {
               seen.add(id);
               page.push(id);
-            }
+            } else past.push(id);
           }
+          if (past.length > 0) expired?.(past);
           if (page.length > 0) yield page;
         } while (ExclusiveStartKey);
       }

@@ -5,6 +5,7 @@
  */
 import { createDocumentClient } from './clients.js';
 import { intEnv, requireEnv } from './config.js';
+import { createConnectionCloser, createLazyDisconnector } from './connectionExpiry.js';
 import { createConnectionStore } from './connectionStore.js';
 import { createFanOut } from './fanOut.js';
 import { logger, metricsCounter } from './observability.js';
@@ -34,5 +35,7 @@ export const createFanOutClients = ({ tableName, endpoint, region, concurrency }
   const post = createSignedPoster({ endpoint, region, maxSockets: concurrency });
   const counter = metricsCounter();
   const fanOut = createFanOut({ store, post, log: logger, counter, concurrency });
-  return { store, fanOut, counter };
+  // Closes the connections a lookup meets past their token's exp (DeleteConnection, rare: loaded on first use).
+  const closer = createConnectionCloser({ disconnect: createLazyDisconnector(endpoint, region), store, log: logger, counter });
+  return { store, fanOut, counter, closer };
 };

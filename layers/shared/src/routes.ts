@@ -3,6 +3,7 @@
  * Handlers in functions/ only build the clients and the middy chain.
  */
 import { ANONYMOUS, type Principal, assertInScope, principalFromContext } from './principal.js';
+import type { ConnectionCloser } from './connectionExpiry.js';
 import type { ConnectionStore } from './connectionStore.js';
 import { BadRequest, Forbidden, NotFound, Unauthorized } from './errors.js';
 import { type FanOut, type FanOutResult, fanOutDeadline } from './fanOut.js';
@@ -67,7 +68,7 @@ export const createConnectRoute =
         `your token covers ${devices.length} devices, more than the ${MAX_SUBSCRIPTIONS_PER_CONNECTION} one connection may subscribe to: name them in ?devices=`,
       );
     }
-    await store.putConnection({ connectionId, sub: principal.sub, scope: principal.devices, publish: principal.publish, devices });
+    await store.putConnection({ connectionId, sub: principal.sub, scope: principal.devices, publish: principal.publish, devices, tokenExpiresAt: principal.exp });
     log.info('connected', { connectionId, sub: principal.sub, devices });
     return ok();
   };
@@ -124,16 +125,20 @@ export const createDefaultRoute = () => async (event: WsEvent): Promise<WsResult
 
 /** `message`: the original design's broadcast, now gated by the token's `publish` claim. */
 export const createMessageRoute =
-  ({ store, fanOut, log, now = Date.now, newId }: RouteDeps & { fanOut: FanOut; now?: () => number; newId: () => string }) =>
+  ({ store, fanOut, log, now = Date.now, newId, closer }: RouteDeps & { fanOut: FanOut; now?: () => number; newId: () => string; closer?: ConnectionCloser }) =>
   async (event: WsEvent, context?: LambdaClock): Promise<WsResult> => {
     const { data } = frameOf(event, 'message');
     const { connectionId } = event.requestContext;
     const connection = await requireConnection(store, connectionId);
     if (!connection.publish) throw new Forbidden('your token does not allow publishing messages');
     const frame: MessageFrame = { type: 'message', id: event.requestContext.messageId ?? newId(), from: connection.sub, ts: now(), data };
-    const result = await fanOut.deliver(store.recipientPages(ALL_DEVICES), JSON.stringify(frame), connectionId, { deadline: fanOutDeadline(context) });
+    const expired = closer?.collect();
+    const result = await fanOut.deliver(store.recipientPages(ALL_DEVICES, { expired: expired?.expired }), JSON.stringify(frame), connectionId, {
+      deadline: fanOutDeadline(context),
+    });
+    const closed = await expired?.settle();
     if (result.rejected) throw new BadRequest('message too large to broadcast');
-    log.info('broadcast a message', { ...result });
+    log.info('broadcast a message', { ...result, ...(closed ? { expiredClosed: closed.closed + closed.gone } : {}) });
     return ok({ type: 'sent', id: frame.id, recipients: result.recipients, delivered: result.delivered });
   };
 
@@ -150,7 +155,7 @@ export interface TelemetryOutcome extends Partial<FanOutResult> {
  * fix it); a failed lookup throws so that Lambda retries the invocation.
  */
 export const createTelemetryHandler =
-  ({ store, deliver, log, counter }: RouteDeps & { deliver: ShardedDelivery; counter: Counter }) =>
+  ({ store, deliver, log, counter, closer }: RouteDeps & { deliver: ShardedDelivery; counter: Counter; closer?: ConnectionCloser }) =>
   async (event: unknown, context?: LambdaClock): Promise<TelemetryOutcome> => {
     let envelope;
     try {
@@ -161,15 +166,18 @@ export const createTelemetryHandler =
       return { status: 'rejected' };
     }
     const lookup = { requests: 0, readUnits: 0 };
-    const result = await deliver(store.recipientPages(envelope.deviceId, { tally: lookup }), JSON.stringify(envelope), envelope.id, undefined, {
+    const expired = closer?.collect();
+    const result = await deliver(store.recipientPages(envelope.deviceId, { tally: lookup, expired: expired?.expired }), JSON.stringify(envelope), envelope.id, undefined, {
       deadline: fanOutDeadline(context),
     });
+    const closed = await expired?.settle();
     log.info('fanned out telemetry', {
       id: envelope.id,
       deviceId: envelope.deviceId,
       ...result,
       ddbRequests: lookup.requests,
       ddbReadUnits: lookup.readUnits,
+      ...(closed ? { expiredClosed: closed.closed + closed.gone } : {}),
     });
     return { status: result.rejected ? 'rejected' : 'delivered', id: envelope.id, deviceId: envelope.deviceId, ...result };
   };

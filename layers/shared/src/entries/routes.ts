@@ -1,6 +1,7 @@
 /** What the WebSocket route handlers load: no JWT library, no Secrets Manager, no Lambda client. */
 export * from '../config.js';
 export * from '../clients.js';
+export * from '../connectionExpiry.js';
 export * from '../connectionStore.js';
 export * from '../fanOut.js';
 export * from '../fanOutClients.js';
