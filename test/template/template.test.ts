@@ -66,6 +66,19 @@ describe('template.yaml', () => {
       expect(existsSync(join(PROJECT_ROOT, 'events', 'telemetry.json'))).to.equal(true);
     });
 
+    it('throttles the message route tighter than the stage, and limits each sender in the function', () => {
+      const [[, stage]] = resourcesOfType(template, 'AWS::ApiGatewayV2::Stage') as [string, Resource][];
+      const message = stage.Properties!.RouteSettings?.message;
+      const params = template.Parameters!;
+      expect(message).to.deep.equal({ ThrottlingRateLimit: { Ref: 'MessageRouteRateLimit' }, ThrottlingBurstLimit: { Ref: 'MessageRouteBurstLimit' } });
+      expect(Number(params.MessageRouteRateLimit!.Default)).to.be.below(Number(params.ThrottlingRateLimit!.Default));
+      expect(Number(params.MessageRouteBurstLimit!.Default)).to.be.below(Number(params.ThrottlingBurstLimit!.Default));
+      expect(resources.MessageFunction!.Properties!.Environment.Variables).to.deep.include({
+        MESSAGE_RATE_PER_MINUTE: { Ref: 'MessageRatePerMinute' },
+        MESSAGE_BURST: { Ref: 'MessageBurst' },
+      });
+    });
+
     it('keeps connections in an on-demand, encrypted table with TTL on expiresAt', () => {
       const [[, table]] = resourcesOfType(template, 'AWS::DynamoDB::Table') as [string, Resource][];
       expect(table.Properties).to.deep.include({

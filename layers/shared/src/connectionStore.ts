@@ -81,6 +81,8 @@ export interface RecipientOptions {
    * FilterExpression, so that they are seen at all; the read units are the same either way.
    */
   expired?: (connectionIds: string[]) => void;
+  /** false: only the device's own subscribers, not those of every device (dev#*). */
+  wildcard?: boolean;
 }
 
 export interface ConnectionStoreOptions {
@@ -263,9 +265,9 @@ export const createConnectionStore = ({
       return updateConnection('SET expiresAt = :e', connectionId, { ':e': expiry(), ':now': nowSeconds() }, '(attribute_not_exists(tokenExpiresAt) OR tokenExpiresAt > :now)');
     },
 
-    async *recipientPages(deviceId, { pageSize, tally, expired } = {}) {
+    async *recipientPages(deviceId, { pageSize, tally, expired, wildcard = true } = {}) {
       const seen = new Set<string>();
-      const keys = deviceId === ALL_DEVICES ? [ALL_DEVICES] : [deviceId, ALL_DEVICES];
+      const keys = deviceId === ALL_DEVICES || !wildcard ? [deviceId] : [deviceId, ALL_DEVICES];
       for (const key of keys) {
         let ExclusiveStartKey: Record<string, unknown> | undefined;
         do {

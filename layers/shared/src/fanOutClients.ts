@@ -29,7 +29,8 @@ export const fanOutConfigFromEnv = (): FanOutConfig => ({
 });
 
 export const createFanOutClients = ({ tableName, endpoint, region, concurrency }: FanOutConfig) => {
-  const store = createConnectionStore({ doc: createDocumentClient(), tableName });
+  const doc = createDocumentClient();
+  const store = createConnectionStore({ doc, tableName });
   // SigV4 over a keep-alive pool, not the SDK client: a fifth of the CPU per post (see bench/).
   // Not traced per post: one X-Ray subsegment per post would cost more than the post.
   const post = createSignedPoster({ endpoint, region, maxSockets: concurrency });
@@ -37,5 +38,5 @@ export const createFanOutClients = ({ tableName, endpoint, region, concurrency }
   const fanOut = createFanOut({ store, post, log: logger, counter, concurrency });
   // Closes the connections a lookup meets past their token's exp (DeleteConnection, rare: loaded on first use).
   const closer = createConnectionCloser({ disconnect: createLazyDisconnector(endpoint, region), store, log: logger, counter });
-  return { store, fanOut, counter, closer };
+  return { store, fanOut, counter, closer, doc };
 };

@@ -1,5 +1,6 @@
 /** The shared layer's public surface: everything a thin handler composes. */
 export * from './auth.js';
+export * from './broadcastAudience.js';
 export * from './authorizer.js';
 export * from './clients.js';
 export * from './config.js';
@@ -13,6 +14,7 @@ export * from './frames.js';
 export * from './middleware.js';
 export * from './observability.js';
 export * from './poster.js';
+export * from './rateLimit.js';
 export * from './redact.js';
 export * from './retry.js';
 export * from './routes.js';

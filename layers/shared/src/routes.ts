@@ -5,7 +5,8 @@
 import { ANONYMOUS, type Principal, assertInScope, principalFromContext } from './principal.js';
 import type { ConnectionCloser } from './connectionExpiry.js';
 import type { ConnectionStore } from './connectionStore.js';
-import { BadRequest, Forbidden, NotFound, Unauthorized } from './errors.js';
+import { broadcastRecipientPages } from './broadcastAudience.js';
+import { BadRequest, Forbidden, NotFound, RateLimited, Unauthorized } from './errors.js';
 import { type FanOut, type FanOutResult, fanOutDeadline } from './fanOut.js';
 import {
   ACTIONS,
@@ -21,6 +22,7 @@ import {
 import type { WsEvent, WsResult } from './middleware.js';
 import { ok } from './middleware.js';
 import type { Counter, Log } from './observability.js';
+import type { RateLimiter } from './rateLimit.js';
 import type { ShardedDelivery } from './sharding.js';
 import { telemetryEnvelope } from './telemetryEnvelope.js';
 
@@ -123,17 +125,35 @@ export const createDefaultRoute = () => async (event: WsEvent): Promise<WsResult
   throw new BadRequest(`unknown action; valid actions: ${ACTIONS.join(', ')}`);
 };
 
-/** `message`: the original design's broadcast, now gated by the token's `publish` claim. */
+/**
+ * `message`: the original design's broadcast, gated by the token's `publish` claim, limited per token
+ * holder (`limiter`), and heard only by connections whose subscriptions overlap the publisher's scope
+ * (broadcastAudience.ts).
+ */
 export const createMessageRoute =
-  ({ store, fanOut, log, now = Date.now, newId, closer }: RouteDeps & { fanOut: FanOut; now?: () => number; newId: () => string; closer?: ConnectionCloser }) =>
+  ({
+    store,
+    fanOut,
+    log,
+    now = Date.now,
+    newId,
+    closer,
+    limiter,
+  }: RouteDeps & { fanOut: FanOut; now?: () => number; newId: () => string; closer?: ConnectionCloser; limiter?: RateLimiter }) =>
   async (event: WsEvent, context?: LambdaClock): Promise<WsResult> => {
     const { data } = frameOf(event, 'message');
     const { connectionId } = event.requestContext;
     const connection = await requireConnection(store, connectionId);
     if (!connection.publish) throw new Forbidden('your token does not allow publishing messages');
+    const decision = await limiter?.(connection.sub);
+    if (decision && !decision.allowed) {
+      throw new RateLimited(
+        `too many messages: at most ${limiter!.perMinute} a minute, in bursts of ${limiter!.burst}, per token holder; retry in ${Math.ceil((decision.retryAfterMs ?? 1000) / 1000)} s`,
+      );
+    }
     const frame: MessageFrame = { type: 'message', id: event.requestContext.messageId ?? newId(), from: connection.sub, ts: now(), data };
     const expired = closer?.collect();
-    const result = await fanOut.deliver(store.recipientPages(ALL_DEVICES, { expired: expired?.expired }), JSON.stringify(frame), connectionId, {
+    const result = await fanOut.deliver(broadcastRecipientPages(store, connection.scope, { expired: expired?.expired }), JSON.stringify(frame), connectionId, {
       deadline: fanOutDeadline(context),
     });
     const closed = await expired?.settle();

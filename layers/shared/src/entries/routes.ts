@@ -7,5 +7,6 @@ export * from '../fanOut.js';
 export * from '../fanOutClients.js';
 export * from '../middleware.js';
 export * from '../observability.js';
+export * from '../rateLimit.js';
 export * from '../routes.js';
 export * from '../signedPoster.js';
