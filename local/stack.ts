@@ -41,7 +41,8 @@ import { type LambdaApi, createLambdaApi } from './lambda/lambdaApi.js';
 import { listenOn } from './ports.js';
 import { type Level, type StackLogger, createStackLogger, formatMs } from './stackLog.js';
 import { type FunctionSpec, type StackModel, buildStackModel } from './template/stackModel.js';
-import { type WebServer, createWebServer } from './webServer.js';
+import { networkInterfaces } from 'node:os';
+import { LOOPBACK_HOSTNAMES, type WebServer, createWebServer } from './webServer.js';
 
 export interface StackOptions {
   /** Dashboard HTTP (and MQTT over WebSocket on /mqtt). 0 = ephemeral. Default 3000. */
@@ -137,6 +138,14 @@ export interface RunningStack {
 export const DEFAULT_PORTS = { port: 3000, wsPort: 3001, mqttPort: 1883 } as const;
 const DIAL_ANY = new Set(['0.0.0.0', '::', '']);
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '0.0.0.0', '::', '']);
+
+/** The names a page of this stack may arrive under: loopback, the bound address, and with a wildcard bind every interface's. */
+const localHostnames = (host: string): string[] => {
+  const names = new Set<string>(LOOPBACK_HOSTNAMES);
+  if (DIAL_ANY.has(host)) for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) names.add(i.address.toLowerCase());
+  else names.add(host.replace(/^\[(.*)\]$/, '$1').toLowerCase());
+  return [...names];
+};
 
 const hostnameOf = (hostHeader: string | undefined): string | undefined => {
   if (!hostHeader) return undefined;
@@ -290,6 +299,8 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     const web: WebServer = createWebServer({
       root: options.dashboardRoot ?? join(PROJECT_ROOT, 'dashboard', 'dist'),
       onMqttSocket: (ws, req: IncomingMessage) => iot.handleWebSocket(ws, req),
+      // /config.json hands out the development token and /mqtt carries all telemetry: pages of this machine only.
+      allowedHosts: localHostnames(host),
       config: (req) => {
         const hostname = hostnameOf(req.headers.host) ?? publicHost;
         return {
