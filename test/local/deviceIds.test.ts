@@ -9,7 +9,8 @@ import { type TestStack, connectDevice, startTestStack } from '../helpers/localS
 import { type Frame, type TestClient, connectClient } from '../helpers/wsClient.js';
 
 describe('local stack: telemetry ids keyed by device', function () {
-  this.timeout(30_000);
+  // Room for the stack to start on a loaded machine (twenty publishes and two devices besides).
+  this.timeout(60_000);
   let stack: TestStack;
   let attacker: MqttClient;
   let victim: MqttClient;
