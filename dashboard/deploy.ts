@@ -195,7 +195,7 @@ const main = async (): Promise<void> => {
     log: (line) => console.log(line),
   });
   console.log(`\ndashboard: ${result.dashboardUrl}`);
-  console.log(`it connects to ${result.websocketUrl}; with auth on, add ?token=<JWT> (npm run token -- --stack ${args.stack})`);
+  console.log(`it connects to ${result.websocketUrl}; with auth on, add ?token=<JWT> (npm run token -- --stack ${args.stack} --sub <you> --devices <ids or '*'>)`);
 };
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -8,6 +8,7 @@
  *   LOG (quiet: a summary per function every LOG_SUMMARY_MS (5000), warnings and errors in full;
  *        verbose: a line per invocation)
  *   FAULTS (none; e.g. post:429:0.2,dynamodb:throttle:0.1,invoke:crash:0.05)  FAULTS_SEED (random, printed)
+ *   SCHEDULE_PERIOD_MS (the template's rate(), e.g. 60000 for the expiry sweeper)
  */
 import { DEFAULT_PORTS, type RunningStack, startStack } from './stack.js';
 import { PortAccessError, PortInUseError } from './ports.js';
@@ -83,6 +84,7 @@ const main = async () => {
       ...(process.env.WS_MAX_CONNECTION_MS ? { maxConnectionMs: count('WS_MAX_CONNECTION_MS', 0) } : {}),
     },
     asyncRetryDelaysMs: retryDelays(),
+    ...(process.env.SCHEDULE_PERIOD_MS ? { schedulePeriodMs: Math.max(100, count('SCHEDULE_PERIOD_MS', 60_000)) } : {}),
     faults,
     faultsSeed,
     color,

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { PROJECT_ROOT, type Template, readTemplate } from '../scripts/template.js';
 import { type Simulator, startSimulator } from '../simulator/simulator.js';
 import { type AsyncJob, type AsyncOutcome, DEFAULT_ASYNC_RETRY_DELAYS_MS, createAsyncInvoker } from './lambda/asyncInvoke.js';
+import { type Scheduler, startScheduler } from './eventbridge/scheduler.js';
 import { type DevAuth, createDevAuth } from './devAuth.js';
 import { type DynamoService, dynamoClient, ensureTables, startDynamo } from './dynamodb/dynamodb.js';
 import {
@@ -45,7 +46,8 @@ import { type SqsApi, startSqsApi } from './sqs/sqsApi.js';
 import { listenOn } from './ports.js';
 import { type Level, type LogMode, type StackLogger, createStackLogger, formatMs } from './stackLog.js';
 import { type FunctionSpec, type StackModel, buildStackModel } from './template/stackModel.js';
-import { type WebServer, createWebServer } from './webServer.js';
+import { networkInterfaces } from 'node:os';
+import { LOOPBACK_HOSTNAMES, type WebServer, createWebServer } from './webServer.js';
 
 export interface StackOptions {
   /** Dashboard HTTP (and MQTT over WebSocket on /mqtt). 0 = ephemeral. Default 3000. */
@@ -101,9 +103,11 @@ export interface StackOptions {
   faults?: string | readonly FaultRule[];
   /** Seed of the fault draws (FAULTS_SEED), for a reproducible run; default random (logged). */
   faultsSeed?: number;
+  /** The period of every rate() Schedule event (default: the template's, e.g. one minute); tests pass a second. */
+  schedulePeriodMs?: number;
 }
 
-export type InvocationSource = 'ws' | 'rule' | 'lambda-api' | 'direct';
+export type InvocationSource = 'ws' | 'rule' | 'lambda-api' | 'schedule' | 'direct';
 
 export interface StackHooks extends GatewayHooks {
   /** Wraps every function invocation: call `next()` to run it, or throw/delay instead. */
@@ -150,6 +154,14 @@ export interface RunningStack {
 export const DEFAULT_PORTS = { port: 3000, wsPort: 3001, mqttPort: 1883 } as const;
 const DIAL_ANY = new Set(['0.0.0.0', '::', '']);
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '0.0.0.0', '::', '']);
+
+/** The names a page of this stack may arrive under: loopback, the bound address, and with a wildcard bind every interface's. */
+const localHostnames = (host: string): string[] => {
+  const names = new Set<string>(LOOPBACK_HOSTNAMES);
+  if (DIAL_ANY.has(host)) for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) names.add(i.address.toLowerCase());
+  else names.add(host.replace(/^\[(.*)\]$/, '$1').toLowerCase());
+  return [...names];
+};
 
 const hostnameOf = (hostHeader: string | undefined): string | undefined => {
   if (!hostHeader) return undefined;
@@ -343,6 +355,8 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     const web: WebServer = createWebServer({
       root: options.dashboardRoot ?? join(PROJECT_ROOT, 'dashboard', 'dist'),
       onMqttSocket: (ws, req: IncomingMessage) => iot.handleWebSocket(ws, req),
+      // /config.json hands out the development token and /mqtt carries all telemetry: pages of this machine only.
+      allowedHosts: localHostnames(host),
       config: (req) => {
         const hostname = hostnameOf(req.headers.host) ?? publicHost;
         return {
@@ -392,6 +406,17 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     // ---- tables
     const created = await ensureTables(dynamo.endpoint, model.tables);
     log('ddb', 'info', `tables: ${model.tables.map((t) => `${t.tableName}${created.includes(t.tableName) ? ' (created)' : ''}`).join(', ') || 'none'}`);
+
+    // ---- EventBridge schedules (the connection expiry sweeper)
+    const scheduler: Scheduler = startScheduler({
+      schedules: model.schedules,
+      region: model.region,
+      accountId: model.accountId,
+      periodMs: options.schedulePeriodMs,
+      invoke: (functionId, event) => invokeFunction(functionId, event, 'schedule'),
+      log: (level, text) => log('events', level, text),
+    });
+    cleanup.push(() => scheduler.close());
 
     // ---- simulated devices
     // Backfill, not persistence: dynalite keeps nothing between runs, and a history written in the rule's and the
@@ -482,6 +507,7 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
         stopping ??= (async () => {
           log('stack', 'info', 'stopping: closing devices, broker, then every WebSocket (1001) with its $disconnect');
           await simulator?.stop();
+          await scheduler.close();
           // The broker first, so no new rule invocation starts; the ones in flight still deliver.
           await iot.close();
           ruleDynamo.destroy();

@@ -123,6 +123,37 @@ const embeddedToken = (raw: string): string | undefined => {
   }
 };
 
+/**
+ * The page's own address without a token: `?token=` gone, and any token inside
+ * `?url=` too. The token then lives in memory only, not in the address bar, the
+ * browser history, bookmarks or a shared screenshot. Undefined when there is
+ * nothing to remove (the page leaves its address alone).
+ */
+export const addressWithoutToken = (href: string): string | undefined => {
+  let address: URL;
+  try {
+    address = new URL(href);
+  } catch {
+    return undefined;
+  }
+  let changed = address.searchParams.has('token');
+  address.searchParams.delete('token');
+  const endpoint = address.searchParams.get('url');
+  if (endpoint) {
+    try {
+      const inner = new URL(endpoint);
+      if (inner.searchParams.has('token')) {
+        inner.searchParams.delete('token');
+        address.searchParams.set('url', inner.toString());
+        changed = true;
+      }
+    } catch {
+      // Not a URL: resolveConfig reports it; nothing to strip.
+    }
+  }
+  return changed ? address.toString() : undefined;
+};
+
 /** The URL one connection attempt opens: endpoint + token + (optionally) the devices to subscribe on connect. */
 export const connectUrl = (base: string, { token, devices }: { token?: string; devices?: readonly string[] }): string => {
   const url = new URL(base);

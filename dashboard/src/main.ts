@@ -3,7 +3,7 @@
  * decided without a DOM lives in the modules beside this one, with tests.
  */
 import { Backoff } from './backoff.js';
-import { type DashboardConfig, type FileConfig, HEARTBEAT_MS, connectUrl, parseFileConfig, resolveConfig, tokenScope } from './config.js';
+import { type DashboardConfig, type FileConfig, HEARTBEAT_MS, addressWithoutToken, connectUrl, parseFileConfig, resolveConfig, tokenScope } from './config.js';
 import { type ConnectionStatus, LiveConnection, type SocketLike } from './connection.js';
 import { displayUrl, formatAgo, formatClock, formatMs, formatRate } from './format.js';
 import { DashboardModel } from './model.js';
@@ -274,6 +274,9 @@ const showFatal = (message: string): void => {
 
 const boot = async (): Promise<void> => {
   const params = new URLSearchParams(location.search);
+  // The token is read once, kept in memory (the config), and taken out of the address bar and the history.
+  const cleaned = addressWithoutToken(location.href);
+  if (cleaned) history.replaceState(history.state, '', cleaned);
   const result = resolveConfig(params, await loadFileConfig());
   if (!result.ok) {
     showFatal(result.error);

@@ -2,7 +2,7 @@
  * Everything the page knows, updated one server frame at a time. DOM-free:
  * the view reads it, tests feed it frames.
  */
-import { RecentIds } from './dedup.js';
+import { RecentIds, messageKey, telemetryKey } from './dedup.js';
 import { type ServerFrame, parseServerFrame } from './frames.js';
 import { GapFill, type HistoryRequest } from './history.js';
 import { LatencyWindow } from './latency.js';
@@ -89,7 +89,7 @@ export class DashboardModel {
   apply(frame: ServerFrame, now: number): Outcome {
     switch (frame.type) {
       case 'telemetry': {
-        if (!this.recent.admit(frame.id)) {
+        if (!this.recent.admit(telemetryKey(frame.deviceId, frame.id))) {
           this.counters.duplicates++;
           return { kind: 'duplicate', id: frame.id };
         }
@@ -103,7 +103,7 @@ export class DashboardModel {
         return { kind: 'telemetry', deviceId: frame.deviceId, ...(gap !== undefined ? { gap } : {}) };
       }
       case 'message':
-        if (!this.recent.admit(frame.id)) {
+        if (!this.recent.admit(messageKey(frame.id))) {
           this.counters.duplicates++;
           return { kind: 'duplicate', id: frame.id };
         }

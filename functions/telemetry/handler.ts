@@ -22,7 +22,7 @@ const config = {
   retentionDays: intEnv('HISTORY_RETENTION_DAYS', 7),
 };
 
-const { store, fanOut, counter } = createFanOutClients(config);
+const { store, fanOut, counter, closer } = createFanOutClients(config);
 
 const deliver = createShardedDelivery({
   fanOut,
@@ -36,4 +36,4 @@ const devices = config.devicesTableName
   ? createDevicesStore({ doc: createDocumentClient(undefined, { allowImpreciseNumbers: true }), tableName: config.devicesTableName, retentionDays: config.retentionDays })
   : undefined;
 
-export const handler = eventHandler(createTelemetryHandler({ store, deliver, log: logger, counter, devices }));
+export const handler = eventHandler(createTelemetryHandler({ store, deliver, log: logger, counter, devices, closer }));

@@ -92,6 +92,27 @@ export interface TopicRuleSpec {
   unsupportedActions: string[];
 }
 
+/** A function's `Schedule` event (an EventBridge rule that invokes it): what local/eventbridge/ runs. */
+export interface ScheduleSpec {
+  functionId: string;
+  /** The event's name under the function's Events. */
+  eventName: string;
+  /** `rate(1 minute)`, `cron(…)`. */
+  expression: string;
+  /** The period of a rate() expression; undefined for cron(), which the local stack does not run. */
+  periodMs?: number;
+  enabled: boolean;
+}
+
+const RATE_UNITS_MS: Record<string, number> = { minute: 60_000, minutes: 60_000, hour: 3_600_000, hours: 3_600_000, day: 86_400_000, days: 86_400_000 };
+
+/** `rate(5 minutes)` → 300000; undefined for anything else. https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html */
+export const ratePeriodMs = (expression: string): number | undefined => {
+  const match = /^rate\(\s*(\d+)\s+([a-z]+)\s*\)$/.exec(expression.trim());
+  const unit = match ? RATE_UNITS_MS[match[2] as string] : undefined;
+  return match && unit && Number(match[1]) > 0 ? Number(match[1]) * unit : undefined;
+};
+
 export interface StackModel {
   stackName: string;
   region: string;
@@ -102,6 +123,7 @@ export interface StackModel {
   tables: TableSpec[];
   rules: TopicRuleSpec[];
   queues: QueueSpec[];
+  schedules: ScheduleSpec[];
   /** Things in the template that the local stack skips, for one warning each at start. */
   warnings: string[];
 }
@@ -474,7 +496,21 @@ export const buildStackModel = ({
   const targets = new Set(queues.map((queue) => (queue.attributes.RedrivePolicy ? (JSON.parse(queue.attributes.RedrivePolicy) as { deadLetterTargetArn?: string }).deadLetterTargetArn : undefined)));
   queues.sort((a, b) => Number(targets.has(b.arn)) - Number(targets.has(a.arn)));
 
-  return { stackName, region, accountId, parameters, functions, api, tables, rules, queues, warnings };
+
+  // ---- Schedule events (SAM turns each into an EventBridge rule)
+  const schedules: ScheduleSpec[] = [];
+  for (const [logicalId] of resourcesOfType('AWS::Serverless::Function')) {
+    const events = (property(logicalId, 'Events') as Record<string, { Type?: string; Properties?: Record<string, unknown> }> | undefined) ?? {};
+    for (const [eventName, event] of Object.entries(events)) {
+      if (event?.Type !== 'Schedule') continue;
+      const expression = String(event.Properties?.Schedule ?? '');
+      const periodMs = ratePeriodMs(expression);
+      if (periodMs === undefined) warnings.push(`${logicalId}.${eventName}: schedule "${expression}" is not run locally (only rate() is)`);
+      schedules.push({ functionId: logicalId, eventName, expression, periodMs, enabled: event.Properties?.Enabled !== false && event.Properties?.Enabled !== 'false' });
+    }
+  }
+
+  return { stackName, region, accountId, parameters, functions, api, tables, rules, queues, schedules, warnings };
 };
 
 /**

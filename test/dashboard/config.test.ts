@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { DEFAULT_STALE_MS, DEFAULT_WINDOW_MS, connectUrl, parseDuration, parseFileConfig, resolveConfig, tokenScope } from '../../dashboard/src/config.js';
+import { DEFAULT_STALE_MS, DEFAULT_WINDOW_MS, addressWithoutToken, connectUrl, parseDuration, parseFileConfig, resolveConfig, tokenScope } from '../../dashboard/src/config.js';
 
 const API = 'wss://abc123.execute-api.eu-west-1.amazonaws.com/prod';
 
@@ -116,5 +116,21 @@ describe("dashboard token scope (the JWT's devices claim, unverified)", () => {
 
   it('decodes non-ASCII claims', () => {
     expect(tokenScope(jwt({ devices: ['capteur-é'] }))).to.deep.equal(['capteur-é']);
+  });
+});
+
+describe('dashboard address without its token', () => {
+  it('drops ?token= and a token inside ?url=, keeping everything else', () => {
+    const cleaned = addressWithoutToken('https://dash.example/?url=wss%3A%2F%2Fapi.example%2Fprod%3Ftoken%3Dinner&token=outer&window=5m');
+
+    const url = new URL(cleaned!);
+    expect(url.searchParams.get('token')).to.equal(null);
+    expect(url.searchParams.get('url')).to.equal('wss://api.example/prod');
+    expect(url.searchParams.get('window')).to.equal('5m');
+    expect(cleaned).to.not.match(/inner|outer/);
+  });
+
+  it('leaves an address without a token alone', () => {
+    expect(addressWithoutToken('https://dash.example/?url=wss%3A%2F%2Fapi.example%2Fprod&window=5m')).to.equal(undefined);
   });
 });

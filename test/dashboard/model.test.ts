@@ -1,5 +1,7 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { DashboardModel } from '../../dashboard/src/model.js';
+import { fieldColor } from '../../dashboard/src/view/palette.js';
 
 const T0 = 1_764_057_600_000;
 const telemetry = (id: string, deviceId: string, ts: number, data: Record<string, unknown> = { temperature: 20 }) =>
@@ -17,6 +19,41 @@ describe('dashboard model (one server frame at a time)', () => {
     expect(model.counters).to.include({ telemetry: 1, duplicates: 1 });
     expect(model.store.device('dev-1')!.messages).to.equal(1);
     expect(model.store.device('dev-1')!.x).to.have.length(1);
+  });
+
+  it('keeps frames of two devices that carry the same id: duplicates are per (deviceId, id)', () => {
+    // A device that reuses another's ids ("seq-100" …) must not blank that device out on the page.
+    const model = new DashboardModel({ scope: '*' });
+    model.receive(telemetry('seq-100', 'attacker', T0), T0 + 10);
+
+    const victim = model.receive(telemetry('seq-100', 'victim', T0 + 1), T0 + 20);
+    const repeat = model.receive(telemetry('seq-100', 'victim', T0 + 1), T0 + 30);
+
+    expect(victim).to.deep.equal({ kind: 'telemetry', deviceId: 'victim' });
+    expect(repeat.kind).to.equal('duplicate');
+    expect(model.store.device('victim')!.messages).to.equal(1);
+  });
+
+  it('charts and colours any field name a device sends, Object.prototype names included (property)', () => {
+    const fieldName = fc.oneof(
+      fc.constantFrom('__defineGetter__', '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'temperature', ''),
+      fc.string({ maxLength: 40 }),
+    );
+    fc.assert(
+      fc.property(fc.uniqueArray(fieldName, { minLength: 1, maxLength: 6 }), fc.double({ noNaN: true, noDefaultInfinity: true }), (fields, value) => {
+        const model = new DashboardModel({ scope: '*' });
+        // Built from JSON text, as frames arrive: JSON.parse makes "__proto__" an own field, like any other.
+        const data = JSON.parse(`{${fields.map((f) => `${JSON.stringify(f)}:${JSON.stringify(value)}`).join(',')}}`);
+
+        const outcome = model.receive(JSON.stringify({ type: 'telemetry', id: 'm1', deviceId: 'dev-1', ts: T0, receivedAt: T0, data }), T0 + 5);
+
+        expect(outcome.kind).to.equal('telemetry');
+        const device = model.store.device('dev-1')!;
+        expect(Object.keys(device.latest).sort()).to.deep.equal([...fields].sort());
+        for (const field of [...fields, ...device.fields]) expect(fieldColor(field)).to.match(/^#[0-9a-f]{6}$/);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('measures end-to-end latency as receive time minus the device ts', () => {

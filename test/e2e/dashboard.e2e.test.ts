@@ -279,6 +279,22 @@ describe('dashboard in Chromium against a scripted gateway', function () {
     expect(gateway.connects.slice(connects)).to.deep.equal(['dev-a']);
   });
 
+  it('takes ?token= out of the address bar and the history, and still connects (and reconnects) with it', async () => {
+    const token = `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.${Buffer.from('{"devices":"*"}').toString('base64url')}.c2lnbmF0dXJl`;
+
+    await open(`?token=${token}&window=1m`);
+    const address = await page.evaluate(() => location.href);
+    const connects = gateway.tokens.length;
+    gateway.dropAll();
+    await waitForState(page, '[data-testid="connection-status"]', 'reconnecting', 5_000);
+    await waitForState(page, '[data-testid="connection-status"]', 'live', 10_000);
+
+    expect(address).to.not.include('token');
+    expect(address).to.include('window=1m');
+    expect(gateway.tokens.at(connects - 1)).to.equal(token);
+    expect(gateway.tokens.slice(connects)).to.deep.equal([token]);
+  });
+
   it('fits a phone screen without sideways scrolling', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await open();

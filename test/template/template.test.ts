@@ -68,6 +68,19 @@ describe('template.yaml', () => {
       expect(existsSync(join(PROJECT_ROOT, 'events', 'telemetry.json'))).to.equal(true);
     });
 
+    it('throttles the message route tighter than the stage, and limits each sender in the function', () => {
+      const [[, stage]] = resourcesOfType(template, 'AWS::ApiGatewayV2::Stage') as [string, Resource][];
+      const message = stage.Properties!.RouteSettings?.message;
+      const params = template.Parameters!;
+      expect(message).to.deep.equal({ ThrottlingRateLimit: { Ref: 'MessageRouteRateLimit' }, ThrottlingBurstLimit: { Ref: 'MessageRouteBurstLimit' } });
+      expect(Number(params.MessageRouteRateLimit!.Default)).to.be.below(Number(params.ThrottlingRateLimit!.Default));
+      expect(Number(params.MessageRouteBurstLimit!.Default)).to.be.below(Number(params.ThrottlingBurstLimit!.Default));
+      expect(resources.MessageFunction!.Properties!.Environment.Variables).to.deep.include({
+        MESSAGE_RATE_PER_MINUTE: { Ref: 'MessageRatePerMinute' },
+        MESSAGE_BURST: { Ref: 'MessageBurst' },
+      });
+    });
+
     it('stores history through a DynamoDBv2 rule action: every reading under its device, sorted by ts, with a TTL from HistoryRetentionDays', () => {
       const rule = resources.HistoryRule!.Properties!.TopicRulePayload;
       expect(ref(rule.Actions[0].DynamoDBv2.PutItem.TableName)).to.equal('HistoryTable');
@@ -134,18 +147,24 @@ describe('template.yaml', () => {
       }
     });
 
-    it('scopes ManageConnections to POST on this API and stage only', () => {
+    it('scopes ManageConnections to POST (and DELETE, for the functions that close expired connections) on this API and stage only', () => {
       const manage = statements.filter(({ statement }) => statement.Action === 'execute-api:ManageConnections');
       expect(manage.length).to.be.greaterThan(0);
       for (const { statement } of manage) {
-        expect(subText(statement.Resource)).to.match(/:\$\{WebSocketApi\}\/\$\{StageName\}\/POST\/@connections\/\*$/);
+        expect(subText(statement.Resource)).to.match(/:\$\{WebSocketApi\}\/\$\{StageName\}\/(POST|DELETE)\/@connections\/\*$/);
       }
+      const deleters = manage.filter(({ statement }) => subText(statement.Resource).includes('/DELETE/')).map(({ where }) => where);
+      expect(deleters.sort()).to.deep.equal(['ConnectionExpiryFunction', 'MessageFunction', 'TelemetryFunction']);
     });
 
     it('scopes DynamoDB actions to one of the three tables', () => {
       const dynamo = statements.filter(({ statement }) => [statement.Action].flat().some((a: string) => a.startsWith('dynamodb:')));
       expect(dynamo.length).to.be.greaterThan(0);
-      for (const { where, statement } of dynamo) expect(getAttTarget(statement.Resource), where).to.be.oneOf(['ConnectionsTable', 'HistoryTable', 'DevicesTable']);
+      for (const { where, statement } of dynamo) {
+        // A table, or one of the connections table's indexes (${ConnectionsTable.Arn}/index/NAME).
+        const target = getAttTarget(statement.Resource) ?? /^\$\{(\w+)\.Arn\}\/index\/\w+$/.exec(subText(statement.Resource))?.[1];
+        expect(target, where).to.be.oneOf(['ConnectionsTable', 'HistoryTable', 'DevicesTable']);
+      }
     });
 
     it('gives each history reader and writer only the actions it uses, on its table', () => {

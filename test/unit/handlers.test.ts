@@ -208,7 +208,8 @@ describe('handlers, driven by the events/ fixtures', () => {
       const result = await handler(event, lambdaContext());
 
       expect(result.policyDocument.Statement[0]).to.include({ Effect: 'Allow', Resource: event.methodArn });
-      expect(result.context).to.deep.equal({ sub: 'alice', devices: 'dev-1', publish: 'false' });
+      expect(result.context).to.deep.equal({ sub: 'alice', devices: 'dev-1', publish: 'false', exp: result.context.exp });
+      expect(Number(result.context.exp) - Date.now() / 1000).to.be.within(55, 61);
     });
 
     it('rejects the fixture token (bad signature) with Unauthorized', async () => {

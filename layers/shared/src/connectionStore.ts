@@ -24,6 +24,8 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BadRequest, NotFound } from './errors.js';
 import { ALL_DEVICES, type DeviceSelection, MAX_SUBSCRIPTIONS_PER_CONNECTION } from './frames.js';
 import { backoffDelay, sleep } from './retry.js';
+import { subscriptionCapCondition } from './subscriptionCap.js';
+import { expiryIndexAttributes } from './expiryIndex.js';
 
 export interface ConnectionRecord {
   connectionId: string;
@@ -36,6 +38,8 @@ export interface ConnectionRecord {
   devices: string[];
   connectedAt: number;
   expiresAt: number;
+  /** The token's `exp` (epoch seconds): past it the connection receives nothing and no route serves it. */
+  tokenExpiresAt?: number;
 }
 
 export interface NewConnection {
@@ -44,6 +48,7 @@ export interface NewConnection {
   scope: DeviceSelection;
   publish: boolean;
   devices: DeviceSelection;
+  tokenExpiresAt?: number;
 }
 
 /** What DynamoDB reads cost; the benchmark reads it, the logs report it. */
@@ -63,8 +68,21 @@ export interface ConnectionStore {
    * Pages of connection ids subscribed to `deviceId` or to every device, each id once.
    * `tally`, when given, counts this lookup's own requests and read units (`usage` counts every call).
    */
-  recipientPages(deviceId: string, options?: { pageSize?: number; tally?: StoreUsage }): AsyncGenerator<string[]>;
+  recipientPages(deviceId: string, options?: RecipientOptions): AsyncGenerator<string[]>;
   readonly usage: StoreUsage;
+}
+
+export interface RecipientOptions {
+  pageSize?: number;
+  tally?: StoreUsage;
+  /**
+   * Called with the subscribers met past their expiry (the token's `exp`, or the TTL): they are never
+   * yielded, and the caller may close them (connectionExpiry.ts). Filtered in code, not by a
+   * FilterExpression, so that they are seen at all; the read units are the same either way.
+   */
+  expired?: (connectionIds: string[]) => void;
+  /** false: only the device's own subscribers, not those of every device (dev#*). */
+  wildcard?: boolean;
 }
 
 export interface ConnectionStoreOptions {
@@ -80,6 +98,7 @@ export interface ConnectionStoreOptions {
 const connKey = (connectionId: string) => ({ pk: `conn#${connectionId}`, sk: 'meta' });
 const subKey = (deviceId: string, connectionId: string) => ({ pk: `dev#${deviceId}`, sk: connectionId });
 const BATCH_LIMIT = 25; // BatchWriteItem takes at most 25 requests.
+const MAX_SUBSCRIBE_ATTEMPTS = 5;
 
 export const DEFAULT_TTL_SECONDS = 2 * 60 * 60 + 10 * 60;
 
@@ -121,6 +140,7 @@ export const createConnectionStore = ({
       devices: item.devices instanceof Set ? [...(item.devices as Set<string>)].sort() : [],
       connectedAt: item.connectedAt as number,
       expiresAt: item.expiresAt as number,
+      ...(typeof item.tokenExpiresAt === 'number' ? { tokenExpiresAt: item.tokenExpiresAt } : {}),
     };
   };
 
@@ -128,11 +148,14 @@ export const createConnectionStore = ({
     usage.requests++;
     const out = await doc.send(new GetCommand({ TableName: tableName, Key: connKey(connectionId), ConsistentRead: true }));
     if (!out.Item || (out.Item.expiresAt as number) <= nowSeconds()) return undefined;
-    return toRecord(out.Item);
+    const record = toRecord(out.Item);
+    // A ping extends expiresAt, never the token: past exp the connection is gone for every route.
+    if (record.tokenExpiresAt !== undefined && record.tokenExpiresAt <= nowSeconds()) return undefined;
+    return record;
   };
 
-  /** Updates the connection item only if it still exists; false when it does not. */
-  const updateConnection = async (UpdateExpression: string, connectionId: string, values: Record<string, unknown>) => {
+  /** Updates the connection item only if it still exists (and `condition` holds); false when not. */
+  const updateConnection = async (UpdateExpression: string, connectionId: string, values: Record<string, unknown>, condition?: string) => {
     usage.requests++;
     try {
       await doc.send(
@@ -140,7 +163,7 @@ export const createConnectionStore = ({
           TableName: tableName,
           Key: connKey(connectionId),
           UpdateExpression,
-          ConditionExpression: 'attribute_exists(pk)',
+          ConditionExpression: condition ? `attribute_exists(pk) AND ${condition}` : 'attribute_exists(pk)',
           ExpressionAttributeValues: values,
         }),
       );
@@ -173,7 +196,7 @@ export const createConnectionStore = ({
     getConnection,
     removeConnection,
 
-    async putConnection({ connectionId, sub, scope, publish, devices }) {
+    async putConnection({ connectionId, sub, scope, publish, devices, tokenExpiresAt }) {
       const list = asList(devices);
       const record: ConnectionRecord = {
         connectionId,
@@ -182,7 +205,9 @@ export const createConnectionStore = ({
         publish,
         devices: list,
         connectedAt: now(),
-        expiresAt: expiry(),
+        // Its subscriptions get this too: no recipient lookup returns the connection past its token's exp.
+        expiresAt: tokenExpiresAt === undefined ? expiry() : Math.min(expiry(), tokenExpiresAt),
+        ...(tokenExpiresAt !== undefined ? { tokenExpiresAt } : {}),
       };
       usage.requests++;
       // The connection item first, listing its subscriptions, then the subscriptions:
@@ -191,7 +216,13 @@ export const createConnectionStore = ({
         new PutCommand({
           TableName: tableName,
           // DynamoDB has no empty sets: a connection with no subscriptions has no `devices` attribute.
-          Item: { ...connKey(connectionId), ...record, scope, devices: list.length > 0 ? new Set(list) : undefined },
+          Item: {
+            ...connKey(connectionId),
+            ...record,
+            ...expiryIndexAttributes(connectionId, tokenExpiresAt),
+            scope,
+            devices: list.length > 0 ? new Set(list) : undefined,
+          },
         }),
       );
       try {
@@ -204,18 +235,20 @@ export const createConnectionStore = ({
     },
 
     async subscribe(connectionId, devices) {
-      const current = await getConnection(connectionId);
-      if (!current) throw new NotFound('this connection is not registered; reconnect');
       const list = asList(devices);
-      const total = new Set([...current.devices, ...list]).size;
-      if (total > MAX_SUBSCRIPTIONS_PER_CONNECTION) {
-        throw new BadRequest(`a connection may subscribe to at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} devices`);
+      // The cap is a condition on the write (subscriptionCap.ts): a failed condition means another frame
+      // changed the set since the read, so read again and decide again, a bounded number of times.
+      for (let attempt = 1; ; attempt++) {
+        const current = await getConnection(connectionId);
+        if (!current) throw new NotFound('this connection is not registered; reconnect');
+        const cap = subscriptionCapCondition(current.devices, list, MAX_SUBSCRIPTIONS_PER_CONNECTION);
+        if (!cap) throw new BadRequest(`a connection may subscribe to at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} devices`);
+        if (await updateConnection('ADD devices :d', connectionId, { ':d': new Set(list), ...cap.values }, cap.expression)) {
+          await putSubscriptions(connectionId, list, Math.min(current.expiresAt, current.tokenExpiresAt ?? Infinity));
+          return [...new Set([...current.devices, ...list])].sort();
+        }
+        if (attempt >= MAX_SUBSCRIBE_ATTEMPTS) throw new BadRequest('subscriptions changed concurrently; send the frame again');
       }
-      if (!(await updateConnection('ADD devices :d', connectionId, { ':d': new Set(list) }))) {
-        throw new NotFound('this connection is not registered; reconnect');
-      }
-      await putSubscriptions(connectionId, list, current.expiresAt);
-      return [...new Set([...current.devices, ...list])].sort();
     },
 
     async unsubscribe(connectionId, devices) {
@@ -229,12 +262,12 @@ export const createConnectionStore = ({
     },
 
     touch(connectionId) {
-      return updateConnection('SET expiresAt = :e', connectionId, { ':e': expiry() });
+      return updateConnection('SET expiresAt = :e', connectionId, { ':e': expiry(), ':now': nowSeconds() }, '(attribute_not_exists(tokenExpiresAt) OR tokenExpiresAt > :now)');
     },
 
-    async *recipientPages(deviceId, { pageSize, tally } = {}) {
+    async *recipientPages(deviceId, { pageSize, tally, expired, wildcard = true } = {}) {
       const seen = new Set<string>();
-      const keys = deviceId === ALL_DEVICES ? [ALL_DEVICES] : [deviceId, ALL_DEVICES];
+      const keys = deviceId === ALL_DEVICES || !wildcard ? [deviceId] : [deviceId, ALL_DEVICES];
       for (const key of keys) {
         let ExclusiveStartKey: Record<string, unknown> | undefined;
         do {
@@ -244,9 +277,8 @@ export const createConnectionStore = ({
             new QueryCommand({
               TableName: tableName,
               KeyConditionExpression: 'pk = :pk',
-              FilterExpression: 'expiresAt > :now',
-              ProjectionExpression: 'sk',
-              ExpressionAttributeValues: { ':pk': `dev#${key}`, ':now': nowSeconds() },
+              ProjectionExpression: 'sk, expiresAt',
+              ExpressionAttributeValues: { ':pk': `dev#${key}` },
               ExclusiveStartKey,
               Limit: pageSize,
               ReturnConsumedCapacity: 'TOTAL',
@@ -257,13 +289,17 @@ export const createConnectionStore = ({
           if (tally) tally.readUnits += units;
           ExclusiveStartKey = out.LastEvaluatedKey;
           const page: string[] = [];
+          const past: string[] = [];
+          const nowS = nowSeconds();
           for (const item of out.Items ?? []) {
             const id = item.sk as string;
-            if (!seen.has(id)) {
+            if (seen.has(id)) continue;
+            if ((item.expiresAt as number) > nowS) {
               seen.add(id);
               page.push(id);
-            }
+            } else past.push(id);
           }
+          if (past.length > 0) expired?.(past);
           if (page.length > 0) yield page;
         } while (ExclusiveStartKey);
       }
