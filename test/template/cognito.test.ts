@@ -105,7 +105,7 @@ describe('template.yaml: AuthMode=cognito', () => {
     expect(check({ AuthMode: 'cognito', CognitoDomainPrefix: '' })).to.equal(false);
     expect(check({ AuthMode: 'cognito', CognitoDomainPrefix: 'acme-iot' })).to.equal(true);
     expect(check({ AuthMode: 'secret', CognitoDomainPrefix: '' })).to.equal(true);
-    const pattern = new RegExp((template.Parameters!.CognitoDomainPrefix as { AllowedPattern: string }).AllowedPattern);
+    const pattern = new RegExp((template.Parameters!.CognitoDomainPrefix as unknown as { AllowedPattern: string }).AllowedPattern);
     expect(['acme-iot', '', 'a1'].every((p) => pattern.test(p))).to.equal(true);
     expect(['Acme', '-iot', 'iot-', 'a_b'].some((p) => pattern.test(p))).to.equal(false);
   });
