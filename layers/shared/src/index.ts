@@ -2,6 +2,7 @@
 export * from './auth.js';
 export * from './authorizer.js';
 export * from './clients.js';
+export * from './cognitoAuth.js';
 export * from './config.js';
 export * from './connectionStore.js';
 export * from './errors.js';
