@@ -65,6 +65,8 @@ export interface WebServerOptions {
   config: (req: IncomingMessage) => Record<string, unknown>;
   /** A WebSocket accepted on /mqtt. */
   onMqttSocket: (ws: WebSocket, req: IncomingMessage) => void;
+  /** Another service on this port (the local sign-in provider under /oidc): true when it answered the request. */
+  mounted?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 export interface WebServer {
@@ -72,7 +74,7 @@ export interface WebServer {
   close(): Promise<void>;
 }
 
-export const createWebServer = ({ root, config, onMqttSocket }: WebServerOptions): WebServer => {
+export const createWebServer = ({ root, config, onMqttSocket, mounted }: WebServerOptions): WebServer => {
   const mqttSockets = new WebSocketServer({
     noServer: true,
     // MQTT.js asks for the "mqtt" subprotocol (older clients "mqttv3.1").
@@ -116,6 +118,7 @@ export const createWebServer = ({ root, config, onMqttSocket }: WebServerOptions
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    if (mounted?.(req, res)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD' });
       res.end();
