@@ -204,7 +204,8 @@ export const createLocalUserPool = async ({
         interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${MOUNT_PATH}/interaction/${interaction.uid}` },
         features: {
           devInteractions: { enabled: false },
-          revocation: { enabled: true },
+          // A client revokes only its own tokens.
+          revocation: { enabled: true, allowedPolicy: async (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }) => token.clientId === client.clientId },
           resourceIndicators: {
             enabled: true,
             defaultResource: async () => RESOURCE,

@@ -58,6 +58,24 @@ const follow = async (jar: CookieJar, first: Response, redirectUri: string): Pro
   throw new Error('too many redirects');
 };
 
+/** Opens the provider's authorization URL, fills its login form as a person would, and returns where it sends the browser back. */
+export const submitLoginForm = async (authorizationUrl: string, { username, password, redirectUri }: { username: string; password: string; redirectUri: string }): Promise<URL> => {
+  const jar = new CookieJar();
+  const login = await follow(jar, await fetch(authorizationUrl, { redirect: 'manual' }), redirectUri);
+  if (!login.page) throw new Error(`the provider did not show a login form (landed on ${login.landed})`);
+  const action = /<form method="post" action="([^"]+)"/.exec(login.page.html)?.[1];
+  if (!action) throw new Error(`no login form in ${login.page.html.slice(0, 300)}`);
+  const posted = await fetch(new URL(action, login.page.url), {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ username, password }).toString(),
+  });
+  const done = await follow(jar, posted, redirectUri);
+  if (!done.landed) throw new Error(/class="error"[^>]*>([^<]*)/.exec(done.page?.html ?? '')?.[1] ?? 'sign-in did not return to the page');
+  return done.landed;
+};
+
 export const signIn = async (provider: ProviderInfo, { username, password, redirectUri }: { username: string; password: string; redirectUri: string }): Promise<SignInResult> => {
   const as = authServer(provider);
   const client: oauth.Client = { client_id: provider.clientId };
@@ -74,21 +92,9 @@ export const signIn = async (provider: ProviderInfo, { username, password, redir
     code_challenge_method: 'S256',
   }).toString();
 
-  const jar = new CookieJar();
-  const login = await follow(jar, await fetch(url, { redirect: 'manual' }), redirectUri);
-  if (!login.page) throw new Error(`the provider did not show a login form (landed on ${login.landed})`);
-  const action = /<form method="post" action="([^"]+)"/.exec(login.page.html)?.[1];
-  if (!action) throw new Error(`no login form in ${login.page.html.slice(0, 300)}`);
-  const posted = await fetch(new URL(action, login.page.url), {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ username, password }).toString(),
-  });
-  const done = await follow(jar, posted, redirectUri);
-  if (!done.landed) throw new Error(/class="error"[^>]*>([^<]*)/.exec(done.page?.html ?? '')?.[1] ?? 'sign-in did not return to the page');
+  const landed = await submitLoginForm(url.toString(), { username, password, redirectUri });
 
-  const params = oauth.validateAuthResponse(as, client, done.landed, state);
+  const params = oauth.validateAuthResponse(as, client, landed, state);
   const response = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, redirectUri, verifier, insecure);
   const tokens = await oauth.processAuthorizationCodeResponse(as, client, response);
   return {
