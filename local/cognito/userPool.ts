@@ -61,7 +61,7 @@ const html = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt
 
 const page = (title: string, body: string) => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${html(title)}</title>
+<title>${html(title)}</title><link rel="icon" href="data:,">
 <style>body{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem;line-height:1.5}
 label{display:block;margin:.75rem 0 .25rem}input{width:100%;box-sizing:border-box;padding:.5rem;font-size:1rem}
 button{margin-top:1rem;width:100%;padding:.6rem;font-size:1rem}.error{color:#c92a2a}.note{color:#666;font-size:.85rem}</style>
