@@ -11,7 +11,7 @@ import { claimsOf, signIn } from '../../helpers/oidcLogin.js';
 const EPHEMERAL = { PORT: '0', WS_PORT: '0', MQTT_PORT: '0', SIMULATED_DEVICES: '0' };
 
 describe('local stack: npm start with sign-in (LOCAL_AUTH=oidc, the default)', function () {
-  this.timeout(40_000);
+  this.timeout(90_000);
 
   it('prints oidc=<issuer> on the ready line and the development user on a line of its own, who can sign in', async () => {
     // Arrange: no LOCAL_AUTH at all, as a person runs it (runScript sets token for the other specs).
@@ -19,7 +19,8 @@ describe('local stack: npm start with sign-in (LOCAL_AUTH=oidc, the default)', f
     const start = runScript('local/main.ts', [], { ...EPHEMERAL, LOCAL_AUTH: '', LOCAL_STACK_STATE_FILE: stateFile });
     try {
       // Act
-      const ready = await start.line(/^ready /);
+      // A loaded machine (the whole suite, other work) can take a while to load ten functions.
+      const ready = await start.line(/^ready /, 60_000);
       const user = /^sign in: user (\S+) password (\S+)$/.exec(await start.line(/^sign in: user /))!;
       const urls = Object.fromEntries(ready.slice('ready '.length).split(' ').map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
       const config = (await (await fetch(`${urls.dashboard}config.json`)).json()) as { auth: { clientId: string; authorizationEndpoint: string; tokenEndpoint: string; revocationEndpoint: string; logoutEndpoint: string } };
