@@ -44,8 +44,8 @@ export interface ConnectionOptions {
   /** A socket still not open after this long is abandoned. */
   connectTimeoutMs?: number;
   onStatus?: (status: ConnectionStatus) => void;
-  /** The socket opened (first time or after a reconnect); `url` is what it opened. */
-  onOpen?: (url: string) => void;
+  /** The socket opened (first time, after a reconnect, or replacing the last one in a renew()); `url` is what it opened. */
+  onOpen?: (url: string, how: { renewed: boolean }) => void;
   onClose?: () => void;
   onFrame?: (text: unknown) => void;
   /** A renew() whose new socket never opened; the current socket stays. */
@@ -160,7 +160,7 @@ export class LiveConnection {
       this.listen(next);
       previous?.close(1000, reason);
       this.setStatus({ state: 'live', since: this.now() });
-      this.options.onOpen?.(url);
+      this.options.onOpen?.(url, { renewed: true });
       this.ping();
     };
   }
@@ -197,7 +197,7 @@ export class LiveConnection {
       this.timers.clearTimeout(this.deadlineTimer);
       this.everOpened = true;
       this.setStatus({ state: 'live', since: this.now() });
-      this.options.onOpen?.(url);
+      this.options.onOpen?.(url, { renewed: false });
       // An immediate ping proves the route works end to end; its pong resets the backoff.
       this.ping();
     };

@@ -236,7 +236,12 @@ describe('dashboard live connection', () => {
     it('opens the new socket with a fresh URL, keeps taking frames on the old one until it opens, then closes the old one', () => {
       let token = 'old';
       const closes: number[] = [];
-      const connection = connect({ url: () => `ws://127.0.0.1:3001/?token=${token}`, onClose: () => closes.push(1) });
+      const renewedFlags: boolean[] = [];
+      const connection = connect({
+        url: () => `ws://127.0.0.1:3001/?token=${token}`,
+        onClose: () => closes.push(1),
+        onOpen: (url, how) => (opened.push(url), renewedFlags.push(how.renewed)),
+      });
       const first = latest()!;
       first.open();
       token = 'new';
@@ -257,6 +262,7 @@ describe('dashboard live connection', () => {
       expect(first.closedWith).to.deep.equal({ code: 1000, reason: 'token renewed' });
       expect(frames.map((f) => JSON.parse(f as string).id)).to.deep.equal(['a', 'b']);
       expect(opened).to.deep.equal(['ws://127.0.0.1:3001/?token=old', 'ws://127.0.0.1:3001/?token=new']);
+      expect(renewedFlags).to.deep.equal([false, true]);
       expect(second.sent).to.deep.equal([{ action: 'ping' }]);
       expect(connection.current.state).to.equal('live');
       expect(closes).to.deep.equal([]);
