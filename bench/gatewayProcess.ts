@@ -6,6 +6,7 @@
  * (`npx tsx bench/gatewayProcess.ts`), it prints them as JSON and runs until Ctrl-C.
  */
 import { startStack } from '../local/stack.js';
+import { templateWithoutHistory } from './history.js';
 import { serveParent } from './processes.js';
 
 export interface GatewayInfo {
@@ -16,7 +17,9 @@ export interface GatewayInfo {
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 try {
-  const stack = await startStack({ wsPort: 0, port: 0, mqttPort: 0, simulatedDevices: 0, auth: false, logLevel: 'warn', log: (line) => console.error(line) });
+  // BENCH_HISTORY=off: the same stack without history storage, for the live-path comparison.
+  const template = process.env.BENCH_HISTORY === 'off' ? templateWithoutHistory() : undefined;
+  const stack = await startStack({ wsPort: 0, port: 0, mqttPort: 0, simulatedDevices: 0, auth: false, logLevel: 'warn', log: (line) => console.error(line), ...(template ? { template } : {}) });
   const { endpoints } = stack;
   const info: GatewayInfo = {
     // 127.0.0.1, not the `localhost` printed for people: the bench dials IPv4 loopback only.

@@ -78,6 +78,7 @@ const main = async () => {
     localAuth,
     ...(process.env.LOCAL_TOKEN_TTL ? { oidcTokenTtlSeconds: Math.max(10, count('LOCAL_TOKEN_TTL', 3600)) } : {}),
     simulatedDevices: count('SIMULATED_DEVICES', 3),
+    simulatorBackfillMinutes: count('SIMULATOR_HISTORY_MINUTES', 5),
     dynamodbEndpoint: process.env.DYNAMODB_ENDPOINT || undefined,
     authSecret: process.env.AUTH_SECRET || undefined,
     limits: {

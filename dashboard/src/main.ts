@@ -92,13 +92,19 @@ class Dashboard {
       backoff: new Backoff({ initialMs: 500, maxMs: 30_000 }),
       heartbeatMs: HEARTBEAT_MS,
       onStatus: (status) => this.renderStatus(status),
-      onOpen: (url) => {
+      onOpen: (url, { renewed }) => {
         const devices = new URL(url).searchParams.get('devices');
         this.model.subscriptions.onConnected(devices ? devices.split(',') : undefined);
+        // Fill the charts: a snapshot first, then each device's history (dashboard/src/history.ts).
+        // A token renewal's new socket overlapped the old one: each chart asks only for what came after its
+        // newest point, which also covers devices that the new socket subscribes after it opens.
+        const fill = renewed ? this.model.history.resync(Date.now()) : this.model.history.onOpen();
+        for (const frame of fill) this.connection.send(frame);
         this.pump();
         this.queueRender();
       },
       onClose: () => {
+        this.model.history.onClose();
         this.model.subscriptions.onDisconnected();
         this.queueRender();
       },
@@ -218,6 +224,7 @@ class Dashboard {
   private onFrame(text: unknown): void {
     const outcome = this.model.receive(text, Date.now());
     if (outcome.kind === 'subscription') this.pump();
+    if (outcome.kind === 'snapshot') for (const request of outcome.requests) this.connection.send(request);
     if (outcome.kind === 'error') {
       // not_found: the server no longer knows this connection (TTL expired); a new one re-registers.
       if (outcome.notice.code === 'not_found') this.connection.reconnect('the server forgot this connection');

@@ -1,5 +1,7 @@
 /** The IoT topic rule's target: fan one telemetry message out to its device's subscribers. */
 import {
+  createDevicesStore,
+  createDocumentClient,
   createFanOutClients,
   createLambdaDispatcher,
   createShardedDelivery,
@@ -15,6 +17,9 @@ const config = {
   // Recipients one invocation delivers itself; each further batch goes to a FanoutWorkerFunction.
   shardSize: intEnv('FANOUT_SHARD_SIZE', 2000),
   workerFunction: process.env.FANOUT_WORKER_FUNCTION || undefined,
+  // Each device's latest reading (the snapshot frame); unset, none is kept.
+  devicesTableName: process.env.DEVICES_TABLE_NAME || undefined,
+  retentionDays: intEnv('HISTORY_RETENTION_DAYS', 7),
 };
 
 const { store, fanOut, counter } = createFanOutClients(config);
@@ -27,4 +32,8 @@ const deliver = createShardedDelivery({
   counter,
 });
 
-export const handler = eventHandler(createTelemetryHandler({ store, deliver, log: logger, counter }));
+const devices = config.devicesTableName
+  ? createDevicesStore({ doc: createDocumentClient(undefined, { allowImpreciseNumbers: true }), tableName: config.devicesTableName, retentionDays: config.retentionDays })
+  : undefined;
+
+export const handler = eventHandler(createTelemetryHandler({ store, deliver, log: logger, counter, devices }));

@@ -37,6 +37,11 @@ export interface IotCoreOptions {
    * queue and its retries are Lambda's, so the stack passes in local/lambda's.
    */
   asyncInvoker: RuleActionInvoker;
+  /**
+   * DynamoDB's PutItem, which a rule's DynamoDBv2 action performs (the rule's output is the item).
+   * The stack passes in one bound to its DynamoDB; without it, those actions are skipped.
+   */
+  putItem?: (tableName: string, item: Record<string, unknown>) => Promise<void>;
   now?: () => number;
 }
 
@@ -59,6 +64,9 @@ export interface IotStats {
   invoked: number;
   failed: number;
   dropped: number;
+  /** DynamoDBv2 actions performed, and those that failed (IoT Core sends those to the rule's error action). */
+  stored: number;
+  storeFailed: number;
 }
 
 export interface IotCore {
@@ -95,9 +103,10 @@ export const compileRules = (rules: TopicRuleSpec[], log: IotCoreOptions['log'])
 };
 
 export const startIotCore = async (options: IotCoreOptions): Promise<IotCore> => {
-  const { invoke, log, asyncInvoker, now = Date.now } = options;
+  const { invoke, log, asyncInvoker, putItem, now = Date.now } = options;
+  const pending = new Set<Promise<void>>();
   const rules = compileRules(options.rules, log);
-  const stats: IotStats = { published: 0, matched: 0, invoked: 0, failed: 0, dropped: 0 };
+  const stats: IotStats = { published: 0, matched: 0, invoked: 0, failed: 0, dropped: 0, stored: 0, storeFailed: 0 };
   const broker = await Aedes.createBroker({ heartbeatInterval: 60_000 });
   const sockets = new Set<Socket>();
   let tcp: Server | undefined;
@@ -139,6 +148,23 @@ export const startIotCore = async (options: IotCoreOptions): Promise<IotCore> =>
       }
       if (!output) continue;
       stats.matched++;
+      for (const tableName of putItem ? rule.spec.putItemTables : []) {
+        // IoT Core writes the item itself, beside the Lambda action: nothing here waits on it.
+        const item = output;
+        const write: Promise<void> = putItem!(tableName, item)
+          .then(() => {
+            stats.stored++;
+          })
+          .catch((error: Error) => {
+            stats.storeFailed++;
+            // A reading DynamoDB cannot hold (a number out of its range, an empty attribute name) is the device's
+            // mistake, like unreadable JSON; anything else (throttling, a 500) is a failure. Both reach the error action on AWS.
+            if (error.name === 'ValidationException') log('warn', 'rule', `${rule.spec.logicalId} → DynamoDBv2 ${tableName}: refused a reading from ${topic}: ${error.message}`);
+            else log('error', 'rule', `${rule.spec.logicalId} → DynamoDBv2 ${tableName}: ${error.name}: ${error.message} (the rule's error action)`);
+          })
+          .finally(() => pending.delete(write));
+        pending.add(write);
+      }
       for (const functionId of rule.spec.functionIds) {
         const event = output;
         asyncInvoker.enqueue(
@@ -192,7 +218,10 @@ export const startIotCore = async (options: IotCoreOptions): Promise<IotCore> =>
       stream.on('error', () => undefined);
       broker.handle(stream, req);
     },
-    settled: () => asyncInvoker.settled(),
+    async settled() {
+      await Promise.all([...pending]);
+      await asyncInvoker.settled();
+    },
     async close() {
       const server = tcp;
       tcp = undefined;
@@ -203,6 +232,7 @@ export const startIotCore = async (options: IotCoreOptions): Promise<IotCore> =>
         });
       }
       await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await Promise.all([...pending]);
       await asyncInvoker.close();
     },
   };

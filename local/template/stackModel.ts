@@ -75,6 +75,8 @@ export interface TopicRuleSpec {
   disabled: boolean;
   /** Targets of `Lambda` actions. */
   functionIds: string[];
+  /** Tables of `DynamoDBv2` actions: each puts the rule's output as one item. */
+  putItemTables: string[];
   /** Action types the local stack does not run (logged once at start). */
   unsupportedActions: string[];
 }
@@ -397,12 +399,15 @@ export const buildStackModel = ({
   for (const [logicalId] of resourcesOfType('AWS::IoT::TopicRule')) {
     const payload = (property(logicalId, 'TopicRulePayload') as Record<string, any> | undefined) ?? {};
     const functionIds: string[] = [];
+    const putItemTables: string[] = [];
     const unsupportedActions: string[] = [];
     for (const action of (payload.Actions as Record<string, any>[] | undefined) ?? []) {
       for (const [type, config] of Object.entries(action)) {
         if (type === 'Lambda') {
           const id = functionIdFromArn(config?.FunctionArn, logicalId);
           if (id) functionIds.push(id);
+        } else if (type === 'DynamoDBv2' && typeof config?.PutItem?.TableName === 'string') {
+          putItemTables.push(config.PutItem.TableName);
         } else {
           unsupportedActions.push(type);
         }
@@ -416,6 +421,7 @@ export const buildStackModel = ({
       sqlVersion: String(payload.AwsIotSqlVersion ?? '2016-03-23'),
       disabled: payload.RuleDisabled === true || payload.RuleDisabled === 'true',
       functionIds,
+      putItemTables,
       unsupportedActions,
     });
   }
