@@ -2,7 +2,8 @@
  * Sign-in in real headless Chromium against the local stack's OpenID Connect
  * provider (LOCAL_AUTH=oidc, tokens that last 20 s): click Sign in, fill the
  * provider's login form, receive telemetry, watch a token renewal reconnect
- * with no reading missing, sign out and see the socket close.
+ * (make-before-break, then a history gap-fill) with no reading missing, sign
+ * out and see the socket close.
  *
  * The page is opened at http://127.0.0.1:<PORT>/ while the issuer is
  * http://localhost:<PORT>/oidc: the cross-origin case (the Node specs sign in
@@ -102,6 +103,8 @@ describe('dashboard sign-in in Chromium, against the embedded OpenID Connect pro
       device?.publish(`devices/${DEVICE}/telemetry`, JSON.stringify({ ts: Date.now(), temperature: 20 + (published % 10) / 10, seq: published }), { qos: 1 });
     }, 200);
     await card().waitFor({ timeout: 15_000 });
+    // The device was silent at sign-in, so the first fill asked no history: a history request from now on is the renewal's.
+    const beforeRenewal = stackLog.length;
 
     // Renewal at three quarters of the lifetime: a new connection replaces the old one (make-before-break).
     await eventually('the renewed token to reconnect', () => connectionIds().length === 1 && connectionIds()[0] !== before[0], (TOKEN_TTL_SECONDS + 5) * 1000);
@@ -115,6 +118,8 @@ describe('dashboard sign-in in Chromium, against the embedded OpenID Connect pro
     expect(await card().getByTestId('device-gaps').isHidden()).to.equal(true);
     expect(await page.getByTestId('connection-status').getAttribute('data-state')).to.equal('live');
     expect(stackLog.some((line) => /connect refused/.test(line))).to.equal(false);
+    // The renewal's reconnect asked history for whatever came after each chart's newest point (gap-fill).
+    expect(stackLog.slice(beforeRenewal).filter((line) => /^\S+ ws +history +\S+ → HistoryFunction/.test(line))).to.have.length(1);
   });
 
   it('signs out: the provider ends the session, the socket closes, and the page offers Sign in again', async () => {
