@@ -7,12 +7,15 @@
  *   LOCAL_TOKEN_TTL (LOCAL_AUTH=oidc: access/ID token lifetime in seconds, 3600)
  *   WS_IDLE_TIMEOUT_MS (600000)  WS_MAX_CONNECTION_MS (7200000)  ASYNC_RETRY_DELAYS_MS (1000,2000)
  *   SIMULATED_DEVICES (3)  DYNAMODB_ENDPOINT (embedded dynalite)  LOG_LEVEL (info)
+ *   LOG (quiet: a summary per function every LOG_SUMMARY_MS (5000), warnings and errors in full;
+ *        verbose: a line per invocation)
  *   FAULTS (none; e.g. post:429:0.2,dynamodb:throttle:0.1,invoke:crash:0.05)  FAULTS_SEED (random, printed)
  */
 import { DEFAULT_PORTS, type RunningStack, startStack } from './stack.js';
 import { PortAccessError, PortInUseError } from './ports.js';
 import { FaultSpecError, describeFaults, parseFaultSeed, parseFaults } from './faults.js';
 import { paint } from './stackLog.js';
+import { createTerminal } from './terminal.js';
 import { removeStackState, writeStackState } from './stateFile.js';
 import type { Level } from './stackLog.js';
 
@@ -64,6 +67,12 @@ const main = async () => {
   const c = (fn: (t: string) => string, text: string) => (color ? fn(text) : text);
   const logLevel = (process.env.LOG_LEVEL ?? 'info').toLowerCase() as Level;
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be debug, info, warn or error, got "${process.env.LOG_LEVEL}"`);
+  const logMode = (process.env.LOG || 'quiet').toLowerCase();
+  if (logMode !== 'quiet' && logMode !== 'verbose') throw new ConfigError(`LOG must be quiet or verbose, got "${process.env.LOG}"`);
+  const summaryEveryMs = count('LOG_SUMMARY_MS', 5000);
+  if (summaryEveryMs < 100) throw new ConfigError(`LOG_SUMMARY_MS must be at least 100, got "${process.env.LOG_SUMMARY_MS}"`);
+  const terminal = createTerminal(process.stdout);
+  const print = (line: string) => terminal.line(line);
 
   const auth = authEnabled();
   const localAuth = localAuthMode();
@@ -90,16 +99,20 @@ const main = async () => {
     faultsSeed,
     color,
     logLevel,
-    log: (line: string) => console.log(line),
+    logMode: logMode as 'quiet' | 'verbose',
+    summaryEveryMs,
+    // On a terminal the summary is a footer redrawn in place, so the ready line and the token stay in view.
+    ...(terminal.isTTY ? { logStatus: (lines: string[]) => terminal.footer(lines) } : {}),
+    log: print,
   };
   if (!auth) {
-    console.log(c(paint.yellow, c(paint.bold, '!!! AUTH=off: no token is checked, and every client can receive every device. For local development only. !!!')));
+    print(c(paint.yellow, c(paint.bold, '!!! AUTH=off: no token is checked, and every client can receive every device. For local development only. !!!')));
   }
   if (faults.length > 0) {
-    console.log(c(paint.red, c(paint.bold, `!!! FAULTS injected: ${describeFaults(faults)} !!!`)));
-    console.log(c(paint.red, c(paint.bold, `!!! FAULTS_SEED=${faultsSeed} (set it to draw the same faults again). Calls will fail on purpose. !!!`)));
+    print(c(paint.red, c(paint.bold, `!!! FAULTS injected: ${describeFaults(faults)} !!!`)));
+    print(c(paint.red, c(paint.bold, `!!! FAULTS_SEED=${faultsSeed} (set it to draw the same faults again). Calls will fail on purpose. !!!`)));
   }
-  console.log(`starting the local stack from template.yaml (ports: PORT=${options.port} WS_PORT=${options.wsPort} MQTT_PORT=${options.mqttPort})`);
+  print(`starting the local stack from template.yaml (ports: PORT=${options.port} WS_PORT=${options.wsPort} MQTT_PORT=${options.mqttPort})`);
 
   const stack: RunningStack = await startStack(options);
 
@@ -108,6 +121,7 @@ const main = async () => {
     startedAt: new Date().toISOString(),
     urls: stack.urls,
     endpoints: stack.endpoints,
+    queues: stack.queues,
     tableName: stack.tableName,
     tables: stack.tables,
     devSecret: stack.devSecret,
@@ -118,12 +132,12 @@ const main = async () => {
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) {
-      console.log('stopping anyway');
+      print('stopping anyway');
       removeStackState();
       process.exit(1);
     }
     stopping = true;
-    console.log(`\n${signal}: stopping (Ctrl-C again to force)`);
+    print(`\n${signal}: stopping (Ctrl-C again to force)`);
     try {
       await stack.stop();
       removeStackState();
@@ -138,28 +152,33 @@ const main = async () => {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
   if (stack.oidc) {
-    console.log('');
-    console.log(`sign in on the dashboard (LOCAL_AUTH=oidc; LOCAL_AUTH=token for a development token instead):`);
+    print('');
+    print(`sign in on the dashboard (LOCAL_AUTH=oidc; LOCAL_AUTH=token for a development token instead):`);
     for (const user of stack.oidc.users) {
       const scope = user.groups.filter((g) => g.startsWith('devices:')).map((g) => g.slice('devices:'.length)).join(',') || 'none';
       // Scripts find the user by this line: "sign in: user <name> password <password>".
-      console.log(`sign in: user ${user.username} password ${user.password}`);
-      console.log(`         (scope ${scope}, publish ${user.groups.includes('publish')}, tokens last ${stack.oidc.accessTokenTtlSeconds} s and renew on the page)`);
+      print(`sign in: user ${user.username} password ${user.password}`);
+      print(`         (scope ${scope}, publish ${user.groups.includes('publish')}, tokens last ${stack.oidc.accessTokenTtlSeconds} s and renew on the page)`);
     }
   } else if (stack.devToken) {
-    console.log('');
-    console.log(`development secret: ${stack.devSecret}`);
-    console.log(`development token (scope *, publish true, 24 h): ${stack.devToken}`);
-    console.log(`try it:  npx wscat -c "${stack.urls.websocket}?token=${stack.devToken}"`);
-    console.log('         (it receives every device; a scoped token: npm run token -- --sub alice --devices sim-1)');
+    print('');
+    print(`development secret: ${stack.devSecret}`);
+    print(`development token (scope *, publish true, 24 h): ${stack.devToken}`);
+    print(`try it:  npx wscat -c "${stack.urls.websocket}?token=${stack.devToken}"`);
+    print('         (it receives every device; a scoped token: npm run token -- --sub alice --devices sim-1)');
   } else {
-    console.log('');
-    console.log(`try it:  npx wscat -c "${stack.urls.websocket}"`);
+    print('');
+    print(`try it:  npx wscat -c "${stack.urls.websocket}"`);
   }
-  console.log('');
+  print(
+    logMode === 'quiet'
+      ? `log: warnings and errors in full, and each function's invocations summed up every ${+(summaryEveryMs / 1000).toFixed(1)} s (LOG=verbose: a line per invocation)`
+      : 'log: a line per invocation (LOG=quiet: a summary per function)',
+  );
+  print('');
   const { urls } = stack;
   // Plain text, even on a terminal: scripts wait for a line that starts with "ready".
-  console.log(
+  print(
     `ready dashboard=${urls.dashboard} websocket=${urls.websocket} management=${urls.management} mqtt=${urls.mqtt} mqtt-ws=${urls.mqttWs} dynamodb=${urls.dynamodb} table=${stack.tableName}${stack.oidc ? ` oidc=${stack.oidc.issuer}` : ''}`,
   );
 };

@@ -6,6 +6,7 @@
  *                → the dashboard's HTTP server + MQTT over WS  (PORT)
  *                → the MQTT broker + topic-rule engine         (MQTT_PORT)
  *                → the Lambda Invoke API (ephemeral port, LAMBDA_ENDPOINT for the functions)
+ *                → SQS (ephemeral port) with the template's queues: OnFailure destinations land there
  *                → one worker thread per function, with its template environment
  *                → simulated devices
  *
@@ -18,7 +19,7 @@ import { createDevicesStore } from '../layers/shared/src/devices.js';
 import { join } from 'node:path';
 import { PROJECT_ROOT, type Template, readTemplate } from '../scripts/template.js';
 import { type Simulator, startSimulator } from '../simulator/simulator.js';
-import { DEFAULT_ASYNC_RETRY_DELAYS_MS, createAsyncInvoker } from './lambda/asyncInvoke.js';
+import { type AsyncJob, type AsyncOutcome, DEFAULT_ASYNC_RETRY_DELAYS_MS, createAsyncInvoker } from './lambda/asyncInvoke.js';
 import { type DevAuth, createDevAuth } from './devAuth.js';
 import { type LocalUser, type LocalUserPool, MOUNT_PATH, createLocalUserPool } from './cognito/userPool.js';
 import { type DynamoService, dynamoClient, ensureTables, startDynamo } from './dynamodb/dynamodb.js';
@@ -40,8 +41,10 @@ import { type FunctionHost, createFunctionHost } from './lambda/functionHost.js'
 import { type ConnectionInfo, type Gateway, type GatewayHooks, type GatewayLimits, createGateway } from './apigateway/gateway.js';
 import { type IotCore, type IotStats, startIotCore } from './iot/iotCore.js';
 import { type LambdaApi, createLambdaApi } from './lambda/lambdaApi.js';
+import { invocationRecord } from './lambda/destinations.js';
+import { type SqsApi, startSqsApi } from './sqs/sqsApi.js';
 import { listenOn } from './ports.js';
-import { type Level, type StackLogger, createStackLogger, formatMs } from './stackLog.js';
+import { type Level, type LogMode, type StackLogger, createStackLogger, formatMs } from './stackLog.js';
 import { type FunctionSpec, type StackModel, buildStackModel } from './template/stackModel.js';
 import { type WebServer, createWebServer } from './webServer.js';
 
@@ -79,6 +82,12 @@ export interface StackOptions {
   color?: boolean;
   /** Least severe stack log line written (default info). */
   logLevel?: Level;
+  /** verbose (default): a line per invocation; quiet: a summary per function every few seconds (npm start). See ./stackLog.ts. */
+  logMode?: LogMode;
+  /** Quiet mode: the summary's period (default 5 s). */
+  summaryEveryMs?: number;
+  /** Quiet mode: where the summary goes instead of `log` (npm start on a terminal: a footer redrawn in place). */
+  logStatus?: (lines: string[]) => void;
   /** Gateway quotas; tests shorten the timeouts. */
   limits?: Partial<GatewayLimits>;
   /** Delays between the async retries of a failed rule invocation (default 1 s, 2 s). */
@@ -129,7 +138,10 @@ export interface RunningStack {
   /** Bound ports (useful when 0 was asked for). */
   ports: { http: number; ws: number; mqtt: number };
   /** Addresses the functions use (127.0.0.1). */
-  endpoints: { dynamodb: string; management: string; websocket: string; mqtt: string; lambda: string };
+  endpoints: { dynamodb: string; management: string; websocket: string; mqtt: string; lambda: string; sqs: string };
+  /** The template's SQS queues: URL on the local SQS endpoint by logical id, and the service itself (for specs). */
+  queues: Record<string, string>;
+  sqs: SqsApi['sqs'];
   /** Table names by logical id. */
   tables: Record<string, string>;
   model: StackModel;
@@ -214,7 +226,14 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
   const faultRules = typeof options.faults === 'string' ? parseFaults(options.faults) : [...(options.faults ?? [])];
   const injector: FaultInjector | undefined =
     faultRules.length > 0 ? createFaultInjector({ rules: faultRules, seed: parseFaultSeed(options.faultsSeed === undefined ? undefined : String(options.faultsSeed)) }) : undefined;
-  const logger: StackLogger = createStackLogger({ write: options.log ?? (() => undefined), color: options.color ?? false, level: options.logLevel ?? 'info' });
+  const logger: StackLogger = createStackLogger({
+    write: options.log ?? (() => undefined),
+    color: options.color ?? false,
+    level: options.logLevel ?? 'info',
+    mode: options.logMode ?? 'verbose',
+    summaryEveryMs: options.summaryEveryMs,
+    status: options.logStatus,
+  });
   const log = logger.log;
   const hooks = withFaults(options.hooks ?? {}, injector, log);
   // Where local clients dial (a wildcard bind is reachable on loopback); and the name printed for people.
@@ -243,9 +262,13 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       if (fault) log('lambda', 'debug', `${functionId}: injecting ${fault.kind} ${fault.afterMs} ms in (FAULTS)`);
       return fn.invoke(event, { fault }).then((invocation) => invocation.result);
     };
+    const started = performance.now();
     try {
-      return await (hooks.invoke ? hooks.invoke({ functionId, event, source }, run) : run());
+      const result = await (hooks.invoke ? hooks.invoke({ functionId, event, source }, run) : run());
+      logger.invocation(functionId, performance.now() - started, true);
+      return result;
     } catch (error) {
+      logger.invocation(functionId, performance.now() - started, false);
       const err = error as Error & { errorType?: string };
       log('lambda', 'warn', `${functionId} failed: ${err.errorType ?? err.name}: ${err.message}`);
       throw error;
@@ -267,8 +290,29 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       log('ddb', 'info', `functions reach DynamoDB through a fault proxy at ${proxy.endpoint}`);
     }
 
+    // ---- SQS: the template's queues (the dead-letter queue of the asynchronous functions)
+    const sqsApi: SqsApi = await startSqsApi({ host: dialHost, region: model.region, accountId: model.accountId, log: (level, text) => log('stack', level, text) });
+    cleanup.push(() => sqsApi.close());
+    const queues: Record<string, string> = {};
+    for (const queue of model.queues) {
+      queues[queue.logicalId] = sqsApi.sqs.createQueue({ QueueName: queue.name, Attributes: queue.attributes }).QueueUrl;
+    }
+    if (model.queues.length > 0) log('stack', 'info', `SQS at ${sqsApi.endpoint}: ${model.queues.map((q) => q.name).join(', ')}`);
+
+    /** Lambda's OnFailure destination: the invocation record of an event that failed every attempt. */
+    const onExhausted = (job: AsyncJob, outcome: AsyncOutcome) => {
+      const spec = model.functions.get(job.functionId);
+      const destination = spec?.onFailure;
+      const queue = destination?.type === 'SQS' ? model.queues.find((q) => q.arn === destination.destination) : undefined;
+      if (!spec || !queue) return;
+      const record = invocationRecord({ functionArn: spec.arn, event: job.event, outcome });
+      sqsApi.sqs.sendMessage({ QueueUrl: queues[queue.logicalId] as string, MessageBody: JSON.stringify(record) });
+      log('lambda', 'error', `${job.functionId}: failed ${outcome.attempts} times; its event is in ${queue.name} (npm run redrive replays it)`);
+    };
+
     // ---- the Lambda Invoke API (LAMBDA_ENDPOINT): functions invoking functions
     const lambdaApi: LambdaApi = createLambdaApi({
+      onExhausted,
       region: model.region,
       accountId: model.accountId,
       retryDelaysMs: options.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS,
@@ -277,7 +321,7 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       invoke: async (functionId, event, mode, attempt) => {
         const started = performance.now();
         const result = await invokeFunction(functionId, event, 'lambda-api');
-        log('lambda', 'info', `${functionId} ${mode === 'Event' ? 'async ' : ''}invoke ok${attempt > 1 ? ` (attempt ${attempt})` : ''} (${formatMs(performance.now() - started)})`);
+        logger.perInvocation('lambda', `${functionId} ${mode === 'Event' ? 'async ' : ''}invoke ok${attempt > 1 ? ` (attempt ${attempt})` : ''} (${formatMs(performance.now() - started)})`);
         return result;
       },
     });
@@ -292,7 +336,8 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       auth,
       limits: options.limits,
       hooks,
-      log: (level, source, text) => log(source, level, text),
+      // A route's line (`subscribe    <id> → SubscribeFunction 200 (3 ms)`) is per invocation; connects and disconnects are not.
+      log: (level, source, text) => (level === 'info' && source === 'ws' && text.includes(' → ') ? logger.perInvocation(source, text) : log(source, level, text)),
       invoke: (functionId, event) => invokeFunction(functionId, event, 'ws'),
     });
     const wsPort = await listenOn(() => gateway.listen(options.wsPort ?? DEFAULT_PORTS.wsPort, host), options.wsPort ?? DEFAULT_PORTS.wsPort, 'WS_PORT', 'WebSocket API');
@@ -307,13 +352,13 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       putItem: async (tableName, item) => {
         await ruleDynamo.send(new PutCommand({ TableName: tableName, Item: item }));
       },
-      asyncInvoker: createAsyncInvoker({ retryDelaysMs: options.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS }),
+      asyncInvoker: createAsyncInvoker({ retryDelaysMs: options.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS, onExhausted }),
       log: (level, source, text) => log(source, level, text),
       invoke: async (functionId, event, meta) => {
         const started = performance.now();
         try {
           const result = await invokeFunction(functionId, event, 'rule');
-          log('rule', 'info', `${meta.rule} ${meta.topic} → ${functionId} ok${meta.attempt > 1 ? ` (attempt ${meta.attempt})` : ''} (${formatMs(performance.now() - started)})`);
+          logger.perInvocation('rule', `${meta.rule} ${meta.topic} → ${functionId} ok${meta.attempt > 1 ? ` (attempt ${meta.attempt})` : ''} (${formatMs(performance.now() - started)})`);
           return result;
         } catch (error) {
           log('rule', 'warn', `${meta.rule} ${meta.topic} → ${functionId} attempt ${meta.attempt} failed (${formatMs(performance.now() - started)})`);
@@ -455,7 +500,9 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
         mqttWs: `ws://${publicHost}:${httpPort}/mqtt`,
         dynamodb: dynamo.endpoint,
       },
-      endpoints: { dynamodb: dynamo.endpoint, management: managementUrl, websocket: `ws://${dialUrlHost}:${wsPort}`, mqtt: `mqtt://${dialUrlHost}:${mqttPort}`, lambda: lambdaEndpoint },
+      endpoints: { dynamodb: dynamo.endpoint, management: managementUrl, websocket: `ws://${dialUrlHost}:${wsPort}`, mqtt: `mqtt://${dialUrlHost}:${mqttPort}`, lambda: lambdaEndpoint, sqs: sqsApi.endpoint },
+      queues,
+      sqs: sqsApi.sqs,
       ports: { http: httpPort, ws: wsPort, mqtt: mqttPort },
       tableName: model.tables[0]?.tableName ?? '',
       tables,
@@ -497,6 +544,8 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
           await Promise.all([...hosts.values()].map((fn) => fn.stop()));
           await dynamoProxy?.close();
           await dynamo.close();
+          await sqsApi.close();
+          logger.close();
           log('stack', 'info', 'stopped');
         })();
         return stopping;

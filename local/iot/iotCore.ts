@@ -53,7 +53,8 @@ export interface RuleActionOutcome {
 
 /** What the rule engine needs of Lambda's async invocation queue. */
 export interface RuleActionInvoker {
-  enqueue(run: (attempt: number) => Promise<unknown>, onDone?: (outcome: RuleActionOutcome) => void): void;
+  /** `job` names the function and event, for Lambda's OnFailure destination. */
+  enqueue(run: (attempt: number) => Promise<unknown>, onDone?: (outcome: RuleActionOutcome) => void, job?: { functionId: string; event: unknown }): void;
   settled(): Promise<void>;
   close(): Promise<void>;
 }
@@ -178,6 +179,7 @@ export const startIotCore = async (options: IotCoreOptions): Promise<IotCore> =>
               log('error', 'rule', `${rule.spec.logicalId} → ${functionId}: gave up on a message from ${topic} after ${outcome.attempts} attempts: ${outcome.error?.message ?? 'unknown error'}`);
             }
           },
+          { functionId, event },
         );
       }
     }

@@ -27,6 +27,8 @@ export interface FunctionSpec {
   runtime: string;
   /** Globals.Function.Environment merged with the function's own, intrinsics resolved (AWS values). */
   environment: Record<string, string>;
+  /** EventInvokeConfig's OnFailure destination: where a failed asynchronous invocation's record goes. */
+  onFailure?: { type: string; destination: string };
 }
 
 export interface AuthorizerSpec {
@@ -67,6 +69,15 @@ export interface TableSpec {
   ttlAttribute?: string;
 }
 
+/** An `AWS::SQS::Queue`: its Ref is its URL on AWS, which the local SQS resolves by the name at its end. */
+export interface QueueSpec {
+  logicalId: string;
+  name: string;
+  arn: string;
+  /** The queue's attributes as SQS's CreateQueue takes them (strings), RedrivePolicy's target as an ARN. */
+  attributes: Record<string, string>;
+}
+
 export interface TopicRuleSpec {
   logicalId: string;
   name: string;
@@ -90,6 +101,7 @@ export interface StackModel {
   api?: WebSocketApiSpec;
   tables: TableSpec[];
   rules: TopicRuleSpec[];
+  queues: QueueSpec[];
   /** Things in the template that the local stack skips, for one warning each at start. */
   warnings: string[];
 }
@@ -219,6 +231,10 @@ export const buildStackModel = ({
       case 'AWS::IoT::TopicRule':
         id = (property(logicalId, 'RuleName') as string | undefined) ?? `${stackName}_${logicalId}`.replace(/[^A-Za-z0-9_]/g, '_');
         break;
+      case 'AWS::SQS::Queue':
+        // Ref is the queue URL; the name is its last segment.
+        id = `https://sqs.${region}.amazonaws.com/${accountId}/${(property(logicalId, 'QueueName') as string | undefined) ?? `${stackName}-${logicalId}`}`;
+        break;
       default:
         // Integrations, routes, authorizers, stages, ...: their logical id stands in for the physical id.
         id = logicalId;
@@ -248,9 +264,21 @@ export const buildStackModel = ({
         return `arn:${partition}:iam::${accountId}:role/${stackName}-${logicalId}`;
       case 'AWS::IoT::TopicRule.Arn':
         return `arn:${partition}:iot:${region}:${accountId}:rule/${id}`;
+      case 'AWS::SQS::Queue.Arn':
+        return `arn:${partition}:sqs:${region}:${accountId}:${id.split('/').pop()}`;
+      case 'AWS::SQS::Queue.QueueName':
+        return id.split('/').pop() as string;
+      case 'AWS::SQS::Queue.QueueUrl':
+        return id;
       default:
         return attribute === 'Arn' ? `arn:${partition}:local:${region}:${accountId}:${logicalId}` : `${logicalId}.${attribute}`;
     }
+  };
+
+  const onFailureOf = (logicalId: string): { onFailure?: FunctionSpec['onFailure'] } => {
+    const config = property(logicalId, 'EventInvokeConfig') as { DestinationConfig?: { OnFailure?: { Type?: string; Destination?: string } } } | undefined;
+    const onFailure = config?.DestinationConfig?.OnFailure;
+    return onFailure?.Destination ? { onFailure: { type: String(onFailure.Type ?? 'SQS'), destination: String(onFailure.Destination) } } : {};
   };
 
   const resourcesOfType = (...types: string[]): [string, Resource][] =>
@@ -291,6 +319,7 @@ export const buildStackModel = ({
       memoryMb: Number(resolve(props.MemorySize ?? globals.MemorySize ?? 128)),
       runtime: String(resolve(props.Runtime ?? globals.Runtime ?? 'nodejs20.x')),
       environment,
+      ...onFailureOf(logicalId),
     });
     functionIdByName.set(name, logicalId);
   }
@@ -426,7 +455,26 @@ export const buildStackModel = ({
     });
   }
 
-  return { stackName, region, accountId, parameters, functions, api, tables, rules, warnings };
+  // ---- SQS queues (dead-letter targets first, so a RedrivePolicy finds its queue)
+  const queues: QueueSpec[] = [];
+  for (const [logicalId] of resourcesOfType('AWS::SQS::Queue')) {
+    const attributes: Record<string, string> = {};
+    for (const name of ['DelaySeconds', 'MaximumMessageSize', 'MessageRetentionPeriod', 'ReceiveMessageWaitTimeSeconds', 'VisibilityTimeout', 'KmsMasterKeyId', 'SqsManagedSseEnabled']) {
+      const value = property(logicalId, name);
+      if (value !== undefined) attributes[name] = String(value);
+    }
+    const redrive = property(logicalId, 'RedrivePolicy') as { deadLetterTargetArn?: string; maxReceiveCount?: number } | string | undefined;
+    if (redrive !== undefined) attributes.RedrivePolicy = typeof redrive === 'string' ? redrive : JSON.stringify(redrive);
+    if (property(logicalId, 'FifoQueue') === true || property(logicalId, 'FifoQueue') === 'true') {
+      warnings.push(`${logicalId}: FIFO queues are not run locally`);
+      continue;
+    }
+    queues.push({ logicalId, name: attributeOf(logicalId, 'QueueName'), arn: attributeOf(logicalId, 'Arn'), attributes });
+  }
+  const targets = new Set(queues.map((queue) => (queue.attributes.RedrivePolicy ? (JSON.parse(queue.attributes.RedrivePolicy) as { deadLetterTargetArn?: string }).deadLetterTargetArn : undefined)));
+  queues.sort((a, b) => Number(targets.has(b.arn)) - Number(targets.has(a.arn)));
+
+  return { stackName, region, accountId, parameters, functions, api, tables, rules, queues, warnings };
 };
 
 /**

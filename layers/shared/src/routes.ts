@@ -166,15 +166,15 @@ export const createTelemetryHandler =
       return { status: 'rejected' };
     }
     const lookup = { requests: 0, readUnits: 0 };
-    // The latest-reading write runs beside the fan-out, not before it: the live path does not wait on it,
-    // and its failure only leaves the previous latest reading in place (the next one fixes it).
-    const latest = devices?.recordLatest(envelope).catch((error: Error) => {
+    const result = await deliver(store.recipientPages(envelope.deviceId, { tally: lookup }), JSON.stringify(envelope), envelope.id, undefined, {
+      deadline: fanOutDeadline(context),
+    });
+    // The latest-reading write starts once the fan-out is done: the live path never waits on it or shares the
+    // event loop with it. A failure only leaves the previous latest reading in place (the next one fixes it).
+    const latest = await devices?.recordLatest(envelope).catch((error: Error) => {
       log.warn('could not store the latest reading', { deviceId: envelope.deviceId, reason: `${error.name}: ${error.message}` });
       counter.count('LatestStateFailed', 1);
       return undefined;
-    });
-    const result = await deliver(store.recipientPages(envelope.deviceId, { tally: lookup }), JSON.stringify(envelope), envelope.id, undefined, {
-      deadline: fanOutDeadline(context),
     });
     log.info('fanned out telemetry', {
       id: envelope.id,
@@ -182,7 +182,7 @@ export const createTelemetryHandler =
       ...result,
       ddbRequests: lookup.requests,
       ddbReadUnits: lookup.readUnits,
-      ...(latest ? { latest: await latest } : {}),
+      ...(devices ? { latest } : {}),
     });
     return { status: result.rejected ? 'rejected' : 'delivered', id: envelope.id, deviceId: envelope.deviceId, ...result };
   };
