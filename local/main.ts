@@ -3,6 +3,8 @@
  *
  *   PORT (3000)  WS_PORT (3001)  MQTT_PORT (1883)  HOST (127.0.0.1)
  *   AUTH (on; AUTH=off disables the authorizer)  AUTH_SECRET (random per start)
+ *   LOCAL_AUTH (oidc: sign in on the embedded OpenID Connect provider; token: today's development token)
+ *   LOCAL_TOKEN_TTL (LOCAL_AUTH=oidc: access/ID token lifetime in seconds, 3600)
  *   WS_IDLE_TIMEOUT_MS (600000)  WS_MAX_CONNECTION_MS (7200000)  ASYNC_RETRY_DELAYS_MS (1000,2000)
  *   SIMULATED_DEVICES (3)  DYNAMODB_ENDPOINT (embedded dynalite)  LOG_LEVEL (info)
  *   LOG (quiet: a summary per function every LOG_SUMMARY_MS (5000), warnings and errors in full;
@@ -54,6 +56,13 @@ const authEnabled = (): boolean => {
   throw new ConfigError(`AUTH must be on or off, got "${process.env.AUTH}"`);
 };
 
+const localAuthMode = (): 'oidc' | 'token' => {
+  const raw = (process.env.LOCAL_AUTH ?? '').trim().toLowerCase();
+  if (raw === '' || raw === 'oidc') return 'oidc';
+  if (raw === 'token') return 'token';
+  throw new ConfigError(`LOCAL_AUTH must be oidc (sign in, the default) or token (a development token), got "${process.env.LOCAL_AUTH}"`);
+};
+
 const main = async () => {
   const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
   const c = (fn: (t: string) => string, text: string) => (color ? fn(text) : text);
@@ -67,6 +76,7 @@ const main = async () => {
   const print = (line: string) => terminal.line(line);
 
   const auth = authEnabled();
+  const localAuth = localAuthMode();
   const faults = parseFaults(process.env.FAULTS);
   const faultsSeed = parseFaultSeed(process.env.FAULTS_SEED);
   const options = {
@@ -75,6 +85,8 @@ const main = async () => {
     mqttPort: port('MQTT_PORT', DEFAULT_PORTS.mqttPort),
     host: process.env.HOST || '127.0.0.1',
     auth,
+    localAuth,
+    ...(process.env.LOCAL_TOKEN_TTL ? { oidcTokenTtlSeconds: Math.max(10, count('LOCAL_TOKEN_TTL', 3600)) } : {}),
     simulatedDevices: count('SIMULATED_DEVICES', 3),
     simulatorBackfillMinutes: count('SIMULATOR_HISTORY_MINUTES', 5),
     dynamodbEndpoint: process.env.DYNAMODB_ENDPOINT || undefined,
@@ -116,6 +128,7 @@ const main = async () => {
     tables: stack.tables,
     devSecret: stack.devSecret,
     devToken: stack.devToken,
+    ...(stack.oidc ? { oidcIssuer: stack.oidc.issuer } : {}),
   });
 
   let stopping = false;
@@ -140,7 +153,16 @@ const main = async () => {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
-  if (stack.devToken) {
+  if (stack.oidc) {
+    print('');
+    print(`sign in on the dashboard (LOCAL_AUTH=oidc; LOCAL_AUTH=token for a development token instead):`);
+    for (const user of stack.oidc.users) {
+      const scope = user.groups.filter((g) => g.startsWith('devices:')).map((g) => g.slice('devices:'.length)).join(',') || 'none';
+      // Scripts find the user by this line: "sign in: user <name> password <password>".
+      print(`sign in: user ${user.username} password ${user.password}`);
+      print(`         (scope ${scope}, publish ${user.groups.includes('publish')}, tokens last ${stack.oidc.accessTokenTtlSeconds} s and renew on the page)`);
+    }
+  } else if (stack.devToken) {
     print('');
     print(`development secret: ${stack.devSecret}`);
     print(`development token (scope *, publish true, 24 h): ${stack.devToken}`);
@@ -159,7 +181,7 @@ const main = async () => {
   const { urls } = stack;
   // Plain text, even on a terminal: scripts wait for a line that starts with "ready".
   print(
-    `ready dashboard=${urls.dashboard} websocket=${urls.websocket} management=${urls.management} mqtt=${urls.mqtt} mqtt-ws=${urls.mqttWs} dynamodb=${urls.dynamodb} table=${stack.tableName}`,
+    `ready dashboard=${urls.dashboard} websocket=${urls.websocket} management=${urls.management} mqtt=${urls.mqtt} mqtt-ws=${urls.mqttWs} dynamodb=${urls.dynamodb} table=${stack.tableName}${stack.oidc ? ` oidc=${stack.oidc.issuer}` : ''}`,
   );
 };
 

@@ -22,6 +22,7 @@ import { type Simulator, startSimulator } from '../simulator/simulator.js';
 import { type AsyncJob, type AsyncOutcome, DEFAULT_ASYNC_RETRY_DELAYS_MS, createAsyncInvoker } from './lambda/asyncInvoke.js';
 import { type Scheduler, startScheduler } from './eventbridge/scheduler.js';
 import { type DevAuth, createDevAuth } from './devAuth.js';
+import { type LocalUser, type LocalUserPool, MOUNT_PATH, createLocalUserPool } from './cognito/userPool.js';
 import { type DynamoService, dynamoClient, ensureTables, startDynamo } from './dynamodb/dynamodb.js';
 import {
   type DynamoFaultProxy,
@@ -58,6 +59,16 @@ export interface StackOptions {
   mqttPort?: number;
   /** Run the $connect authorizer (default true). */
   auth?: boolean;
+  /**
+   * How people authenticate (LOCAL_AUTH): `token` (default here) signs a development token with the stack's
+   * secret, as AuthMode=secret; `oidc` (`npm start`'s default) runs the template with AuthMode=cognito against
+   * an embedded OpenID Connect provider standing in for the user pool, mounted on the dashboard port at /oidc.
+   */
+  localAuth?: 'token' | 'oidc';
+  /** LOCAL_AUTH=oidc: the people who may sign in (default: the development user dev / dev, scope *). */
+  oidcUsers?: LocalUser[];
+  /** LOCAL_AUTH=oidc: access and ID token lifetime (default 3600 s, as Cognito's). */
+  oidcTokenTtlSeconds?: number;
   /** Built-in simulated devices (default 0 here; `npm start` passes 3). */
   simulatedDevices?: number;
   /** Use this DynamoDB endpoint instead of an embedded dynalite; missing tables are created there. */
@@ -119,6 +130,8 @@ export interface RunningStack {
   tableName: string;
   devSecret?: string;
   devToken?: string;
+  /** LOCAL_AUTH=oidc: the embedded provider standing in for the Cognito user pool. */
+  oidc?: { issuer: string; clientId: string; users: readonly LocalUser[]; endpoints: LocalUserPool['endpoints']; accessTokenTtlSeconds: number };
   stop(): Promise<void>;
   /** Closes every WebSocket (1001, with $disconnect) and the gateway's port, until startGateway(). */
   stopGateway(): Promise<void>;
@@ -152,6 +165,17 @@ export interface RunningStack {
 }
 
 export const DEFAULT_PORTS = { port: 3000, wsPort: 3001, mqttPort: 1883 } as const;
+
+/** config.json's `auth`: where the dashboard signs people in (the same shape `npm run deploy:dashboard` writes for Cognito). */
+const signInConfig = (pool: LocalUserPool) => ({
+  issuer: pool.issuer,
+  clientId: pool.clientId,
+  authorizationEndpoint: pool.endpoints.authorization,
+  tokenEndpoint: pool.endpoints.token,
+  revocationEndpoint: pool.endpoints.revocation,
+  logoutEndpoint: pool.endpoints.endSession,
+  logout: 'oidc',
+});
 const DIAL_ANY = new Set(['0.0.0.0', '::', '']);
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '0.0.0.0', '::', '']);
 
@@ -208,6 +232,9 @@ const faultControl = (injector: FaultInjector): NonNullable<RunningStack['faults
 export const startStack = async (options: StackOptions = {}): Promise<RunningStack> => {
   const host = options.host ?? '127.0.0.1';
   const auth = options.auth ?? true;
+  const localAuth = options.localAuth ?? 'token';
+  if (localAuth !== 'token' && localAuth !== 'oidc') throw new Error(`localAuth must be token or oidc, got "${String(localAuth)}"`);
+  const oidcMode = auth && localAuth === 'oidc';
   const faultRules = typeof options.faults === 'string' ? parseFaults(options.faults) : [...(options.faults ?? [])];
   const injector: FaultInjector | undefined =
     faultRules.length > 0 ? createFaultInjector({ rules: faultRules, seed: parseFaultSeed(options.faultsSeed === undefined ? undefined : String(options.faultsSeed)) }) : undefined;
@@ -226,7 +253,9 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
   const publicHost = LOOPBACK.has(host) ? 'localhost' : host.includes(':') ? `[${host}]` : host;
   const dialUrlHost = dialHost.includes(':') ? `[${dialHost}]` : dialHost;
 
-  const model = buildStackModel({ template: options.template ?? readTemplate(), parameterOverrides: options.parameterOverrides });
+  // LOCAL_AUTH=oidc runs the template's cognito mode; the pool's issuer, JWKS and client are the embedded provider's.
+  const parameterOverrides = oidcMode ? { CognitoDomainPrefix: 'local', ...options.parameterOverrides, AuthMode: 'cognito' } : options.parameterOverrides;
+  const model = buildStackModel({ template: options.template ?? readTemplate(), parameterOverrides });
   for (const warning of model.warnings) log('stack', 'warn', warning);
   const api = model.api;
   if (!api) throw new Error('template.yaml declares no WebSocket API (AWS::ApiGatewayV2::Api with ProtocolType WEBSOCKET)');
@@ -352,16 +381,19 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     cleanup.push(() => iot.close());
 
     let devAuth: DevAuth | undefined;
+    let userPool: LocalUserPool | undefined;
     const web: WebServer = createWebServer({
       root: options.dashboardRoot ?? join(PROJECT_ROOT, 'dashboard', 'dist'),
       onMqttSocket: (ws, req: IncomingMessage) => iot.handleWebSocket(ws, req),
       // /config.json hands out the development token and /mqtt carries all telemetry: pages of this machine only.
       allowedHosts: localHostnames(host),
+      mounted: (req, res) => userPool?.handle(req, res) ?? false,
       config: (req) => {
         const hostname = hostnameOf(req.headers.host) ?? publicHost;
         return {
           url: `ws://${hostname}:${wsPort}`,
           ...(auth && devAuth ? { token: devAuth.token } : {}),
+          ...(userPool ? { auth: signInConfig(userPool) } : {}),
           mqttUrl: `ws://${hostname}:${httpPort}/mqtt`,
         };
       },
@@ -370,9 +402,22 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     cleanup.push(() => web.close());
     const mqttPort = await listenOn(() => iot.listen(options.mqttPort ?? DEFAULT_PORTS.mqttPort, host), options.mqttPort ?? DEFAULT_PORTS.mqttPort, 'MQTT_PORT', 'MQTT');
 
+    // ---- the user pool's stand-in (LOCAL_AUTH=oidc), on the dashboard's port: both loopback names sign in
+    if (oidcMode) {
+      const pages = [...new Set([`http://localhost:${httpPort}/`, `http://127.0.0.1:${httpPort}/`, `http://${publicHost}:${httpPort}/`])];
+      userPool = await createLocalUserPool({
+        issuer: `http://${publicHost}:${httpPort}${MOUNT_PATH}`,
+        redirectUris: pages,
+        users: options.oidcUsers,
+        accessTokenTtlSeconds: options.oidcTokenTtlSeconds,
+        log: (level, text) => log('oidc', level, text),
+      });
+      log('oidc', 'info', `OpenID Connect provider (stands in for the Cognito user pool) at ${userPool.issuer}; users: ${userPool.users.map((u) => u.username).join(', ')}`);
+    }
+
     // ---- functions
     const authorizerFunctions = authorizerFunctionIds(model);
-    if (authorizerFunctions.size > 0) {
+    if (authorizerFunctions.size > 0 && !userPool) {
       const issuerSource = model.functions.get([...authorizerFunctions][0] as string)?.environment;
       devAuth = await createDevAuth({ secret: options.authSecret, issuer: issuerSource?.TOKEN_ISSUER || undefined, audience: issuerSource?.TOKEN_AUDIENCE || undefined });
     }
@@ -380,7 +425,11 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
 
     const managementUrl = `http://${dialUrlHost}:${wsPort}/${api.stage}`;
     const endpoints = { dynamodb: dynamoProxy?.endpoint ?? dynamo.endpoint, gatewayHttp: `http://${dialUrlHost}:${wsPort}`, gatewayWs: `ws://${dialUrlHost}:${wsPort}`, lambda: lambdaEndpoint };
-    const functionEnv = (spec: FunctionSpec) => functionEnvironment({ spec, model, endpoints, auth, authSecret: devAuth?.secret, extra: options.env });
+    // The authorizer fetches the JWKS over loopback; the issuer it checks is the one browsers see.
+    const authorizerEnv = userPool
+      ? { TOKEN_ISSUER: userPool.issuer, JWKS_URL: `http://${dialUrlHost}:${httpPort}${MOUNT_PATH}/jwks`, TOKEN_AUDIENCE: userPool.clientId }
+      : undefined;
+    const functionEnv = (spec: FunctionSpec) => functionEnvironment({ spec, model, endpoints, auth, authSecret: devAuth?.secret, authorizerEnv, extra: options.env });
     for (const spec of model.functions.values()) {
       hosts.set(
         spec.logicalId,
@@ -485,6 +534,9 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       model,
       devSecret: auth ? devAuth?.secret : undefined,
       devToken: auth ? devAuth?.token : undefined,
+      ...(userPool
+        ? { oidc: { issuer: userPool.issuer, clientId: userPool.clientId, users: userPool.users, endpoints: userPool.endpoints, accessTokenTtlSeconds: userPool.accessTokenTtlSeconds } }
+        : {}),
       iotStats: iot.stats,
       connections: () => gateway.connections(),
       invoke: (logicalId, event) => invokeFunction(logicalId, event, 'direct'),

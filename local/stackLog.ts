@@ -13,7 +13,7 @@
 import { redactString } from '../layers/shared/src/redact.js';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
-export type Source = 'stack' | 'ws' | 'mgmt' | 'mqtt' | 'rule' | 'lambda' | 'ddb' | 'http' | 'sim' | 'events';
+export type Source = 'stack' | 'ws' | 'mgmt' | 'mqtt' | 'rule' | 'lambda' | 'ddb' | 'http' | 'sim' | 'events' | 'oidc';
 
 export type LogMode = 'quiet' | 'verbose';
 
@@ -59,6 +59,7 @@ const SOURCE_COLOR: Record<Source, (t: string) => string> = {
   http: paint.blue,
   sim: paint.green,
   events: paint.yellow,
+  oidc: paint.yellow,
 };
 
 // Powertools' standard keys: everything else in a record is shown as key=value.

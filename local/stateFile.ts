@@ -23,6 +23,8 @@ export interface StackState {
   tables: Record<string, string>;
   devSecret?: string;
   devToken?: string;
+  /** LOCAL_AUTH=oidc: the embedded provider's issuer (there is no development secret then). */
+  oidcIssuer?: string;
 }
 
 export const writeStackState = (state: StackState, file = STATE_FILE): void => {

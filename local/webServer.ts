@@ -106,6 +106,8 @@ export interface WebServerOptions {
    * all telemetry) answer to, in Host and Origin; anything else gets 403. Default: the loopback names.
    */
   allowedHosts?: readonly string[];
+  /** Another service on this port (the local sign-in provider under /oidc): true when it answered the request. */
+  mounted?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 export interface WebServer {
@@ -113,7 +115,7 @@ export interface WebServer {
   close(): Promise<void>;
 }
 
-export const createWebServer = ({ root, config, onMqttSocket, allowedHosts = LOOPBACK_HOSTNAMES }: WebServerOptions): WebServer => {
+export const createWebServer = ({ root, config, onMqttSocket, allowedHosts = LOOPBACK_HOSTNAMES, mounted }: WebServerOptions): WebServer => {
   const mqttSockets = new WebSocketServer({
     noServer: true,
     // MQTT.js asks for the "mqtt" subprotocol (older clients "mqttv3.1").
@@ -157,6 +159,7 @@ export const createWebServer = ({ root, config, onMqttSocket, allowedHosts = LOO
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    if (mounted?.(req, res)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD' });
       res.end();

@@ -28,7 +28,12 @@ const USAGE = `usage: npm run token -- --sub <name> --devices dev-1,dev-2 | --de
 const localSecret = (): string | undefined => {
   if (process.env.LOCAL_AUTH_SECRET) return process.env.LOCAL_AUTH_SECRET;
   const state = join(PROJECT_ROOT, '.local-stack.json');
-  if (existsSync(state)) return (JSON.parse(readFileSync(state, 'utf8')) as { devSecret?: string }).devSecret;
+  if (!existsSync(state)) return undefined;
+  const running = JSON.parse(readFileSync(state, 'utf8')) as { devSecret?: string; oidcIssuer?: string };
+  if (!running.devSecret && running.oidcIssuer) {
+    throw new Error('the running stack signs people in (LOCAL_AUTH=oidc, the default): sign in on the dashboard, or restart it with LOCAL_AUTH=token npm start for npm run token');
+  }
+  return running.devSecret;
   return undefined;
 };
 

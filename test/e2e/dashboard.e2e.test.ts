@@ -71,7 +71,7 @@ describe('dashboard in Chromium, end to end through the local stack', function (
     // A build of our own: dashboard/dist may be serving a developer's `npm start` meanwhile.
     dist = await mkdtemp(join(tmpdir(), 'dashboard-e2e-'));
     await buildDashboard({ outDir: dist });
-    stack = await startStack({ port: 0, wsPort: 0, mqttPort: 0, simulatedDevices: 0, dashboardRoot: dist, log: (line) => stackLog.push(line) });
+    stack = await startStack({ port: 0, wsPort: 0, mqttPort: 0, simulatedDevices: 0, localAuth: 'token', dashboardRoot: dist, log: (line) => stackLog.push(line) });
     device = await mqtt.connectAsync(stack.urls.mqtt, { clientId: 'dashboard-e2e', connectTimeout: 10_000 });
     page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
     pageErrors = watchPageErrors(page);

@@ -3,6 +3,7 @@ export * from './auth.js';
 export * from './broadcastAudience.js';
 export * from './authorizer.js';
 export * from './clients.js';
+export * from './cognitoAuth.js';
 export * from './config.js';
 export * from './connectionExpiry.js';
 export * from './connectionStore.js';
