@@ -1,6 +1,6 @@
 /** template.yaml is the product's core: these specs hold it to the design and to least privilege. */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -77,7 +77,7 @@ describe('template.yaml', () => {
 
     it('gives every function the shared layer, a LogGroup with retention, and esbuild Metadata with the createRequire banner', () => {
       expect(template.Globals!.Function!.Layers).to.deep.equal([{ Ref: 'SharedLayer' }]);
-      expect(template.Globals!.Function).to.include({ Runtime: 'nodejs24.x', Tracing: 'Active' });
+      expect(template.Globals!.Function).to.include({ Runtime: 'nodejs24.x' });
       expect(template.Globals!.Function!.Architectures).to.deep.equal(['arm64']);
       for (const [id, fn] of resourcesOfType(template, 'AWS::Serverless::Function')) {
         const logGroup = resources[ref(fn.Properties!.LoggingConfig?.LogGroup)!];
@@ -89,6 +89,15 @@ describe('template.yaml', () => {
         expect(props.External, id).to.include(LAYER_PACKAGE);
         expect(props.Banner.join(''), id).to.include('createRequire(import.meta.url)');
       }
+    });
+  });
+
+  describe('tracing', () => {
+    it('makes X-Ray tracing a parameter, Active by default, that sets both Lambda tracing and the Powertools tracer', () => {
+      expect(template.Parameters!.Tracing).to.deep.include({ Default: 'Active', AllowedValues: ['Active', 'PassThrough'] });
+      expect(template.Globals!.Function!.Tracing).to.deep.equal({ Ref: 'Tracing' });
+      expect(template.Conditions!.TracingActive).to.deep.equal({ 'Fn::Equals': [{ Ref: 'Tracing' }, 'Active'] });
+      expect(template.Globals!.Function!.Environment.Variables.POWERTOOLS_TRACE_ENABLED).to.deep.equal({ 'Fn::If': ['TracingActive', 'true', 'false'] });
     });
   });
 
@@ -167,6 +176,11 @@ describe('template.yaml', () => {
       const secretsManager = 'GetSecretValue';
       expect(loads('authorizer', jose), 'the authorizer loads jose (this check can see it)').to.equal(true);
       expect(loads('authorizer', secretsManager), 'the authorizer loads Secrets Manager').to.equal(true);
+      // The X-Ray SDK comes in only through the tracing chunk, which observability.ts imports dynamically when tracing is on.
+      const xray = 'AWS_XRAY_DAEMON_ADDRESS';
+      const tracingChunks = readdirSync(join(layerDir, 'chunks')).filter((f) => f.endsWith('.mjs') && readFileSync(join(layerDir, 'chunks', f), 'utf8').includes(xray));
+      expect(tracingChunks, 'the layer carries the X-Ray SDK for Tracing=Active (this check can see it)').to.have.length(1);
+      for (const entry of ['routes', 'telemetry', 'authorizer']) expect(loads(entry, xray), `${entry} loads the X-Ray SDK at init`).to.equal(false);
       for (const entry of ['routes', 'telemetry']) {
         expect(loads(entry, jose), `${entry} loads jose`).to.equal(false);
         expect(loads(entry, secretsManager), `${entry} loads Secrets Manager`).to.equal(false);
@@ -193,5 +207,15 @@ describe('template.yaml', () => {
         expect(type).to.equal('function');
       });
     }
+
+    it('loads the X-Ray SDK and traces with Tracing=Active (POWERTOOLS_TRACE_ENABLED=true), as before', async () => {
+      const fn = functionBuilds().find((f) => f.logicalId === 'TelemetryFunction')!;
+      const out = await buildFunction(fn, join(dir, 'functions', 'traced'));
+      const layerEntry = join(dir, 'node_modules', ...LAYER_PACKAGE.split('/'), 'telemetry.mjs');
+      const probe = `Promise.all([import('${out.file}'), import('${layerEntry}')]).then(([m, shared]) => process.stdout.write(typeof m.handler + ' ' + shared.tracingEnabled() + ' ' + (typeof shared.tracer?.captureAWSv3Client === 'function' ? 'tracer' : 'none')))`;
+      const env = { PATH: process.env.PATH, TABLE_NAME: 'probe', WEBSOCKET_ENDPOINT: 'http://127.0.0.1:9/production', AWS_REGION: 'us-east-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+      expect(execFileSync(process.execPath, ['-e', probe], { cwd: dir, env: { ...env, POWERTOOLS_TRACE_ENABLED: 'true' } }).toString()).to.equal('function true tracer');
+      expect(execFileSync(process.execPath, ['-e', probe], { cwd: dir, env: { ...env, POWERTOOLS_TRACE_ENABLED: 'false' } }).toString()).to.equal('function false none');
+    });
   });
 });

@@ -1,9 +1,9 @@
 /** AWS clients, built once per container at module scope and wrapped for tracing. */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { tracer } from './observability.js';
+import { traceClient } from './observability.js';
 
 export const createDocumentClient = (endpoint = process.env.DYNAMODB_ENDPOINT || undefined) =>
-  DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({ endpoint, maxAttempts: 4 })), {
+  DynamoDBDocumentClient.from(traceClient(new DynamoDBClient({ endpoint, maxAttempts: 4 })), {
     marshallOptions: { removeUndefinedValues: true },
   });
