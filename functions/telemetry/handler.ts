@@ -2,6 +2,7 @@
 import {
   createFanOutClients,
   createLambdaDispatcher,
+  createRecipientCache,
   createShardedDelivery,
   createTelemetryHandler,
   eventHandler,
@@ -17,7 +18,10 @@ const config = {
   workerFunction: process.env.FANOUT_WORKER_FUNCTION || undefined,
 };
 
-const { store, fanOut, counter } = createFanOutClients(config);
+const { store, fanOut, counter, doc } = createFanOutClients(config);
+
+// Recipients cached across warm invocations, re-read when a subscription changes (recipientCache.ts).
+const recipients = createRecipientCache({ doc, tableName: config.tableName });
 
 const deliver = createShardedDelivery({
   fanOut,
@@ -27,4 +31,6 @@ const deliver = createShardedDelivery({
   counter,
 });
 
-export const handler = eventHandler(createTelemetryHandler({ store, deliver, log: logger, counter }));
+export const handler = eventHandler(
+  createTelemetryHandler({ store: { ...store, recipientPages: recipients.recipientPages }, deliver, log: logger, counter }),
+);

@@ -3,6 +3,7 @@
  *
  *   connection:   pk = conn#{connectionId}  sk = meta              (scope, publish, devices it subscribes to)
  *   subscription: pk = dev#{deviceId}       sk = {connectionId}    (deviceId "*" = every device)
+ *   version:      pk = ver#{deviceId}       sk = version           (changes whenever dev#{deviceId} does; recipientCache.ts)
  *
  * Recipients of a device's message are one Query on dev#{deviceId} plus one on
  * dev#*: the cost grows with the recipients, never with the table (the original
@@ -21,8 +22,10 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { randomUUID } from 'node:crypto';
 import { BadRequest, NotFound } from './errors.js';
 import { ALL_DEVICES, type DeviceSelection, MAX_SUBSCRIPTIONS_PER_CONNECTION } from './frames.js';
+import { versionKey } from './recipientCache.js';
 import { backoffDelay, sleep } from './retry.js';
 
 export interface ConnectionRecord {
@@ -151,11 +154,23 @@ export const createConnectionStore = ({
     }
   };
 
-  const putSubscriptions = (connectionId: string, devices: string[], expiresAt: number) =>
-    batchWrite(devices.map((d) => ({ PutRequest: { Item: { ...subKey(d, connectionId), expiresAt } } })));
+  /**
+   * A new, never-repeated version for each key whose subscribers just changed,
+   * written after the change itself and before the caller answers: the
+   * fan-out's recipient cache re-reads a key whose version moved (recipientCache.ts).
+   */
+  const bumpVersions = (devices: string[]) =>
+    batchWrite(devices.map((d) => ({ PutRequest: { Item: { ...versionKey(d), v: `${now()}-${randomUUID()}`, expiresAt: expiry() } } })));
 
-  const deleteSubscriptions = (connectionId: string, devices: string[]) =>
-    batchWrite(devices.map((d) => ({ DeleteRequest: { Key: subKey(d, connectionId) } })));
+  const putSubscriptions = async (connectionId: string, devices: string[], expiresAt: number) => {
+    await batchWrite(devices.map((d) => ({ PutRequest: { Item: { ...subKey(d, connectionId), expiresAt } } })));
+    await bumpVersions(devices);
+  };
+
+  const deleteSubscriptions = async (connectionId: string, devices: string[]) => {
+    await batchWrite(devices.map((d) => ({ DeleteRequest: { Key: subKey(d, connectionId) } })));
+    await bumpVersions(devices);
+  };
 
   const removeConnection = async (connectionId: string, knownDevices: readonly string[] = []) => {
     usage.requests++;

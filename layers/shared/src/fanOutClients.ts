@@ -28,11 +28,12 @@ export const fanOutConfigFromEnv = (): FanOutConfig => ({
 });
 
 export const createFanOutClients = ({ tableName, endpoint, region, concurrency }: FanOutConfig) => {
-  const store = createConnectionStore({ doc: createDocumentClient(), tableName });
+  const doc = createDocumentClient();
+  const store = createConnectionStore({ doc, tableName });
   // SigV4 over a keep-alive pool, not the SDK client: a fifth of the CPU per post (see bench/).
   // Not traced per post: one X-Ray subsegment per post would cost more than the post.
   const post = createSignedPoster({ endpoint, region, maxSockets: concurrency });
   const counter = metricsCounter();
   const fanOut = createFanOut({ store, post, log: logger, counter, concurrency });
-  return { store, fanOut, counter };
+  return { store, fanOut, counter, post, doc };
 };

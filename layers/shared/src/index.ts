@@ -11,6 +11,7 @@ export * from './frames.js';
 export * from './middleware.js';
 export * from './observability.js';
 export * from './poster.js';
+export * from './recipientCache.js';
 export * from './redact.js';
 export * from './retry.js';
 export * from './routes.js';
