@@ -18,4 +18,5 @@ export * from './routes.js';
 export * from './secrets.js';
 export * from './sharding.js';
 export * from './signedPoster.js';
+export * from './telemetryBatch.js';
 export * from './telemetryEnvelope.js';

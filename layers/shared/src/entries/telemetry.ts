@@ -2,3 +2,4 @@
 export * from './routes.js';
 export * from '../recipientCache.js';
 export * from '../sharding.js';
+export * from '../telemetryBatch.js';
