@@ -61,7 +61,10 @@ describe('template.yaml', () => {
       const [[, rule]] = resourcesOfType(template, 'AWS::IoT::TopicRule') as [string, Resource][];
       const payload = rule.Properties!.TopicRulePayload;
       expect(payload.Sql).to.equal("SELECT *, topic(2) AS deviceId, timestamp() AS receivedAt FROM 'devices/+/telemetry'");
-      expect(getAttTarget(payload.Actions[0].Lambda.FunctionArn)).to.equal('TelemetryFunction');
+      const [condition, coalesced, direct] = payload.Actions['Fn::If'];
+      expect(condition).to.equal('CoalescedFanout');
+      expect(getAttTarget(direct[0].Lambda.FunctionArn)).to.equal('TelemetryFunction');
+      expect(ref(coalesced[0].Sqs.QueueUrl)).to.equal('TelemetryQueue');
       expect(payload.ErrorAction).to.be.an('object');
       expect(existsSync(join(PROJECT_ROOT, 'events', 'telemetry.json'))).to.equal(true);
     });
@@ -89,6 +92,54 @@ describe('template.yaml', () => {
         expect(props.External, id).to.include(LAYER_PACKAGE);
         expect(props.Banner.join(''), id).to.include('createRequire(import.meta.url)');
       }
+    });
+  });
+
+  describe('fan-out modes', () => {
+    const conditionOf = (id: string) => resources[id]!.Condition;
+
+    it('takes FanoutMode (direct by default), BatchSize and MaximumBatchingWindowInSeconds as parameters', () => {
+      expect(template.Parameters!.FanoutMode).to.deep.include({ Default: 'direct', AllowedValues: ['direct', 'coalesced'] });
+      expect(template.Parameters!.BatchSize).to.deep.include({ Type: 'Number', Default: 1000, MaxValue: 10000 });
+      expect(template.Parameters!.MaximumBatchingWindowInSeconds).to.deep.include({ Type: 'Number', Default: 1, MaxValue: 300 });
+      expect(template.Conditions!.CoalescedFanout).to.deep.equal({ 'Fn::Equals': [{ Ref: 'FanoutMode' }, 'coalesced'] });
+    });
+
+    it('deploys the per-reading functions only in direct mode, and the queue, its dead-letter queue and the batch function only in coalesced mode', () => {
+      for (const id of ['TelemetryFunction', 'FanoutWorkerFunction', 'TelemetryRulePermission', 'TelemetryLogGroup', 'FanoutWorkerLogGroup']) expect(conditionOf(id), id).to.equal('DirectFanout');
+      for (const id of ['TelemetryQueue', 'TelemetryDeadLetterQueue', 'TelemetryRuleQueueRole', 'TelemetryBatchFunction', 'TelemetryBatchLogGroup', 'TelemetryBatchEventSource']) {
+        expect(conditionOf(id), id).to.equal('CoalescedFanout');
+      }
+      expect(existsSync(join(PROJECT_ROOT, 'events', 'telemetry-batch.json'))).to.equal(true);
+    });
+
+    it('encrypts both queues and redrives the telemetry queue to the dead-letter queue after MaxReceiveCount', () => {
+      const queue = resources.TelemetryQueue!.Properties!;
+      expect(queue.SqsManagedSseEnabled).to.equal(true);
+      expect(resources.TelemetryDeadLetterQueue!.Properties!.SqsManagedSseEnabled).to.equal(true);
+      expect(getAttTarget(queue.RedrivePolicy.deadLetterTargetArn)).to.equal('TelemetryDeadLetterQueue');
+      expect(ref(queue.RedrivePolicy.maxReceiveCount)).to.equal('MaxReceiveCount');
+      // Lambda refuses an event source whose queue hides a message for less than the function may run.
+      expect(template.Parameters!.QueueVisibilityTimeout!.Default as number).to.be.at.least(6 * (resources.TelemetryBatchFunction!.Properties!.Timeout as number));
+    });
+
+    it('maps the queue to the batch function with the batch parameters and partial batch failures', () => {
+      const mapping = resources.TelemetryBatchEventSource!.Properties!;
+      expect(getAttTarget(mapping.EventSourceArn)).to.equal('TelemetryQueue');
+      expect(ref(mapping.FunctionName)).to.equal('TelemetryBatchFunction');
+      expect(ref(mapping.BatchSize)).to.equal('BatchSize');
+      expect(ref(mapping.MaximumBatchingWindowInSeconds)).to.equal('MaximumBatchingWindowInSeconds');
+      expect(mapping.FunctionResponseTypes).to.deep.equal(['ReportBatchItemFailures']);
+    });
+
+    it('lets the rule only send to the queue, and the batch function only consume it', () => {
+      const send = resources.TelemetryRuleQueueRole!.Properties!.Policies[0].PolicyDocument.Statement;
+      expect(send).to.deep.equal([{ Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': ['TelemetryQueue', 'Arn'] } }]);
+      const statements = resources.TelemetryBatchFunction!.Properties!.Policies[0].Statement as { Action: string | string[]; Resource: unknown }[];
+      const sqs = statements.filter((st) => [st.Action].flat().some((a) => a.startsWith('sqs:')));
+      expect(sqs).to.have.length(1);
+      expect([sqs[0]!.Action].flat().sort()).to.deep.equal(['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage']);
+      expect(getAttTarget(sqs[0]!.Resource)).to.equal('TelemetryQueue');
     });
   });
 
