@@ -8,6 +8,7 @@
  *   FAULTS (none; e.g. post:429:0.2,dynamodb:throttle:0.1,invoke:crash:0.05)  FAULTS_SEED (random, printed)
  */
 import { DEFAULT_PORTS, type RunningStack, startStack } from './stack.js';
+import { parameterOverridesFromArgs, parameterOverridesFromEnv } from './template/parameterOverrides.js';
 import { PortAccessError, PortInUseError } from './ports.js';
 import { FaultSpecError, describeFaults, parseFaultSeed, parseFaults } from './faults.js';
 import { paint } from './stackLog.js';
@@ -75,6 +76,7 @@ const main = async () => {
     asyncRetryDelaysMs: retryDelays(),
     faults,
     faultsSeed,
+    parameterOverrides: { ...parameterOverridesFromEnv(), ...parameterOverridesFromArgs(process.argv.slice(2)) },
     color,
     logLevel,
     log: (line: string) => console.log(line),
@@ -87,6 +89,8 @@ const main = async () => {
     console.log(c(paint.red, c(paint.bold, `!!! FAULTS_SEED=${faultsSeed} (set it to draw the same faults again). Calls will fail on purpose. !!!`)));
   }
   console.log(`starting the local stack from template.yaml (ports: PORT=${options.port} WS_PORT=${options.wsPort} MQTT_PORT=${options.mqttPort})`);
+  const overridden = Object.entries(options.parameterOverrides);
+  if (overridden.length > 0) console.log(`template parameters: ${overridden.map(([k, v]) => `${k}=${v}`).join(' ')}`);
 
   const stack: RunningStack = await startStack(options);
 

@@ -18,6 +18,8 @@ import { PROJECT_ROOT, type Template, readTemplate } from '../scripts/template.j
 import { type Simulator, startSimulator } from '../simulator/simulator.js';
 import { DEFAULT_ASYNC_RETRY_DELAYS_MS, createAsyncInvoker } from './lambda/asyncInvoke.js';
 import { type DevAuth, createDevAuth } from './devAuth.js';
+import { type SqsEventSourceMapping, startSqsEventSourceMapping } from './lambda/eventSourceMapping.js';
+import { type Sqs, createSqs } from './sqs/queue.js';
 import { type DynamoService, ensureTables, startDynamo } from './dynamodb/dynamodb.js';
 import {
   type DynamoFaultProxy,
@@ -90,7 +92,7 @@ export interface StackOptions {
   faultsSeed?: number;
 }
 
-export type InvocationSource = 'ws' | 'rule' | 'lambda-api' | 'direct';
+export type InvocationSource = 'ws' | 'rule' | 'lambda-api' | 'direct' | 'esm';
 
 export interface StackHooks extends GatewayHooks {
   /** Wraps every function invocation: call `next()` to run it, or throw/delay instead. */
@@ -121,6 +123,9 @@ export interface RunningStack {
   iotStats: IotStats;
   /** Resolves when every rule invocation (retries included) and every gateway event in flight has finished. */
   settled(): Promise<void>;
+  /** The template's SQS queues (FanoutMode=coalesced), in process: their URLs by logical id, and the service. */
+  queues: Record<string, string>;
+  sqs?: Sqs;
   /** The injected faults, when FAULTS is set: the rules, the seed, and counts of calls and faults so far. */
   faults?: {
     readonly rules: readonly FaultRule[];
@@ -265,7 +270,24 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     const wsPort = await listenOn(() => gateway.listen(options.wsPort ?? DEFAULT_PORTS.wsPort, host), options.wsPort ?? DEFAULT_PORTS.wsPort, 'WS_PORT', 'WebSocket API');
     cleanup.push(() => gateway.close());
 
+    // ---- SQS: the template's queues, in process (local/sqs), dead-letter queues first
+    const sqs: Sqs | undefined = model.queues.length > 0 ? createSqs({ region: model.region, accountId: model.accountId }) : undefined;
+    const queueUrls: Record<string, string> = {};
+    if (sqs) {
+      for (const queue of model.queues) {
+        const { QueueUrl } = sqs.createQueue({ QueueName: queue.name, Attributes: queue.attributes }) as { QueueUrl: string };
+        queueUrls[queue.logicalId] = QueueUrl;
+      }
+      cleanup.push(async () => sqs.close());
+      log('sqs', 'info', `queues: ${model.queues.map((q) => `${q.logicalId}${q.deadLetterQueueId ? ` (dead letters to ${q.deadLetterQueueId})` : ''}`).join(', ')}`);
+    }
+
     const iot: IotCore = await startIotCore({
+      sendToQueue: sqs
+        ? async (queueId, body) => {
+            await sqs.sendMessage({ QueueUrl: queueUrls[queueId]!, MessageBody: body });
+          }
+        : undefined,
       rules: model.rules,
       asyncInvoker: createAsyncInvoker({ retryDelaysMs: options.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS }),
       log: (level, source, text) => log(source, level, text),
@@ -337,6 +359,28 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     const created = await ensureTables(dynamo.endpoint, model.tables);
     log('ddb', 'info', `tables: ${model.tables.map((t) => `${t.tableName}${created.includes(t.tableName) ? ' (created)' : ''}`).join(', ') || 'none'}`);
 
+    // ---- Lambda's event source mappings on the queues (after the tables: a batch may arrive at once)
+    const mappings: SqsEventSourceMapping[] = [];
+    const stopMappings = async () => {
+      for (const mapping of mappings) void mapping.stop();
+      sqs?.close();
+      await Promise.all(mappings.map((m) => m.stop()));
+    };
+    for (const spec of model.eventSourceMappings) {
+      const queue = model.queues.find((q) => q.logicalId === spec.queueId)!;
+      mappings.push(
+        startSqsEventSourceMapping({
+          spec: { ...spec, queueUrl: queueUrls[spec.queueId]!, queueArn: queue.arn },
+          queue: sqs!,
+          region: model.region,
+          invoke: (event) => invokeFunction(spec.functionId, event, 'esm'),
+          log: (level, text) => log('lambda', level, text),
+        }),
+      );
+      log('lambda', 'info', `${spec.logicalId}: ${spec.queueId} → ${spec.functionId} (batch ${spec.batchSize}, window ${spec.maximumBatchingWindowInSeconds} s${spec.reportBatchItemFailures ? ', partial batch responses' : ''})`);
+    }
+    cleanup.push(stopMappings);
+
     // ---- simulated devices
     let simulator: Simulator | undefined;
     if ((options.simulatedDevices ?? 0) > 0) {
@@ -366,6 +410,8 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       ports: { http: httpPort, ws: wsPort, mqtt: mqttPort },
       tableName: model.tables[0]?.tableName ?? '',
       tables,
+      queues: queueUrls,
+      ...(sqs ? { sqs } : {}),
       model,
       devSecret: auth ? devAuth?.secret : undefined,
       devToken: auth ? devAuth?.token : undefined,
@@ -393,6 +439,8 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
           await simulator?.stop();
           // The broker first, so no new rule invocation starts; the ones in flight still deliver.
           await iot.close();
+          // Then the queues' pollers: the batches in flight finish; what is left stays queued.
+          await stopMappings();
           await lambdaApi.settled();
           await lambdaApi.close();
           await gateway.close(1001, 'Going away');

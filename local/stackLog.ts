@@ -6,7 +6,7 @@
 import { redactString } from '../layers/shared/src/redact.js';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
-export type Source = 'stack' | 'ws' | 'mgmt' | 'mqtt' | 'rule' | 'lambda' | 'ddb' | 'http' | 'sim';
+export type Source = 'stack' | 'ws' | 'mgmt' | 'mqtt' | 'rule' | 'lambda' | 'ddb' | 'http' | 'sim' | 'sqs';
 
 export interface StackLogger {
   log(source: Source, level: Level, text: string): void;
@@ -40,6 +40,7 @@ const SOURCE_COLOR: Record<Source, (t: string) => string> = {
   ddb: paint.yellow,
   http: paint.blue,
   sim: paint.green,
+  sqs: paint.yellow,
 };
 
 // Powertools' standard keys: everything else in a record is shown as key=value.
