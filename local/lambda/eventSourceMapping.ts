@@ -153,10 +153,10 @@ export const startSqsEventSourceMapping = ({ spec, queue, region, invoke, log, c
   let stopped = !spec.enabled;
   const inFlight = new Set<Promise<void>>();
 
-  const poll = async (wait: number) =>
+  const poll = async (wait: number, room = spec.batchSize) =>
     queue.receiveMessage({
       QueueUrl: spec.queueUrl,
-      MaxNumberOfMessages: Math.min(10, spec.batchSize),
+      MaxNumberOfMessages: Math.max(1, Math.min(10, room)),
       WaitTimeSeconds: Math.max(0, Math.min(20, Math.ceil(wait))),
       MessageSystemAttributeNames: ['All'],
     });
@@ -172,7 +172,7 @@ export const startSqsEventSourceMapping = ({ spec, queue, region, invoke, log, c
       const left = closesAt - performance.now();
       if (left <= 0) break;
       // A long poll answers as soon as a message arrives; in the window's last second, short polls, so it never overruns.
-      const more = (await poll(left >= 1000 ? 1 : 0)).Messages ?? [];
+      const more = (await poll(left >= 1000 ? 1 : 0, spec.batchSize - batch.length)).Messages ?? [];
       if (more.length === 0 && left < 1000) await new Promise((resolve) => setTimeout(resolve, Math.min(left, 20)));
       for (const message of more) {
         batch.push(message);

@@ -9,7 +9,8 @@ import { type TestStack, connectDevice, startTestStack } from '../helpers/localS
 import { type Frame, type TestClient, connectClient } from '../helpers/wsClient.js';
 import { sleep, waitFor } from '../helpers/waitFor.js';
 
-const COALESCED = { FanoutMode: 'coalesced', MaximumBatchingWindowInSeconds: '1', QueueVisibilityTimeout: '2', MaxReceiveCount: '2' };
+// Visibility above the window plus a batch's run time, as AWS asks, or a slow batch would come back while it runs.
+const COALESCED = { FanoutMode: 'coalesced', MaximumBatchingWindowInSeconds: '1', QueueVisibilityTimeout: '8', MaxReceiveCount: '2' };
 const DEVICES = 10;
 
 /** Every reading a client received, in telemetry-batch frames (and telemetry frames, which must not come). */
@@ -110,8 +111,8 @@ describe('local stack: coalesced fan-out (PARAM_FanoutMode=coalesced)', function
   });
 
   it('moves a poisoned message to the dead-letter queue after MaxReceiveCount receives, and keeps delivering the rest', async () => {
-    // Arrange
-    stack = await start();
+    // Arrange: a short visibility timeout, so that the two receives take seconds
+    stack = await start({ parameterOverrides: { ...COALESCED, QueueVisibilityTimeout: '2' } });
     clients = [await connectClient(`${stack!.urls.websocket}?devices=*`)];
     await waitFor(() => stack!.connections().length === 1, { message: 'the client connected' });
     const sqs = stack.sqs!;
