@@ -31,7 +31,9 @@ export type Outcome =
   | { kind: 'subscription' }
   | { kind: 'error'; notice: Notice }
   | { kind: 'pong' | 'sent' | 'message' }
-  | { kind: 'invalid'; reason: string };
+  | { kind: 'invalid'; reason: string }
+  /** A telemetry-batch frame: what each of its readings did, exactly as if each were a telemetry frame. */
+  | { kind: 'batch'; outcomes: Outcome[]; invalid: number };
 
 export class DashboardModel {
   readonly store: TelemetryStore;
@@ -94,6 +96,11 @@ export class DashboardModel {
         this.latency.add(now - frame.ts);
         const { gap } = this.store.ingest(frame, now);
         return { kind: 'telemetry', deviceId: frame.deviceId, ...(gap !== undefined ? { gap } : {}) };
+      }
+      case 'telemetry-batch': {
+        const outcomes = frame.readings.map((reading) => this.apply(reading, now));
+        this.counters.invalid += frame.invalid;
+        return { kind: 'batch', outcomes, invalid: frame.invalid };
       }
       case 'message':
         if (!this.recent.admit(frame.id)) {
