@@ -23,7 +23,7 @@ describe('recipient cache (dynalite)', function () {
     tableName = await dynamo.freshTable();
   });
 
-  it('answers a warm lookup with one strongly consistent read of the versions instead of two Queries', async () => {
+  it('answers a warm lookup with one strongly consistent read of one item instead of two Queries', async () => {
     const store = createConnectionStore({ doc: dynamo.doc, tableName });
     const cache = createRecipientCache({ doc: dynamo.doc, tableName });
     await store.putConnection({ connectionId: 'specific', sub: 'a', scope: '*', publish: false, devices: ['dev-1'] });
@@ -33,9 +33,25 @@ describe('recipient cache (dynalite)', function () {
     const warm = await cache.lookup(['dev-1']);
 
     expect(cold.recipients.get('dev-1')!.sort()).to.deep.equal(['everything', 'specific']);
-    expect(cold).to.include({ requests: 3, refreshed: 2 }); // versions, then dev#dev-1 and dev#*
+    expect(cold).to.include({ requests: 4, refreshed: 2 }); // the table-wide version, the keys' versions, then dev#dev-1 and dev#*
     expect(warm.recipients.get('dev-1')!.sort()).to.deep.equal(['everything', 'specific']);
     expect(warm).to.include({ requests: 1, refreshed: 0 });
+    expect(warm.readUnits).to.be.at.most(1);
+  });
+
+  it('after a change elsewhere, re-reads the versions of its keys but re-queries none of them', async () => {
+    const store = createConnectionStore({ doc: dynamo.doc, tableName });
+    const cache = createRecipientCache({ doc: dynamo.doc, tableName });
+    await store.putConnection({ connectionId: 'all', sub: 'a', scope: '*', publish: false, devices: '*' });
+    await cache.lookup(['dev-1']);
+
+    await store.putConnection({ connectionId: 'other', sub: 'b', scope: '*', publish: false, devices: ['dev-2'] });
+    const afterChange = await cache.lookup(['dev-1']);
+    const settled = await cache.lookup(['dev-1']);
+
+    expect(afterChange).to.include({ requests: 2, refreshed: 0 });
+    expect(afterChange.recipients.get('dev-1')).to.deep.equal(['all']);
+    expect(settled).to.include({ requests: 1, refreshed: 0 });
   });
 
   it('looks up every device of a batch with one request when nothing changed', async () => {

@@ -4,6 +4,7 @@
  *   connection:   pk = conn#{connectionId}  sk = meta              (scope, publish, devices it subscribes to)
  *   subscription: pk = dev#{deviceId}       sk = {connectionId}    (deviceId "*" = every device)
  *   version:      pk = ver#{deviceId}       sk = version           (changes whenever dev#{deviceId} does; recipientCache.ts)
+ *   version:      pk = ver                  sk = version           (changes after any of them does)
  *
  * Recipients of a device's message are one Query on dev#{deviceId} plus one on
  * dev#*: the cost grows with the recipients, never with the table (the original
@@ -25,7 +26,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { BadRequest, NotFound } from './errors.js';
 import { ALL_DEVICES, type DeviceSelection, MAX_SUBSCRIPTIONS_PER_CONNECTION } from './frames.js';
-import { versionKey } from './recipientCache.js';
+import { GLOBAL_VERSION_KEY, versionKey } from './recipientCache.js';
 import { backoffDelay, sleep } from './retry.js';
 
 export interface ConnectionRecord {
@@ -159,8 +160,12 @@ export const createConnectionStore = ({
    * written after the change itself and before the caller answers: the
    * fan-out's recipient cache re-reads a key whose version moved (recipientCache.ts).
    */
-  const bumpVersions = (devices: string[]) =>
-    batchWrite(devices.map((d) => ({ PutRequest: { Item: { ...versionKey(d), v: `${now()}-${randomUUID()}`, expiresAt: expiry() } } })));
+  const bumpVersions = async (devices: string[]) => {
+    if (devices.length === 0) return;
+    await batchWrite(devices.map((d) => ({ PutRequest: { Item: { ...versionKey(d), v: `${now()}-${randomUUID()}`, expiresAt: expiry() } } })));
+    // The table-wide version last, in a write of its own: a batch may land in any order.
+    await batchWrite([{ PutRequest: { Item: { ...GLOBAL_VERSION_KEY, v: `${now()}-${randomUUID()}`, expiresAt: expiry() } } }]);
+  };
 
   const putSubscriptions = async (connectionId: string, devices: string[], expiresAt: number) => {
     await batchWrite(devices.map((d) => ({ PutRequest: { Item: { ...subKey(d, connectionId), expiresAt } } })));

@@ -6,20 +6,26 @@
  * Every write to a subscription partition (`dev#{key}`: subscribe,
  * unsubscribe, $connect, $disconnect, a 410 clean-up) is followed by a new,
  * never-repeated value in that key's version item (`ver#{key}`), and only
- * then does the route answer (connectionStore.ts). A lookup reads the version
- * items of every key it needs (the device's and `*`'s) in one strongly
- * consistent BatchGetItem, and re-queries, strongly consistently, only the
- * keys whose version differs from the one its cache entry was filled under.
+ * then, in a second write, a new value of the table-wide version item
+ * (`ver`), and only then does the route answer (connectionStore.ts). A lookup
+ * reads the table-wide version (one strongly consistent GetItem, one read
+ * unit). Entries confirmed under that same value are current. Otherwise it
+ * reads the version items of the keys it needs (the devices' and `*`'s) in one
+ * strongly consistent BatchGetItem, and re-queries, strongly consistently,
+ * only the keys whose version differs from the one their entry was filled under.
  *
  * The invariant, exactly: a lookup that starts after an unsubscribe (or
  * $disconnect) was answered never returns that connection. Proof: the answer
- * comes after the subscription's delete and after the new version value v'.
- * The lookup's version read is consistent, so it sees v' (or a later value).
- * An entry cached under v' (or later) was filled by a Query issued after a
- * version read returned that value, so after the delete: it cannot hold the
- * connection. An entry cached under an older value does not match and is
- * re-queried. A reading already being delivered when the answer goes out may
- * still arrive, as it could without any cache (that post was in flight).
+ * comes after the subscription's delete, then the key's new version v', then
+ * the new table-wide value g'. The lookup's reads are consistent and in the
+ * reverse order. It sees g' (or later). An entry confirmed under g' (or later)
+ * was confirmed by a key-version read made after reading that value, so after
+ * v' was written: that read saw v' (or later), and an entry holding v' was
+ * filled by a Query made after reading v', so after the delete. An entry
+ * confirmed under an older table-wide value is checked against its key's
+ * version, which has moved, and re-queried. A reading already being delivered
+ * when the answer goes out may still arrive, as it could without any cache
+ * (that post was in flight).
  *
  * Version values are unique (time + random), so a value never comes back
  * (no ABA). Version items expire with the table's TTL like every other item,
@@ -28,11 +34,15 @@
  * under. The same bound limits the damage of a version write that failed
  * (the route then answered an error, not `unsubscribed`).
  *
- * Cost: one request (two read units) per lookup while nobody subscribes or
- * leaves, instead of two Queries; one BatchGetItem serves up to 100 keys, so
- * a coalesced batch looks up all of its devices in one request.
+ * Cost: one request and one read unit per lookup while nobody subscribes or
+ * leaves (instead of two Queries, at least one unit), whatever the number of
+ * devices: a coalesced batch looks up all of its devices with it. After a
+ * change: one BatchGetItem per 100 keys (a unit each) and a Query per moved
+ * key. The table-wide item is read once per lookup: DynamoDB serves 3,000
+ * strongly consistent reads a second from one item, the ceiling of this
+ * design (direct mode at more than 3,000 readings a second: use coalesced).
  */
-import { BatchGetCommand, type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { StoreUsage } from './connectionStore.js';
 import { ALL_DEVICES } from './frames.js';
 import { backoffDelay, sleep } from './retry.js';
@@ -40,12 +50,17 @@ import { backoffDelay, sleep } from './retry.js';
 /** The version item of one subscription key (a device id, or `*`). */
 export const versionKey = (key: string) => ({ pk: `ver#${key}`, sk: 'version' });
 
+/** The table-wide version: written after the keys' versions by every subscription change. */
+export const GLOBAL_VERSION_KEY = { pk: 'ver', sk: 'version' };
+
 /** BatchGetItem reads at most 100 keys per request. */
 const BATCH_GET_LIMIT = 100;
 const MISSING = '';
 
 interface Entry {
   version: string;
+  /** The table-wide version under which `version` was last confirmed. */
+  confirmedUnder: string;
   fetchedAt: number;
   /** Subscribers of the key, with the second their subscription item expires. */
   subscribers: { connectionId: string; expiresAt: number }[];
@@ -88,6 +103,14 @@ export const createRecipientCache = ({
     entries.delete(key);
     entries.set(key, entry);
     while (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
+  };
+
+  /** The table-wide version, read strongly consistently (missing item: ''). */
+  const readGlobalVersion = async (tally: StoreUsage) => {
+    tally.requests++;
+    const out = await doc.send(new GetCommand({ TableName: tableName, Key: GLOBAL_VERSION_KEY, ConsistentRead: true, ProjectionExpression: 'v', ReturnConsumedCapacity: 'TOTAL' }));
+    tally.readUnits += out.ConsumedCapacity?.CapacityUnits ?? 0;
+    return String(out.Item?.v ?? MISSING);
   };
 
   /** The current version of each key, read strongly consistently (missing item: ''). */
@@ -147,22 +170,33 @@ export const createRecipientCache = ({
     const tally: StoreUsage = { requests: 0, readUnits: 0 };
     const keys = [...new Set([...deviceIds, ALL_DEVICES])];
     const started = now();
-    // The versions first, the Queries after: the order the invariant rests on.
-    const versions = await readVersions(keys, tally);
+    // The table-wide version, then the keys' versions, then the Queries: the order the invariant rests on.
+    const global = await readGlobalVersion(tally);
     const current = new Map<string, Entry>();
-    const stale: string[] = [];
+    const unconfirmed: string[] = [];
     for (const key of keys) {
       const entry = entries.get(key);
-      if (entry && entry.version === versions.get(key) && started - entry.fetchedAt < maxAgeMs) current.set(key, entry);
-      else stale.push(key);
+      if (entry && started - entry.fetchedAt < maxAgeMs && entry.confirmedUnder === global) current.set(key, entry);
+      else unconfirmed.push(key);
     }
-    await Promise.all(
-      stale.map(async (key) => {
-        const entry: Entry = { version: versions.get(key)!, fetchedAt: started, subscribers: await querySubscribers(key, tally) };
-        remember(key, entry);
-        current.set(key, entry);
-      }),
-    );
+    const stale: string[] = [];
+    if (unconfirmed.length > 0) {
+      const versions = await readVersions(unconfirmed, tally);
+      for (const key of unconfirmed) {
+        const entry = entries.get(key);
+        if (entry && started - entry.fetchedAt < maxAgeMs && entry.version === versions.get(key)) {
+          entry.confirmedUnder = global;
+          current.set(key, entry);
+        } else stale.push(key);
+      }
+      await Promise.all(
+        stale.map(async (key) => {
+          const entry: Entry = { version: versions.get(key)!, confirmedUnder: global, fetchedAt: started, subscribers: await querySubscribers(key, tally) };
+          remember(key, entry);
+          current.set(key, entry);
+        }),
+      );
+    }
     const nowSeconds = Math.floor(now() / 1000);
     const live = (key: string) => current.get(key)!.subscribers.filter((s) => s.expiresAt > nowSeconds).map((s) => s.connectionId);
     const everyDevice = live(ALL_DEVICES);
