@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { type TestDynamo, startDynamo } from '../../helpers/dynamo.js';
 import { type TestStack, connectDevice, scanTable, startTestStack } from '../../helpers/localStack.js';
 
-const isVersion = (item: Record<string, unknown>) => String((item.pk as { S: string }).S).startsWith('ver#');
+const isVersion = (item: Record<string, unknown>) => /^ver(#|$)/.test(String((item.pk as { S: string }).S));
 import { type TestClient, connectClient } from '../../helpers/wsClient.js';
 import { waitFor } from '../../helpers/waitFor.js';
 
