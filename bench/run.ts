@@ -14,6 +14,8 @@ import { parseArgs } from 'node:util';
 import { type ColdStartRow, runColdStart } from './coldStart.js';
 import { type EndToEndPlan, type EndToEndRow, runEndToEnd } from './endToEnd.js';
 import { type FanoutPlan, type FanoutRow, runFanout } from './fanout.js';
+import { type HighRatePlan, type HighRateRow, runHighRate } from './highRate.js';
+import { DEFAULT_COALESCED, DEFAULT_SCENARIO, coalescedBreakEven } from './costModel.js';
 import type { GatewayInfo } from './gatewayProcess.js';
 import { type LookupPlan, type LookupRow, runLookup } from './lookup.js';
 import { type Child, spawnChild } from './processes.js';
@@ -29,6 +31,7 @@ interface Plan {
   lookup: LookupPlan;
   fanout: FanoutPlan;
   endToEnd: EndToEndPlan;
+  highRate: HighRatePlan;
 }
 
 const PLANS: Record<'full' | 'quick', Plan> = {
@@ -43,6 +46,8 @@ const PLANS: Record<'full' | 'quick', Plan> = {
       ],
     },
     endToEnd: { sizes: [100, 1_000], ratePerSec: 10, seconds: 5 },
+    // The issue's scenario: 100 devices × 10 readings/s to 100 dashboards on *, for 30 s.
+    highRate: { dashboards: 100, devices: 100, ratePerDevice: 10, seconds: 30, directRatePerDevice: 0.2, directSeconds: 15 },
   },
   quick: {
     coldStartSamples: 5,
@@ -54,6 +59,7 @@ const PLANS: Record<'full' | 'quick', Plan> = {
       ],
     },
     endToEnd: { sizes: [100], ratePerSec: 10, seconds: 3 },
+    highRate: { dashboards: 20, devices: 20, ratePerDevice: 5, seconds: 4, directRatePerDevice: 0.5, directSeconds: 3 },
   },
 };
 
@@ -68,6 +74,7 @@ interface Results {
   lookup: Section<LookupRow>;
   coldStart: Section<ColdStartRow>;
   endToEnd: Section<EndToEndRow>;
+  highRate: Section<HighRateRow>;
 }
 
 const rowsOf = <Row>(section: Section<Row>): Row[] => (Array.isArray(section) ? section : []);
@@ -152,6 +159,20 @@ const endToEndColumns: Column<EndToEndRow>[] = [
   { title: 'deliveries/s sustained', value: (r) => r.deliveriesPerSec },
 ];
 
+const highRateColumns: Column<HighRateRow>[] = [
+  { title: 'mode', value: (r) => r.mode },
+  { title: 'dashboards', value: (r) => r.dashboards },
+  { title: 'readings/s', value: (r) => r.readingsPerSec },
+  { title: 'readings', value: (r) => r.readings },
+  { title: 'posts/reading/dashboard', value: (r) => r.postsPerReadingPerDashboard },
+  { title: 'billed msgs/reading/dashboard', value: (r) => r.billedPerReadingPerDashboard },
+  { title: 'lookups/reading', value: (r) => r.lookupsPerReading },
+  { title: 'p50 ms', value: (r) => r.p50Ms },
+  { title: 'p99 ms', value: (r) => r.p99Ms },
+  { title: 'lost', value: (r) => r.lost },
+  { title: 'duplicates', value: (r) => r.duplicates },
+];
+
 const printSection = <Row>(title: string, data: Section<Row>, columns: Column<Row>[]) => {
   console.log(`\n${title}`);
   if (Array.isArray(data)) console.log(formatTable(data, columns));
@@ -178,7 +199,32 @@ const verdicts = (results: Results): string[] => {
   const ceiling = ratio(row('raw-post', 1_000)?.deliveriesPerSec, row('seed', 1_000)?.deliveriesPerSec);
   const telemetry = rowsOf(results.coldStart).find((r) => r.function === 'TelemetryFunction');
   const cpuKnown = cpuRatios.filter((c) => c.r !== undefined);
+  const high = rowsOf(results.highRate);
+  const direct = high.find((r) => r.mode === 'direct');
+  const coalesced = high.find((r) => r.mode === 'coalesced');
+  const postsRatio = ratio(coalesced?.postsPerReadingPerDashboard, direct?.postsPerReadingPerDashboard);
+  const windowMs = DEFAULT_COALESCED.windowSeconds * 1000;
+  const ceilingRatio = ratio(row('ours', 1_000)?.deliveriesPerSec, row('raw-post', 1_000)?.deliveriesPerSec);
+  const n = (v: number | undefined) => (v === undefined ? '-' : String(v));
+  const issue15 = [
+    `[15] PostToConnection calls per reading per dashboard, coalesced vs direct ≤ 0.1: ${n(postsRatio === undefined ? undefined : Math.round(postsRatio * 1e4) / 1e4)} (${n(coalesced?.postsPerReadingPerDashboard)} vs ${n(direct?.postsPerReadingPerDashboard)}) → ${verdict(postsRatio === undefined ? undefined : postsRatio <= 0.1)}`,
+    `[15] recipient lookups per reading, coalesced ≤ 0.05: ${n(coalesced?.lookupsPerReading)} → ${verdict(coalesced ? coalesced.lookupsPerReading <= 0.05 : undefined)}`,
+    `[15] billed API Gateway messages per reading per dashboard, coalesced ≤ 0.1: ${n(coalesced?.billedPerReadingPerDashboard)} → ${verdict(coalesced ? coalesced.billedPerReadingPerDashboard <= 0.1 : undefined)}`,
+    `[15] device-to-browser p99, coalesced ≤ window + 300 ms (${windowMs + 300} ms): ${n(coalesced?.p99Ms)} ms → ${verdict(coalesced ? coalesced.p99Ms <= windowMs + 300 : undefined)}`,
+    `[15] readings lost / duplicated at the client: ${high.map((r) => `${r.mode} ${r.lost} / ${r.duplicates}`).join(', ') || '-'} → ${verdict(high.length ? high.every((r) => r.lost === 0 && r.duplicates === 0) : undefined)}`,
+    `[15] direct deliveries/s vs raw POST at 1,000 connections ≥ 0.9x: ${x(ceilingRatio)} → ${verdict(ceilingRatio === undefined ? undefined : ceilingRatio >= 0.9)}`,
+    `[15] TelemetryFunction import, tracing off, fastest of ${telemetry?.samples ?? '-'} ≤ 40 ms: ${telemetry?.importMsMin ?? '-'} ms → ${verdict(telemetry ? telemetry.importMsMin <= 40 : undefined)}`,
+  ];
+  if (coalesced) {
+    const audience = { ...DEFAULT_SCENARIO, connections: coalesced.dashboards, recipients: coalesced.dashboards, devices: coalesced.devices };
+    const breakEven = coalescedBreakEven(audience);
+    issue15.push(
+      `[15] which mode: for ${coalesced.dashboards} dashboards, coalesced costs less from ${breakEven === undefined ? '-' : breakEven.toFixed(1)} readings/s (npm run cost); ` +
+        `direct has the lower latency (p99 ${n(direct?.p99Ms)} ms vs ${n(coalesced.p99Ms)} ms here): choose direct below that rate, coalesced above it`,
+    );
+  }
   return [
+    ...issue15,
     `ours CPU/delivery within 1.5x of raw-post: ${cpuKnown.map((c) => `${c.n.toLocaleString('en-US')}: ${x(c.r)}`).join(', ') || '-'} → ${verdict(cpuKnown.length ? cpuKnown.every((c) => c.r! <= 1.5) : undefined)}`,
     `ours ≥ 5x seed deliveries/s at 1,000 connections: ${x(speedup)} (${row('ours', 1_000)?.deliveriesPerSec ?? '-'} vs ${row('seed', 1_000)?.deliveriesPerSec ?? '-'}/s; raw-post, the limit here, is ${x(ceiling)} the seed) → ${verdict(speedup === undefined ? undefined : speedup >= 5)}`,
     `lookup: ours ≥ 50x fewer read units than seed: ${x(fewer)} billed (${ours?.billedReadUnitsPerMessage ?? '-'} vs ${seed?.billedReadUnitsPerMessage ?? '-'} RCU; ${x(fewerReported)} as dynalite reports); against the seed's own one-attribute table ${x(fewerOwnTable)} → ${verdict(fewer === undefined ? undefined : fewer >= 50)}`,
@@ -208,6 +254,7 @@ const main = async () => {
     lookup: [],
     coldStart: [],
     endToEnd: [],
+    highRate: [],
   };
   progress(`npm run bench${quick ? ' -- --quick' : ''}: ${results.machine.cpus} CPUs, Node ${process.version}, load ${(results.machine.loadAverageAtStart as number[]).join(' ')}`);
 
@@ -228,6 +275,9 @@ const main = async () => {
   // A fresh stack: the fan-out's thousands of connections (and their table items) would otherwise linger.
   results.endToEnd = await section('endToEnd', () => withStack((gateway, clients) => runEndToEnd({ gateway, clients, plan: plan.endToEnd, progress })));
 
+  // Issue 15's scenario, a fresh stack per fan-out mode.
+  results.highRate = await section('highRate', () => runHighRate({ plan: plan.highRate, progress }));
+
   results.durationSec = Math.round((performance.now() - started) / 1000);
   results.machine.loadAverageAtEnd = loadavg().map((l) => Math.round(l * 100) / 100);
   const file = join(here, 'results', 'latest.json');
@@ -239,7 +289,8 @@ const main = async () => {
   printSection('Lookup: the recipients of one message to one device', results.lookup, lookupColumns);
   printSection('Cold start: median import of the built handler in a fresh process, layer included', results.coldStart, coldStartColumns);
   printSection('End to end: MQTT publish → WebSocket receipt through the local stack', results.endToEnd, endToEndColumns);
-  console.log('\nTargets (issue 6):');
+  printSection('High-rate devices: every reading to every dashboard on *, direct vs coalesced (issue 15; direct at a lower rate)', results.highRate, highRateColumns);
+  console.log('\nTargets (issue 6, and [15] issue 15):');
   for (const line of verdicts(results)) console.log(`  ${line}`);
   console.log(`\nwrote ${file}`);
   if (failed) process.exitCode = 1;

@@ -162,8 +162,10 @@ export const startSqsEventSourceMapping = ({ spec, queue, region, invoke, log, c
     });
 
   /** One batch: a first long poll, then more polls until the batch is full, the window ends, or 6 MB. */
+  let gatherStartedAt = 0;
   const gather = async (): Promise<ReceivedMessage[]> => {
     const first = (await poll(pollWaitSeconds)).Messages ?? [];
+    gatherStartedAt = performance.now();
     if (first.length === 0 || windowMs === 0) return first;
     const batch = [...first];
     let bytes = first.reduce((n, m) => n + Buffer.byteLength(m.Body) + 512, 0);
@@ -182,10 +184,11 @@ export const startSqsEventSourceMapping = ({ spec, queue, region, invoke, log, c
     return batch;
   };
 
-  const settle = async (messages: ReceivedMessage[]) => {
+  const settle = async (messages: ReceivedMessage[], gatheredMs: number) => {
     const records = messages.map((m) => toSqsRecord(m, spec.queueArn, region));
     let response: unknown;
     let error: Error | undefined;
+    const invokedAt = performance.now();
     try {
       response = await invoke({ Records: records });
     } catch (caught) {
@@ -209,7 +212,9 @@ export const startSqsEventSourceMapping = ({ spec, queue, region, invoke, log, c
       if (out.Failed.length > 0) log('warn', `${spec.logicalId}: could not delete ${out.Failed.length} message(s): ${out.Failed[0]!.Code}`);
     }
     const outcome: BatchOutcome = { records: records.length, deleted: deletions.length, retried: records.length - deletions.length, ...(reason ? { error: reason } : {}) };
-    const text = `${spec.logicalId} → ${spec.functionId}: ${outcome.records} record(s), ${outcome.deleted} deleted, ${outcome.retried} left for retry${reason ? ` (${reason})` : ''}`;
+    const text =
+      `${spec.logicalId} → ${spec.functionId}: ${outcome.records} record(s) gathered in ${Math.round(gatheredMs)} ms, invoked for ${Math.round(performance.now() - invokedAt)} ms, ` +
+      `${outcome.deleted} deleted, ${outcome.retried} left for retry${reason ? ` (${reason})` : ''}`;
     log(reason || outcome.retried > 0 ? 'warn' : 'debug', text);
     onBatch?.(outcome);
   };
@@ -226,7 +231,7 @@ export const startSqsEventSourceMapping = ({ spec, queue, region, invoke, log, c
         continue;
       }
       if (messages.length === 0) continue;
-      const work = settle(messages);
+      const work = settle(messages, performance.now() - gatherStartedAt);
       inFlight.add(work);
       await work.finally(() => inFlight.delete(work));
     }
