@@ -14,6 +14,8 @@ export interface TableState {
   /** Subscription items (`dev#<device>` / `<id>`). */
   subscriptions: { device: string; connectionId: string }[];
   /** Whatever else is in the table. */
+  /** Keys of the version items (`ver`, `ver#{device}`). */
+  versions: string[];
   other: Record<string, unknown>[];
 }
 
@@ -21,7 +23,7 @@ export interface TableState {
 export const readTable = async (endpoint: string, tableName: string): Promise<TableState> => {
   const client = dynamoClient(endpoint);
   const doc = DynamoDBDocumentClient.from(client);
-  const state: TableState = { connections: new Map(), subscriptions: [], other: [] };
+  const state: TableState = { connections: new Map(), subscriptions: [], versions: [], other: [] };
   try {
     let ExclusiveStartKey: Record<string, unknown> | undefined;
     for (let page = 0; page < 1000; page++) {
@@ -32,6 +34,9 @@ export const readTable = async (endpoint: string, tableName: string): Promise<Ta
           state.connections.set(pk.slice('conn#'.length), item.devices instanceof Set ? [...(item.devices as Set<string>)].sort() : []);
         } else if (pk.startsWith('dev#')) {
           state.subscriptions.push({ device: pk.slice('dev#'.length), connectionId: String(item.sk) });
+        } else if (pk === 'ver' || pk.startsWith('ver#')) {
+          // Subscription versions for the fan-out's recipient cache (recipientCache.ts): they outlive their subscriptions.
+          state.versions.push(pk);
         } else {
           state.other.push(item);
         }
