@@ -35,6 +35,8 @@ export interface ColdStartRow {
 /** What a deployed function sees at init, minus anything that would reach AWS. */
 const ENV = {
   TABLE_NAME: 'bench',
+  HISTORY_TABLE_NAME: 'bench-history',
+  DEVICES_TABLE_NAME: 'bench-devices',
   WEBSOCKET_ENDPOINT: 'http://127.0.0.1:9/production',
   AWS_REGION: 'us-east-1',
   AUTH_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:bench',

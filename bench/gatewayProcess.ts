@@ -6,6 +6,7 @@
  * (`npx tsx bench/gatewayProcess.ts`), it prints them as JSON and runs until Ctrl-C.
  */
 import { startStack } from '../local/stack.js';
+import { templateWithoutHistory } from './history.js';
 import { serveParent } from './processes.js';
 import { parameterOverridesFromEnv } from '../local/template/parameterOverrides.js';
 
@@ -26,7 +27,10 @@ try {
     usage.ddbRequests += Number(/\bddbRequests=(\d+)/.exec(line)?.[1] ?? 0);
     return true;
   };
+  // BENCH_HISTORY=off: the same stack without history storage, for the live-path comparison.
+  const template = process.env.BENCH_HISTORY === 'off' ? templateWithoutHistory() : undefined;
   const stack = await startStack({
+    ...(template ? { template } : {}),
     wsPort: 0,
     port: 0,
     mqttPort: 0,

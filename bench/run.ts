@@ -16,6 +16,7 @@ import { type EndToEndPlan, type EndToEndRow, runEndToEnd } from './endToEnd.js'
 import { type FanoutPlan, type FanoutRow, runFanout } from './fanout.js';
 import { type HighRatePlan, type HighRateRow, runHighRate } from './highRate.js';
 import { DEFAULT_COALESCED, DEFAULT_SCENARIO, coalescedBreakEven } from './costModel.js';
+import { type HistoryBrowserPlan, type HistoryBrowserRow, type HistoryReadPlan, type HistoryReadRow, runHistoryBrowser, runHistoryReads } from './history.js';
 import type { GatewayInfo } from './gatewayProcess.js';
 import { type LookupPlan, type LookupRow, runLookup } from './lookup.js';
 import { type Child, spawnChild } from './processes.js';
@@ -32,6 +33,8 @@ interface Plan {
   fanout: FanoutPlan;
   endToEnd: EndToEndPlan;
   highRate: HighRatePlan;
+  historyReads: HistoryReadPlan;
+  historyBrowser: HistoryBrowserPlan;
 }
 
 const PLANS: Record<'full' | 'quick', Plan> = {
@@ -48,6 +51,8 @@ const PLANS: Record<'full' | 'quick', Plan> = {
     endToEnd: { sizes: [100, 1_000], ratePerSec: 10, seconds: 5 },
     // The issue's scenario: 100 devices × 10 readings/s to 100 dashboards on *, for 30 s.
     highRate: { dashboards: 100, devices: 100, ratePerDevice: 10, seconds: 30, directRatePerDevice: 0.2, directSeconds: 15 },
+    historyReads: { hours: 24 },
+    historyBrowser: { devices: 3, backfillMinutes: 5, dropSeconds: 30 },
   },
   quick: {
     coldStartSamples: 5,
@@ -60,6 +65,8 @@ const PLANS: Record<'full' | 'quick', Plan> = {
     },
     endToEnd: { sizes: [100], ratePerSec: 10, seconds: 3 },
     highRate: { dashboards: 20, devices: 20, ratePerDevice: 5, seconds: 4, directRatePerDevice: 0.5, directSeconds: 3 },
+    historyReads: { hours: 1 },
+    historyBrowser: { devices: 3, backfillMinutes: 5, dropSeconds: 5 },
   },
 };
 
@@ -75,6 +82,10 @@ interface Results {
   coldStart: Section<ColdStartRow>;
   endToEnd: Section<EndToEndRow>;
   highRate: Section<HighRateRow>;
+  /** The same run on a stack without history storage (no HistoryRule, no latest-reading write). */
+  endToEndNoHistory: Section<EndToEndRow>;
+  historyReads: Section<HistoryReadRow>;
+  historyBrowser: Section<HistoryBrowserRow>;
 }
 
 const rowsOf = <Row>(section: Section<Row>): Row[] => (Array.isArray(section) ? section : []);
@@ -97,9 +108,9 @@ const section = async <Row>(name: string, run: () => Promise<Row[]>): Promise<Se
 };
 
 /** The local stack and the clients, each in its own process, for the duration of `run`. */
-const withStack = async <T>(run: (gateway: Child<GatewayInfo>, clients: Child<unknown>) => Promise<T>): Promise<T> => {
+const withStack = async <T>(run: (gateway: Child<GatewayInfo>, clients: Child<unknown>) => Promise<T>, env?: Record<string, string>): Promise<T> => {
   const t = performance.now();
-  const gateway = await spawnChild<GatewayInfo>(join(here, 'gatewayProcess.ts'), { name: 'local stack', readyTimeoutMs: 120_000 });
+  const gateway = await spawnChild<GatewayInfo>(join(here, 'gatewayProcess.ts'), { name: 'local stack', readyTimeoutMs: 120_000, env });
   let clients: Child<unknown> | undefined;
   try {
     clients = await spawnChild(join(here, 'clientsProcess.ts'), { name: 'clients', readyTimeoutMs: 60_000 });
@@ -173,6 +184,23 @@ const highRateColumns: Column<HighRateRow>[] = [
   { title: 'duplicates', value: (r) => r.duplicates },
 ];
 
+const historyReadColumns: Column<HistoryReadRow>[] = [
+  { title: 'read', value: (r) => r.read },
+  { title: 'readings read', value: (r) => r.window },
+  { title: 'points sent', value: (r) => r.points },
+  { title: 'downsampled', value: (r) => (r.downsampled ? 'yes' : 'no') },
+  { title: 'DDB requests', value: (r) => r.ddbRequests },
+  { title: 'RCU (reported)', value: (r) => r.readUnits },
+  { title: 'RCU (billed)', value: (r) => r.billedReadUnits },
+  { title: 'ms', value: (r) => r.ms },
+];
+
+const historyBrowserColumns: Column<HistoryBrowserRow>[] = [
+  { title: 'figure', value: (r) => r.figure },
+  { title: 'value', value: (r) => `${r.value} ${r.unit}` },
+  { title: 'detail', value: (r) => r.detail },
+];
+
 const printSection = <Row>(title: string, data: Section<Row>, columns: Column<Row>[]) => {
   console.log(`\n${title}`);
   if (Array.isArray(data)) console.log(formatTable(data, columns));
@@ -198,6 +226,14 @@ const verdicts = (results: Results): string[] => {
   const fewerOwnTable = ratio(seedOwn?.billedReadUnitsPerMessage, ours?.billedReadUnitsPerMessage);
   const ceiling = ratio(row('raw-post', 1_000)?.deliveriesPerSec, row('seed', 1_000)?.deliveriesPerSec);
   const telemetry = rowsOf(results.coldStart).find((r) => r.function === 'TelemetryFunction');
+  const on = rowsOf(results.endToEnd)[0];
+  const off = rowsOf(results.endToEndNoHistory)[0];
+  const p50 = ratio(on?.p50Ms, off?.p50Ms);
+  const p99 = ratio(on?.p99Ms, off?.p99Ms);
+  const reads = rowsOf(results.historyReads);
+  const browser = rowsOf(results.historyBrowser);
+  const firstPaint = browser.find((r) => r.figure === 'first paint');
+  const reconnect = browser.find((r) => r.figure === 'gap-free reconnect');
   const cpuKnown = cpuRatios.filter((c) => c.r !== undefined);
   const high = rowsOf(results.highRate);
   const direct = high.find((r) => r.mode === 'direct');
@@ -228,6 +264,10 @@ const verdicts = (results: Results): string[] => {
     `ours CPU/delivery within 1.5x of raw-post: ${cpuKnown.map((c) => `${c.n.toLocaleString('en-US')}: ${x(c.r)}`).join(', ') || '-'} → ${verdict(cpuKnown.length ? cpuKnown.every((c) => c.r! <= 1.5) : undefined)}`,
     `ours ≥ 5x seed deliveries/s at 1,000 connections: ${x(speedup)} (${row('ours', 1_000)?.deliveriesPerSec ?? '-'} vs ${row('seed', 1_000)?.deliveriesPerSec ?? '-'}/s; raw-post, the limit here, is ${x(ceiling)} the seed) → ${verdict(speedup === undefined ? undefined : speedup >= 5)}`,
     `lookup: ours ≥ 50x fewer read units than seed: ${x(fewer)} billed (${ours?.billedReadUnitsPerMessage ?? '-'} vs ${seed?.billedReadUnitsPerMessage ?? '-'} RCU; ${x(fewerReported)} as dynalite reports); against the seed's own one-attribute table ${x(fewerOwnTable)} → ${verdict(fewer === undefined ? undefined : fewer >= 50)}`,
+    `history: live path p50/p99 with history on within 10 % of off: ${on?.p50Ms ?? '-'}/${on?.p99Ms ?? '-'} ms vs ${off?.p50Ms ?? '-'}/${off?.p99Ms ?? '-'} ms (${x(p50)} / ${x(p99)}) → ${verdict(p50 === undefined || p99 === undefined ? undefined : p50 <= 1.1 && p99 <= 1.1)}`,
+    `history: first paint of 3 devices × 5 min ≤ 1 s: ${firstPaint ? `${firstPaint.value} ms` : '-'} → ${verdict(firstPaint ? firstPaint.value <= 1000 : undefined)}`,
+    `history: gap-free reconnect: ${reconnect ? reconnect.detail : '-'} → ${verdict(reconnect ? reconnect.value === 0 && !/gaps shown: true/.test(reconnect.detail) && /duplicates (\S*) → \1;/.test(reconnect.detail) : undefined)}`,
+    `history: read units: ${reads.map((r) => `${r.read} ${r.billedReadUnits} RCU`).join('; ') || '-'}`,
     `TelemetryFunction import ≤ 60 ms: median ${telemetry?.importMs ?? '-'} ms (fastest ${telemetry?.importMsMin ?? '-'} ms; ${telemetry?.importMsWithSourceMaps ?? '-'} ms with the template's --enable-source-maps) → ${verdict(telemetry ? telemetry.importMs <= 60 : undefined)}`,
   ];
 };
@@ -255,6 +295,9 @@ const main = async () => {
     coldStart: [],
     endToEnd: [],
     highRate: [],
+    endToEndNoHistory: [],
+    historyReads: [],
+    historyBrowser: [],
   };
   progress(`npm run bench${quick ? ' -- --quick' : ''}: ${results.machine.cpus} CPUs, Node ${process.version}, load ${(results.machine.loadAverageAtStart as number[]).join(' ')}`);
 
@@ -263,6 +306,7 @@ const main = async () => {
     await withStack(async (gateway, clients) => {
       results.lookup = await section('lookup', () => runLookup({ dynamodb: gateway.info.urls.dynamodb, plan: plan.lookup, progress }));
       results.fanout = await section('fanout', () => runFanout({ gateway, clients, plan: plan.fanout, progress }));
+      results.historyReads = await section('historyReads', () => runHistoryReads({ dynamodb: gateway.info.urls.dynamodb, plan: plan.historyReads, progress }));
     });
   } catch (error) {
     // The stack (or the clients) never started: both sections say so.
@@ -274,6 +318,11 @@ const main = async () => {
   }
   // A fresh stack: the fan-out's thousands of connections (and their table items) would otherwise linger.
   results.endToEnd = await section('endToEnd', () => withStack((gateway, clients) => runEndToEnd({ gateway, clients, plan: plan.endToEnd, progress })));
+  results.endToEndNoHistory = await section('endToEndNoHistory', () =>
+    withStack((gateway, clients) => runEndToEnd({ gateway, clients, plan: plan.endToEnd, progress }), { BENCH_HISTORY: 'off' }),
+  );
+  const browserRows = await section('historyBrowser', async () => (await runHistoryBrowser({ plan: plan.historyBrowser, progress })) ?? []);
+  results.historyBrowser = Array.isArray(browserRows) && browserRows.length === 0 ? { skipped: 'no Chromium at /usr/bin/chromium (CHROMIUM_PATH)' } : browserRows;
 
   // Issue 15's scenario, a fresh stack per fan-out mode.
   results.highRate = await section('highRate', () => runHighRate({ plan: plan.highRate, progress }));
@@ -289,8 +338,11 @@ const main = async () => {
   printSection('Lookup: the recipients of one message to one device', results.lookup, lookupColumns);
   printSection('Cold start: median import of the built handler in a fresh process, layer included', results.coldStart, coldStartColumns);
   printSection('End to end: MQTT publish → WebSocket receipt through the local stack', results.endToEnd, endToEndColumns);
+  printSection('End to end with history storage off (no HistoryRule, no latest-reading write): the same run', results.endToEndNoHistory, endToEndColumns);
+  printSection('History reads: one device, the read units of each read (dynalite reports DynamoDB’s 4 KB rule)', results.historyReads, historyReadColumns);
+  printSection('History in Chromium (in-process stack)', results.historyBrowser, historyBrowserColumns);
   printSection('High-rate devices: every reading to every dashboard on *, direct vs coalesced (issue 15; direct at a lower rate)', results.highRate, highRateColumns);
-  console.log('\nTargets (issue 6, and [15] issue 15):');
+  console.log('\nTargets (issues 6 and 11, and [15] issue 15):');
   for (const line of verdicts(results)) console.log(`  ${line}`);
   console.log(`\nwrote ${file}`);
   if (failed) process.exitCode = 1;

@@ -67,6 +67,7 @@ const main = async () => {
     host: process.env.HOST || '127.0.0.1',
     auth,
     simulatedDevices: count('SIMULATED_DEVICES', 3),
+    simulatorBackfillMinutes: count('SIMULATOR_HISTORY_MINUTES', 5),
     dynamodbEndpoint: process.env.DYNAMODB_ENDPOINT || undefined,
     authSecret: process.env.AUTH_SECRET || undefined,
     limits: {

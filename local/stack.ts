@@ -13,6 +13,8 @@
  * benchmarks all start it through here.
  */
 import type { IncomingMessage } from 'node:http';
+import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { createDevicesStore } from '../layers/shared/src/devices.js';
 import { join } from 'node:path';
 import { PROJECT_ROOT, type Template, readTemplate } from '../scripts/template.js';
 import { type Simulator, startSimulator } from '../simulator/simulator.js';
@@ -20,7 +22,7 @@ import { DEFAULT_ASYNC_RETRY_DELAYS_MS, createAsyncInvoker } from './lambda/asyn
 import { type DevAuth, createDevAuth } from './devAuth.js';
 import { type SqsEventSourceMapping, startSqsEventSourceMapping } from './lambda/eventSourceMapping.js';
 import { type Sqs, createSqs } from './sqs/queue.js';
-import { type DynamoService, ensureTables, startDynamo } from './dynamodb/dynamodb.js';
+import { type DynamoService, dynamoClient, ensureTables, startDynamo } from './dynamodb/dynamodb.js';
 import {
   type DynamoFaultProxy,
   type FaultInjector,
@@ -80,6 +82,8 @@ export interface StackOptions {
   simulatorRate?: number;
   /** The simulated devices' id prefix (default sim-, so they never clash with `npm run device`'s dev-N). */
   simulatorPrefix?: string;
+  /** Minutes of history the simulated devices have at start (default 5; 0 for none). See README, "History". */
+  simulatorBackfillMinutes?: number;
   /** Static files served at / (default dashboard/dist). */
   dashboardRoot?: string;
   template?: Template;
@@ -270,6 +274,11 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     const wsPort = await listenOn(() => gateway.listen(options.wsPort ?? DEFAULT_PORTS.wsPort, host), options.wsPort ?? DEFAULT_PORTS.wsPort, 'WS_PORT', 'WebSocket API');
     cleanup.push(() => gateway.close());
 
+    // A rule's DynamoDBv2 action is IoT Core writing to DynamoDB: it reaches the table through the same edge as the functions.
+    // IoT Core writes any JSON number DynamoDB can hold, even past JavaScript's safe integers.
+    const ruleDynamo = DynamoDBDocumentClient.from(dynamoClient(dynamoProxy?.endpoint ?? dynamo.endpoint), { marshallOptions: { removeUndefinedValues: true, allowImpreciseNumbers: true } });
+    cleanup.push(async () => ruleDynamo.destroy());
+
     // ---- SQS: the template's queues, in process (local/sqs), dead-letter queues first
     const sqs: Sqs | undefined = model.queues.length > 0 ? createSqs({ region: model.region, accountId: model.accountId }) : undefined;
     const queueUrls: Record<string, string> = {};
@@ -289,6 +298,9 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
           }
         : undefined,
       rules: model.rules,
+      putItem: async (tableName, item) => {
+        await ruleDynamo.send(new PutCommand({ TableName: tableName, Item: item }));
+      },
       asyncInvoker: createAsyncInvoker({ retryDelaysMs: options.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS }),
       log: (level, source, text) => log(source, level, text),
       invoke: async (functionId, event, meta) => {
@@ -382,6 +394,38 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     cleanup.push(stopMappings);
 
     // ---- simulated devices
+    // Backfill, not persistence: dynalite keeps nothing between runs, and a history written in the rule's and the
+    // telemetry function's own shape at start gives every run the same few minutes, with no state to go stale.
+    const backfillWriter = (minutes: number) => {
+      const historyTable = model.tables.find((t) => t.logicalId === 'HistoryTable')?.tableName;
+      const devicesTable = model.tables.find((t) => t.logicalId === 'DevicesTable')?.tableName;
+      if (minutes <= 0 || !historyTable || !devicesTable) return undefined;
+      const retentionDays = Number(model.parameters.HistoryRetentionDays ?? 7);
+      // Straight to the table, not through a FAULTS proxy: the backfill is a fixture, not traffic.
+      const seed = DynamoDBDocumentClient.from(dynamoClient(dynamo.endpoint), { marshallOptions: { removeUndefinedValues: true } });
+      cleanup.push(async () => seed.destroy());
+      const devices = createDevicesStore({ doc: seed, tableName: devicesTable, retentionDays });
+      return {
+        ms: minutes * 60_000,
+        write: async (deviceId: string, readings: { ts: number }[]) => {
+          // The HistoryRule's item: the payload, deviceId, receivedAt, expiresAt.
+          const items = readings.map((r) => ({ ...r, deviceId, receivedAt: r.ts, expiresAt: Math.floor(r.ts / 1000) + retentionDays * 86_400 }));
+          for (let i = 0; i < items.length; i += 25) {
+            let pending: unknown[] = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
+            for (let attempt = 0; pending.length > 0 && attempt < 5; attempt++) {
+              const out = await seed.send(new BatchWriteCommand({ RequestItems: { [historyTable]: pending as never } }));
+              pending = out.UnprocessedItems?.[historyTable] ?? [];
+            }
+          }
+          const last = readings.at(-1);
+          if (last) {
+            const { ts, ...data } = last as Record<string, unknown> & { ts: number };
+            await devices.recordLatest({ type: 'telemetry', id: `backfill-${deviceId}-${ts}`, deviceId, ts, receivedAt: ts, data });
+          }
+          log('sim', 'debug', `${deviceId}: ${readings.length} readings of history written`);
+        },
+      };
+    };
     let simulator: Simulator | undefined;
     if ((options.simulatedDevices ?? 0) > 0) {
       simulator = await startSimulator({
@@ -390,6 +434,7 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
         prefix: options.simulatorPrefix ?? 'sim-',
         rate: options.simulatorRate ?? 1,
         log: (line) => log('sim', 'warn', line),
+        backfill: backfillWriter(options.simulatorBackfillMinutes ?? 5),
       });
       cleanup.push(() => simulator?.stop() ?? Promise.resolve());
       log('sim', 'info', `${simulator.devices.length} simulated device(s) publishing ${options.simulatorRate ?? 1}/s each: ${simulator.devices.join(', ')}`);
@@ -441,6 +486,7 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
           await iot.close();
           // Then the queues' pollers: the batches in flight finish; what is left stays queued.
           await stopMappings();
+          ruleDynamo.destroy();
           await lambdaApi.settled();
           await lambdaApi.close();
           await gateway.close(1001, 'Going away');

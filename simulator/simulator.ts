@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { createDeviceModel } from './telemetry.js';
+import { type TelemetryReading, createDeviceModel } from './telemetry.js';
 
 export interface SimulatorOptions {
   /** mqtt://localhost:1883 by default; mqtts://<endpoint>:8883 for AWS IoT Core. */
@@ -28,6 +28,11 @@ export interface SimulatorOptions {
   /** Give up if the first connection fails within this time. */
   connectTimeoutMs?: number;
   log?: (line: string) => void;
+  /**
+   * Readings the devices "sent" before they started: `ms` of them at `rate`, from the same model the
+   * live readings continue (seq and values carry on), handed to `write` per device before the first publish.
+   */
+  backfill?: { ms: number; write: (deviceId: string, readings: TelemetryReading[]) => Promise<void> };
 }
 
 export interface Simulator {
@@ -107,9 +112,26 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Si
   }
 
   const intervalMs = 1000 / rate;
+  const models = ids.map((_, index) => createDeviceModel(seed + index * 7919));
+  if (options.backfill && options.backfill.ms > 0) {
+    const { ms, write } = options.backfill;
+    const now = Date.now();
+    try {
+      await Promise.all(
+        ids.map((deviceId, index) => {
+          const readings: TelemetryReading[] = [];
+          for (let at = now - ms; at < now; at += intervalMs) readings.push(models[index]!.next(Math.round(at)));
+          return write(deviceId, readings);
+        }),
+      );
+    } catch (error) {
+      await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
+      throw error;
+    }
+  }
   ids.forEach((deviceId, index) => {
     const client = clients[index] as MqttClient;
-    const model = createDeviceModel(seed + index * 7919);
+    const model = models[index]!;
     let sent = 0;
     const publish = () => {
       if (stopped) return;

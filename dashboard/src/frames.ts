@@ -30,6 +30,36 @@ export interface ErrorFrame {
   type: 'error';
   code: ErrorCode | string;
   message: string;
+  /** The requestId of the history or devices request it answers. */
+  requestId?: string;
+}
+/** One reading of a history reply: raw, or (downsampled) a bucket's last reading with its min/max per numeric field. */
+export interface HistoryPointFrame {
+  ts: number;
+  data: Record<string, unknown>;
+  min?: Record<string, number>;
+  max?: Record<string, number>;
+}
+export interface HistoryFrame {
+  type: 'history';
+  requestId?: string;
+  deviceId: string;
+  points: HistoryPointFrame[];
+  downsampled: boolean;
+  done: boolean;
+}
+export interface SnapshotReading {
+  deviceId: string;
+  ts: number;
+  receivedAt: number;
+  data: Record<string, unknown>;
+}
+export interface SnapshotFrame {
+  type: 'snapshot';
+  requestId?: string;
+  devices: SnapshotReading[];
+  /** Absent or true on the last frame of a snapshot. */
+  done: boolean;
 }
 export interface InvalidFrame {
   type: 'invalid';
@@ -47,12 +77,24 @@ export interface TelemetryBatchFrame {
   invalid: number;
 }
 
-export type ServerFrame = TelemetryFrame | TelemetryBatchFrame | MessageFrame | SubscriptionFrame | PongFrame | SentFrame | ErrorFrame | InvalidFrame;
+export type ServerFrame =
+  | TelemetryFrame
+  | TelemetryBatchFrame
+  | MessageFrame
+  | SubscriptionFrame
+  | PongFrame
+  | SentFrame
+  | ErrorFrame
+  | HistoryFrame
+  | SnapshotFrame
+  | InvalidFrame;
 
 export type ClientFrame =
   | { action: 'subscribe'; devices: DeviceSelection }
   | { action: 'unsubscribe'; devices: DeviceSelection }
-  | { action: 'ping' };
+  | { action: 'ping' }
+  | { action: 'history'; deviceId: string; since: number; until?: number; maxPoints?: number; requestId?: string }
+  | { action: 'devices'; requestId?: string };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -111,6 +153,33 @@ export const parseServerFrame = (text: unknown): ServerFrame => {
       }
       return frame;
     }
+    case 'history': {
+      const { deviceId, points, requestId } = value;
+      if (typeof deviceId !== 'string' || deviceId === '') return invalid('history without a deviceId');
+      if (!Array.isArray(points)) return invalid('history without points');
+      const kept = points.filter((p): p is HistoryPointFrame => isObject(p) && isFiniteNumber(p.ts) && isObject(p.data));
+      return {
+        type: 'history',
+        ...(typeof requestId === 'string' ? { requestId } : {}),
+        deviceId,
+        points: kept,
+        downsampled: value.downsampled === true,
+        done: value.done !== false,
+      };
+    }
+    case 'snapshot': {
+      const { devices, requestId } = value;
+      if (!Array.isArray(devices)) return invalid('snapshot without devices');
+      const kept = devices.filter(
+        (d): d is SnapshotReading => isObject(d) && typeof d.deviceId === 'string' && d.deviceId !== '' && isFiniteNumber(d.ts) && isObject(d.data),
+      );
+      return {
+        type: 'snapshot',
+        ...(typeof requestId === 'string' ? { requestId } : {}),
+        devices: kept.map((d) => ({ deviceId: d.deviceId, ts: d.ts, receivedAt: isFiniteNumber(d.receivedAt) ? d.receivedAt : d.ts, data: d.data })),
+        done: value.done !== false,
+      };
+    }
     case 'pong':
       return isFiniteNumber(value.ts) ? { type: 'pong', ts: value.ts } : { type: 'pong' };
     case 'sent':
@@ -125,6 +194,7 @@ export const parseServerFrame = (text: unknown): ServerFrame => {
         type: 'error',
         code: typeof value.code === 'string' ? value.code : 'unknown',
         message: typeof value.message === 'string' ? value.message : JSON.stringify(value).slice(0, 200),
+        ...(typeof value.requestId === 'string' ? { requestId: value.requestId } : {}),
       };
     case undefined:
       // API Gateway's own failures arrive untyped: {"message":"Internal server error","connectionId":...,"requestId":...}.

@@ -63,10 +63,13 @@ class Dashboard {
       onOpen: (url) => {
         const devices = new URL(url).searchParams.get('devices');
         this.model.subscriptions.onConnected(devices ? devices.split(',') : undefined);
+        // Fill the charts: a snapshot first, then each device's history (dashboard/src/history.ts).
+        for (const frame of this.model.history.onOpen()) this.connection.send(frame);
         this.pump();
         this.queueRender();
       },
       onClose: () => {
+        this.model.history.onClose();
         this.model.subscriptions.onDisconnected();
         this.queueRender();
       },
@@ -131,6 +134,7 @@ class Dashboard {
   private onFrame(text: unknown): void {
     const outcome = this.model.receive(text, Date.now());
     if (outcome.kind === 'subscription') this.pump();
+    if (outcome.kind === 'snapshot') for (const request of outcome.requests) this.connection.send(request);
     if (outcome.kind === 'error') {
       // not_found: the server no longer knows this connection (TTL expired); a new one re-registers.
       if (outcome.notice.code === 'not_found') this.connection.reconnect('the server forgot this connection');

@@ -4,6 +4,7 @@
  */
 import { RecentIds } from './dedup.js';
 import { type ServerFrame, parseServerFrame } from './frames.js';
+import { GapFill, type HistoryRequest } from './history.js';
 import { LatencyWindow } from './latency.js';
 import { SubscriptionPlanner } from './subscriptions.js';
 import { type StoreOptions, TelemetryStore } from './telemetryStore.js';
@@ -31,6 +32,8 @@ export type Outcome =
   | { kind: 'subscription' }
   | { kind: 'error'; notice: Notice }
   | { kind: 'pong' | 'sent' | 'message' }
+  | { kind: 'snapshot'; requests: HistoryRequest[] }
+  | { kind: 'history'; deviceId: string; added: number }
   | { kind: 'invalid'; reason: string }
   /** A telemetry-batch frame: what each of its readings did, exactly as if each were a telemetry frame. */
   | { kind: 'batch'; outcomes: Outcome[]; invalid: number };
@@ -40,6 +43,8 @@ export class DashboardModel {
   readonly recent: RecentIds;
   readonly latency: LatencyWindow;
   readonly subscriptions: SubscriptionPlanner;
+  /** Charts filled from history on open and after every reconnect (./history.ts). */
+  readonly history: GapFill;
   readonly counters = { frames: 0, telemetry: 0, duplicates: 0, invalid: 0, messages: 0 };
   lastFrameAt: number | undefined;
   lastTelemetryAt: number | undefined;
@@ -53,6 +58,7 @@ export class DashboardModel {
     this.recent = new RecentIds(options.dedupCapacity ?? 10_000);
     this.latency = new LatencyWindow(options.latencySamples ?? 100);
     this.subscriptions = new SubscriptionPlanner(options.scope, options.devices);
+    this.history = new GapFill({ store: this.store });
     this.maxNotices = options.maxNotices ?? 5;
   }
 
@@ -94,6 +100,7 @@ export class DashboardModel {
         this.arrivals.push(now);
         if (this.arrivals.length > 10_000) this.arrivals.shift();
         this.latency.add(now - frame.ts);
+        // A reading that history brought already is merged silently: it is not a duplicate delivery.
         const { gap } = this.store.ingest(frame, now);
         return { kind: 'telemetry', deviceId: frame.deviceId, ...(gap !== undefined ? { gap } : {}) };
       }
@@ -113,7 +120,17 @@ export class DashboardModel {
       case 'unsubscribed':
         this.subscriptions.onReply(frame);
         return { kind: 'subscription' };
+      case 'snapshot':
+        return { kind: 'snapshot', requests: this.history.onSnapshot(frame, now) };
+      case 'history': {
+        const { deviceId, added } = this.history.onHistory(frame, now);
+        return { kind: 'history', deviceId, added };
+      }
       case 'error': {
+        if (frame.requestId !== undefined) {
+          // The answer to a history or devices request: not about a subscription change.
+          return { kind: 'error', notice: this.notify(frame.code, `history: ${frame.message}`, now) };
+        }
         const refused = this.subscriptions.onError();
         const what = refused ? `${refused.action} ${refused.devices === '*' ? 'all devices' : refused.devices.join(', ')} refused: ` : '';
         return { kind: 'error', notice: this.notify(frame.code, `${what}${frame.message}`, now) };

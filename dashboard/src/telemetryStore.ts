@@ -37,6 +37,20 @@ export interface DeviceSeries {
   y: (number | null)[][];
   /** Bumped on every change, so a view redraws only what moved. */
   version: number;
+  /**
+   * Device times (`ts`) on the chart and where each came from: a reading that comes both live and
+   * from history (or a snapshot) is drawn once. Two live readings with one ts are both drawn.
+   */
+  readonly tsSeen: Map<number, 'live' | 'stored'>;
+  /** Seq ranges counted as missed that a late or history reading may still fill (bounded). */
+  readonly openGaps: { from: number; to: number; left: number }[];
+}
+
+/** A reading without an id: from a `history` reply or a `snapshot` (README, "The wire format"). */
+export interface StoredReading {
+  ts: number;
+  receivedAt?: number;
+  data: Record<string, unknown>;
 }
 
 export interface IngestResult {
@@ -45,7 +59,12 @@ export interface IngestResult {
   gap?: number;
   /** Where on the chart's time axis the point went. */
   x: number;
+  /** The device already had a reading at this `ts` (from history or live): nothing was added. */
+  merged?: boolean;
 }
+
+// Open seq gaps remembered per device, to be filled by late or history readings.
+const MAX_OPEN_GAPS = 64;
 
 // A seq this far below the last one means the device restarted its counter.
 const RESTART_DROP = 100;
@@ -113,37 +132,9 @@ export class TelemetryStore {
 
   /** Adds one message (already deduplicated). `now` is the page's clock at receipt. */
   ingest(frame: TelemetryFrame, now: number): IngestResult {
-    let device = this.byId.get(frame.deviceId);
-    if (!device) {
-      device = {
-        deviceId: frame.deviceId,
-        latest: {},
-        lastTs: frame.ts,
-        lastReceivedAt: frame.receivedAt,
-        lastSeen: now,
-        messages: 0,
-        missed: 0,
-        gaps: 0,
-        fields: [],
-        x: [],
-        y: [],
-        version: 0,
-      };
-      this.byId.set(frame.deviceId, device);
-    }
-
-    let gap: number | undefined;
-    const seq = frame.data.seq;
-    if (isNumber(seq) && Number.isInteger(seq)) {
-      if (device.seq !== undefined && seq > device.seq + 1) {
-        gap = seq - device.seq - 1;
-        device.missed += gap;
-        device.gaps++;
-      }
-      // A restart (seq back to 0 or 1, or far below) is followed; a slightly lower seq is a late
-      // message, and following it would flag a false gap on the next one.
-      if (device.seq === undefined || seq > device.seq || seq <= 1 || seq < device.seq - RESTART_DROP) device.seq = seq;
-    }
+    const device = this.deviceFor(frame.deviceId, frame, now);
+    if (device.tsSeen.get(frame.ts) === 'stored') return { device, x: this.chartTime(frame), merged: true };
+    const gap = this.noteSeq(device, frame.data.seq);
 
     // Out-of-order messages must not roll the "latest" values back.
     const isNewest = device.messages === 0 || frame.ts >= device.lastTs;
@@ -157,10 +148,96 @@ export class TelemetryStore {
     device.lastLatencyMs = now - frame.ts;
 
     const x = this.chartTime(frame);
-    this.addPoint(device, x, frame.data);
+    this.addPoint(device, x, frame.data, frame.ts, 'live');
     this.trimDevice(device, now);
     device.version++;
     return { device, x, ...(gap !== undefined ? { gap } : {}) };
+  }
+
+  /**
+   * Merges a reading from `history` or `snapshot`: drawn unless the chart has its `ts` already;
+   * the latest values move only forward; it may fill a seq gap that live frames left open.
+   * It is not a message (no count, no latency); `lastSeen` moves to its receive time if that is later.
+   */
+  merge(deviceId: string, reading: StoredReading, now: number): IngestResult {
+    const receivedAt = reading.receivedAt ?? reading.ts;
+    const device = this.deviceFor(deviceId, { ts: reading.ts, receivedAt }, Math.min(now, receivedAt));
+    const x = this.chartTime({ ts: reading.ts, receivedAt });
+    if (device.tsSeen.has(reading.ts)) return { device, x, merged: true };
+    // An older reading (the usual case: a backfill) only fills open gaps; it never moves seq on or back.
+    const older = device.x.length > 0 && reading.ts < device.lastTs;
+    const gap = this.noteSeq(device, reading.data.seq, older);
+    if (reading.ts >= device.lastTs || Object.keys(device.latest).length === 0) {
+      device.latest = reading.data;
+      device.lastTs = reading.ts;
+      device.lastReceivedAt = receivedAt;
+    }
+    device.lastSeen = Math.max(device.lastSeen, Math.min(now, receivedAt));
+    if (x >= now - this.windowMs) this.addPoint(device, x, reading.data, reading.ts, 'stored');
+    this.trimDevice(device, now);
+    device.version++;
+    return { device, x, ...(gap !== undefined ? { gap } : {}) };
+  }
+
+  private deviceFor(deviceId: string, frame: { ts: number; receivedAt: number }, now: number): DeviceSeries {
+    let device = this.byId.get(deviceId);
+    if (!device) {
+      device = {
+        deviceId,
+        latest: {},
+        lastTs: frame.ts,
+        lastReceivedAt: frame.receivedAt,
+        lastSeen: now,
+        messages: 0,
+        missed: 0,
+        gaps: 0,
+        fields: [],
+        x: [],
+        y: [],
+        version: 0,
+        tsSeen: new Map(),
+        openGaps: [],
+      };
+      this.byId.set(deviceId, device);
+    }
+    return device;
+  }
+
+  /** Seq bookkeeping: a jump opens a gap; a reading inside an open gap (late, or from history) closes part of it. */
+  private noteSeq(device: DeviceSeries, seq: unknown, fillOnly = false): number | undefined {
+    if (!isNumber(seq) || !Number.isInteger(seq)) return undefined;
+    if (fillOnly) {
+      this.fillGap(device, seq);
+      return undefined;
+    }
+    let gap: number | undefined;
+    if (device.seq !== undefined && seq > device.seq + 1) {
+      gap = seq - device.seq - 1;
+      device.missed += gap;
+      device.gaps++;
+      device.openGaps.push({ from: device.seq + 1, to: seq - 1, left: gap });
+      if (device.openGaps.length > MAX_OPEN_GAPS) device.openGaps.shift();
+    } else if (device.seq !== undefined && seq < device.seq) {
+      this.fillGap(device, seq);
+    }
+    // A restart (seq back to 0 or 1, or far below) is followed; a slightly lower seq is a late
+    // message, and following it would flag a false gap on the next one.
+    if (device.seq === undefined || seq > device.seq || seq <= 1 || seq < device.seq - RESTART_DROP) {
+      if (device.seq !== undefined && seq < device.seq) device.openGaps.length = 0; // a restart: old gaps can no longer be told apart
+      device.seq = seq;
+    }
+    return gap;
+  }
+
+  private fillGap(device: DeviceSeries, seq: number): void {
+    const open = device.openGaps.find((g) => seq >= g.from && seq <= g.to);
+    if (!open) return;
+    open.left--;
+    device.missed--;
+    if (open.left === 0) {
+      device.openGaps.splice(device.openGaps.indexOf(open), 1);
+      device.gaps--;
+    }
   }
 
   /** Drops points older than the window (and beyond the per-device cap) from every device. */
@@ -174,7 +251,8 @@ export class TelemetryStore {
     return device ? [device.x, ...device.y] : undefined;
   }
 
-  private addPoint(device: DeviceSeries, x: number, data: Record<string, unknown>): void {
+  private addPoint(device: DeviceSeries, x: number, data: Record<string, unknown>, ts: number, source: 'live' | 'stored'): void {
+    if (!device.tsSeen.has(ts)) device.tsSeen.set(ts, source);
     for (const [key, value] of Object.entries(data)) {
       if (!isNumber(value) || this.notCharted.has(key) || device.fields.includes(key)) continue;
       if (device.fields.length >= this.maxChartFields) break;
@@ -195,6 +273,13 @@ export class TelemetryStore {
     const byCount = device.x.length - this.maxPointsPerDevice;
     const drop = Math.max(byAge, byCount, 0);
     if (drop === 0) return;
+    // Forget the times of points leaving the chart. Chart x is the ts except for clock-less devices,
+    // whose times are then dropped by age once the set outgrows the chart.
+    for (let i = 0; i < drop; i++) device.tsSeen.delete(device.x[i]!);
+    if (device.tsSeen.size > 2 * (device.x.length - drop) + 100) {
+      const cutoff = now - this.windowMs;
+      for (const ts of device.tsSeen.keys()) if (ts < cutoff) device.tsSeen.delete(ts);
+    }
     device.x.splice(0, drop);
     for (const ys of device.y) ys.splice(0, drop);
     device.version++;

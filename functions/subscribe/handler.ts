@@ -1,8 +1,25 @@
-/** subscribe: add devices to this connection's subscriptions, within its token's scope. */
-import { createConnectionStore, createDocumentClient, createSubscribeRoute, logger, requireEnv, wsRoute } from '@serverless-iot-dashboard/shared/routes';
+/** subscribe: add devices to this connection's subscriptions, within its token's scope, and send their snapshot. */
+import {
+  createConnectionStore,
+  createDevicesStore,
+  createDocumentClient,
+  createSignedPoster,
+  createSubscribeRoute,
+  logger,
+  requireEnv,
+  wsRoute,
+} from '@serverless-iot-dashboard/shared/routes';
 
-const config = { tableName: requireEnv('TABLE_NAME') };
+const config = {
+  tableName: requireEnv('TABLE_NAME'),
+  devicesTableName: requireEnv('DEVICES_TABLE_NAME'),
+  endpoint: requireEnv('WEBSOCKET_ENDPOINT'),
+  region: requireEnv('AWS_REGION'),
+};
 
-const store = createConnectionStore({ doc: createDocumentClient(), tableName: config.tableName });
+const doc = createDocumentClient();
+const store = createConnectionStore({ doc, tableName: config.tableName });
+const devices = createDevicesStore({ doc, tableName: config.devicesTableName });
+const post = createSignedPoster({ endpoint: config.endpoint, region: config.region, maxSockets: 2 });
 
-export const handler = wsRoute(createSubscribeRoute({ store, log: logger }));
+export const handler = wsRoute(createSubscribeRoute({ store, log: logger, snapshot: { devices, post } }));

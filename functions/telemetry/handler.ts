@@ -1,5 +1,7 @@
 /** The IoT topic rule's target: fan one telemetry message out to its device's subscribers. */
 import {
+  createDevicesStore,
+  createDocumentClient,
   createFanOutClients,
   createLambdaDispatcher,
   createRecipientCache,
@@ -16,6 +18,9 @@ const config = {
   // Recipients one invocation delivers itself; each further batch goes to a FanoutWorkerFunction.
   shardSize: intEnv('FANOUT_SHARD_SIZE', 2000),
   workerFunction: process.env.FANOUT_WORKER_FUNCTION || undefined,
+  // Each device's latest reading (the snapshot frame); unset, none is kept.
+  devicesTableName: process.env.DEVICES_TABLE_NAME || undefined,
+  retentionDays: intEnv('HISTORY_RETENTION_DAYS', 7),
 };
 
 const { store, fanOut, counter, doc } = createFanOutClients(config);
@@ -31,6 +36,10 @@ const deliver = createShardedDelivery({
   counter,
 });
 
+const devices = config.devicesTableName
+  ? createDevicesStore({ doc: createDocumentClient(undefined, { allowImpreciseNumbers: true }), tableName: config.devicesTableName, retentionDays: config.retentionDays })
+  : undefined;
+
 export const handler = eventHandler(
-  createTelemetryHandler({ store: { ...store, recipientPages: recipients.recipientPages }, deliver, log: logger, counter }),
+  createTelemetryHandler({ store: { ...store, recipientPages: recipients.recipientPages }, deliver, log: logger, counter, devices }),
 );

@@ -38,6 +38,11 @@ export interface IotCoreOptions {
    */
   asyncInvoker: RuleActionInvoker;
   /**
+   * DynamoDB's PutItem, which a rule's DynamoDBv2 action performs (the rule's output is the item).
+   * The stack passes in one bound to its DynamoDB; without it, those actions are skipped.
+   */
+  putItem?: (tableName: string, item: Record<string, unknown>) => Promise<void>;
+  /**
    * The Sqs action: sends the rule's output as the message body (UseBase64
    * false). The queue is SQS's, so the stack passes in local/sqs's SendMessage.
    */
@@ -66,6 +71,9 @@ export interface IotStats {
   queued: number;
   failed: number;
   dropped: number;
+  /** DynamoDBv2 actions performed, and those that failed (IoT Core sends those to the rule's error action). */
+  stored: number;
+  storeFailed: number;
 }
 
 export interface IotCore {
@@ -102,10 +110,10 @@ export const compileRules = (rules: TopicRuleSpec[], log: IotCoreOptions['log'])
 };
 
 export const startIotCore = async (options: IotCoreOptions): Promise<IotCore> => {
-  const { invoke, log, asyncInvoker, sendToQueue, now = Date.now } = options;
-  const sending = new Set<Promise<void>>();
+  const { invoke, log, asyncInvoker, putItem, sendToQueue, now = Date.now } = options;
+  const pending = new Set<Promise<void>>();
   const rules = compileRules(options.rules, log);
-  const stats: IotStats = { published: 0, matched: 0, invoked: 0, queued: 0, failed: 0, dropped: 0 };
+  const stats: IotStats = { published: 0, matched: 0, invoked: 0, queued: 0, failed: 0, dropped: 0, stored: 0, storeFailed: 0 };
   const broker = await Aedes.createBroker({ heartbeatInterval: 60_000 });
   const sockets = new Set<Socket>();
   let tcp: Server | undefined;
@@ -159,8 +167,25 @@ export const startIotCore = async (options: IotCoreOptions): Promise<IotCore> =>
             stats.failed++;
             log('error', 'rule', `${rule.spec.logicalId} → ${queueId}: SendMessage failed for a message from ${topic}: ${error.message}`);
           })
-          .finally(() => sending.delete(sent));
-        sending.add(sent);
+          .finally(() => pending.delete(sent));
+        pending.add(sent);
+      }
+      for (const tableName of putItem ? rule.spec.putItemTables : []) {
+        // IoT Core writes the item itself, beside the Lambda action: nothing here waits on it.
+        const item = output;
+        const write: Promise<void> = putItem!(tableName, item)
+          .then(() => {
+            stats.stored++;
+          })
+          .catch((error: Error) => {
+            stats.storeFailed++;
+            // A reading DynamoDB cannot hold (a number out of its range, an empty attribute name) is the device's
+            // mistake, like unreadable JSON; anything else (throttling, a 500) is a failure. Both reach the error action on AWS.
+            if (error.name === 'ValidationException') log('warn', 'rule', `${rule.spec.logicalId} → DynamoDBv2 ${tableName}: refused a reading from ${topic}: ${error.message}`);
+            else log('error', 'rule', `${rule.spec.logicalId} → DynamoDBv2 ${tableName}: ${error.name}: ${error.message} (the rule's error action)`);
+          })
+          .finally(() => pending.delete(write));
+        pending.add(write);
       }
       for (const functionId of rule.spec.functionIds) {
         const event = output;
@@ -215,8 +240,8 @@ export const startIotCore = async (options: IotCoreOptions): Promise<IotCore> =>
       stream.on('error', () => undefined);
       broker.handle(stream, req);
     },
-    settled: async () => {
-      await Promise.all([...sending]);
+    async settled() {
+      await Promise.all([...pending]);
       await asyncInvoker.settled();
     },
     async close() {
@@ -229,6 +254,7 @@ export const startIotCore = async (options: IotCoreOptions): Promise<IotCore> =>
         });
       }
       await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await Promise.all([...pending]);
       await asyncInvoker.close();
     },
   };

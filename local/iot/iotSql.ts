@@ -1,7 +1,7 @@
 /**
  * The AWS IoT SQL subset that topic rules use locally (SQL version 2016-03-23):
  *   SELECT *, fields, a.b paths and `AS` aliases
- *   topic(), topic(n), timestamp(), newuuid(), clientid()
+ *   topic(), topic(n), timestamp(), newuuid(), clientid(), floor(), isNumber(), isUndefined()
  *   FROM 'topic/filter' with + and #
  *   WHERE with = <> != < <= > >=, AND, OR, NOT, parentheses, + - * / %
  * Pure functions only: parse once, evaluate per message.
@@ -115,6 +115,9 @@ const FUNCTIONS: Record<string, { min: number; max: number }> = {
   timestamp: { min: 0, max: 0 },
   newuuid: { min: 0, max: 0 },
   clientid: { min: 0, max: 0 },
+  floor: { min: 1, max: 1 },
+  isnumber: { min: 1, max: 1 },
+  isundefined: { min: 1, max: 1 },
 };
 
 /** Parses a rule's SQL. Throws RuleSqlError naming what is unsupported or malformed. */
@@ -376,6 +379,15 @@ export const evaluateExpr = (expr: Expr, message: RuleMessage): unknown => {
           return message.newUuid();
         case 'clientid':
           return message.clientId ?? UNDEFINED;
+        case 'floor': {
+          // AWS: the largest integer not above a number; undefined for anything else.
+          const n = evaluateExpr(expr.args[0]!, message);
+          return typeof n === 'number' ? Math.floor(n) : UNDEFINED;
+        }
+        case 'isnumber':
+          return typeof evaluateExpr(expr.args[0]!, message) === 'number';
+        case 'isundefined':
+          return evaluateExpr(expr.args[0]!, message) === UNDEFINED;
         default:
           return UNDEFINED;
       }

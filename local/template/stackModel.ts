@@ -75,6 +75,8 @@ export interface TopicRuleSpec {
   disabled: boolean;
   /** Targets of `Lambda` actions. */
   functionIds: string[];
+  /** Tables of `DynamoDBv2` actions: each puts the rule's output as one item. */
+  putItemTables: string[];
   /** Targets of `Sqs` actions (queue logical ids). */
   queueIds?: string[];
   /** Action types the local stack does not run (logged once at start). */
@@ -491,6 +493,7 @@ export const buildStackModel = ({
     const payload = (property(logicalId, 'TopicRulePayload') as Record<string, any> | undefined) ?? {};
     const functionIds: string[] = [];
     const queueIds: string[] = [];
+    const putItemTables: string[] = [];
     const unsupportedActions: string[] = [];
     for (const action of (payload.Actions as Record<string, any>[] | undefined) ?? []) {
       for (const [type, config] of Object.entries(action)) {
@@ -502,6 +505,8 @@ export const buildStackModel = ({
           if (queue) queueIds.push(queue);
           else warnings.push(`${logicalId}: Sqs action to ${JSON.stringify(config?.QueueUrl)}, not a queue of this template`);
           if (config?.UseBase64 === true || config?.UseBase64 === 'true') warnings.push(`${logicalId}: Sqs action with UseBase64 is sent as plain text locally`);
+        } else if (type === 'DynamoDBv2' && typeof config?.PutItem?.TableName === 'string') {
+          putItemTables.push(config.PutItem.TableName);
         } else {
           unsupportedActions.push(type);
         }
@@ -516,6 +521,7 @@ export const buildStackModel = ({
       disabled: payload.RuleDisabled === true || payload.RuleDisabled === 'true',
       functionIds,
       queueIds,
+      putItemTables,
       unsupportedActions,
     });
   }

@@ -139,9 +139,9 @@ export class ScriptedGateway {
     return `ws://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
-  /** Frames the page sent, other than heartbeats. */
+  /** Frames the page sent, other than heartbeats and reads (devices, history): the subscription changes. */
   actions(): Record<string, unknown>[] {
-    return this.received.filter((frame) => frame.action !== 'ping');
+    return this.received.filter((frame) => !['ping', 'devices', 'history'].includes(frame.action as string));
   }
 
   send(frame: object): void {
@@ -164,6 +164,13 @@ export class ScriptedGateway {
     switch (frame.action) {
       case 'ping':
         socket.send(JSON.stringify({ type: 'pong', ts: Date.now() }));
+        return;
+      // No stored data here: an empty snapshot and empty history, as a stack with no readings answers.
+      case 'devices':
+        socket.send(JSON.stringify({ type: 'snapshot', requestId: frame.requestId, done: true, devices: [] }));
+        return;
+      case 'history':
+        socket.send(JSON.stringify({ type: 'history', requestId: frame.requestId, deviceId: frame.deviceId, downsampled: false, done: true, points: [] }));
         return;
       case 'subscribe':
         for (const id of devices) this.subscriptions.add(id);

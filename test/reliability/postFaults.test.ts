@@ -79,7 +79,7 @@ describe('reliability: the @connections API fails (FAULTS=post:...)', function (
 
     // Act: one message while everything is throttled, one after the throttling stops
     await publishAll('dev-t', 1, 0);
-    await waitFor(() => stack!.iotStats.matched === 1, { message: 'the rule matched' });
+    await waitFor(() => stack!.iotStats.matched >= 1, { message: 'the rules matched' });
     await stack.settled();
     // The function's log reaches the stack through its stdout pipe, after the invocation settles: wait for its summary line.
     await waitFor(() => stack!.lines.some((line) => /fanned out telemetry /.test(line)), { message: 'the fan-out summary logged' });

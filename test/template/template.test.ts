@@ -27,6 +27,8 @@ const ROUTE_FIXTURES: Record<string, string> = {
   subscribe: 'subscribe',
   unsubscribe: 'unsubscribe',
   ping: 'ping',
+  history: 'history',
+  devices: 'devices',
 };
 
 describe('template.yaml', () => {
@@ -67,6 +69,20 @@ describe('template.yaml', () => {
       expect(ref(coalesced[0].Sqs.QueueUrl)).to.equal('TelemetryQueue');
       expect(payload.ErrorAction).to.be.an('object');
       expect(existsSync(join(PROJECT_ROOT, 'events', 'telemetry.json'))).to.equal(true);
+    });
+
+    it('stores history through a DynamoDBv2 rule action: every reading under its device, sorted by ts, with a TTL from HistoryRetentionDays', () => {
+      const rule = resources.HistoryRule!.Properties!.TopicRulePayload;
+      expect(ref(rule.Actions[0].DynamoDBv2.PutItem.TableName)).to.equal('HistoryTable');
+      expect(subText(rule.Sql)).to.include('${HistoryRetentionDays} * 86400 AS expiresAt').and.include("FROM 'devices/+/telemetry'");
+      expect(template.Parameters!.HistoryRetentionDays).to.deep.include({ Type: 'Number', Default: 7 });
+      const table = resources.HistoryTable!.Properties!;
+      expect(table.KeySchema).to.deep.equal([
+        { AttributeName: 'deviceId', KeyType: 'HASH' },
+        { AttributeName: 'ts', KeyType: 'RANGE' },
+      ]);
+      expect(table.TimeToLiveSpecification).to.deep.equal({ AttributeName: 'expiresAt', Enabled: true });
+      expect(resources.DevicesTable!.Properties!.KeySchema).to.deep.equal([{ AttributeName: 'deviceId', KeyType: 'HASH' }]);
     });
 
     it('keeps connections in an on-demand, encrypted table with TTL on expiresAt', () => {
@@ -186,15 +202,27 @@ describe('template.yaml', () => {
       }
     });
 
-    it('scopes DynamoDB actions to the connections table', () => {
+    it('scopes DynamoDB actions to one of the three tables', () => {
       const dynamo = statements.filter(({ statement }) => [statement.Action].flat().some((a: string) => a.startsWith('dynamodb:')));
       expect(dynamo.length).to.be.greaterThan(0);
-      for (const { where, statement } of dynamo) expect(getAttTarget(statement.Resource), where).to.equal('ConnectionsTable');
+      for (const { where, statement } of dynamo) expect(getAttTarget(statement.Resource), where).to.be.oneOf(['ConnectionsTable', 'HistoryTable', 'DevicesTable']);
+    });
+
+    it('gives each history reader and writer only the actions it uses, on its table', () => {
+      const actionsOn = (id: string, table: string) =>
+        statements.filter(({ where, statement }) => where === id && getAttTarget(statement.Resource) === table).flatMap(({ statement }) => [statement.Action].flat()).sort();
+      expect(actionsOn('HistoryRuleRole', 'HistoryTable')).to.deep.equal(['dynamodb:PutItem']);
+      expect(actionsOn('TelemetryFunction', 'DevicesTable')).to.deep.equal(['dynamodb:PutItem']);
+      expect(actionsOn('TelemetryFunction', 'HistoryTable')).to.deep.equal([]);
+      expect(actionsOn('HistoryFunction', 'HistoryTable')).to.deep.equal(['dynamodb:Query']);
+      expect(actionsOn('HistoryFunction', 'DevicesTable')).to.deep.equal([]);
+      expect(actionsOn('DevicesFunction', 'DevicesTable')).to.deep.equal(['dynamodb:BatchGetItem', 'dynamodb:Scan']);
+      expect(actionsOn('SubscribeFunction', 'DevicesTable')).to.deep.equal(['dynamodb:BatchGetItem', 'dynamodb:Scan']);
     });
 
     it('names a SourceArn on every Lambda permission', () => {
       const permissions = resourcesOfType(template, 'AWS::Lambda::Permission');
-      expect(permissions.length).to.equal(9);
+      expect(permissions.length).to.equal(11);
       for (const [id, p] of permissions) expect(p.Properties!.SourceArn, id).to.not.equal(undefined);
     });
   });
@@ -248,6 +276,8 @@ describe('template.yaml', () => {
           env: {
             PATH: process.env.PATH,
             TABLE_NAME: 'probe',
+            HISTORY_TABLE_NAME: 'probe-history',
+            DEVICES_TABLE_NAME: 'probe-devices',
             WEBSOCKET_ENDPOINT: 'http://127.0.0.1:9/production',
             AUTH_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:probe',
             AWS_REGION: 'us-east-1',

@@ -21,6 +21,8 @@ const SECRET = 'unit-test-secret-of-enough-length-0123456789';
 process.env.TABLE_NAME = 'connections-test';
 process.env.WEBSOCKET_ENDPOINT = 'https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/production';
 process.env.AUTH_SECRET = SECRET;
+process.env.DEVICES_TABLE_NAME = 'devices-test';
+process.env.AWS_REGION ??= 'us-east-1';
 
 type Handler = (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<any>;
 const load = async (name: string): Promise<Handler> => (await import(`../../functions/${name}/handler.ts`)).handler;

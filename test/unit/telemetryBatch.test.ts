@@ -252,6 +252,19 @@ describe('telemetry batch (coalesced fan-out)', () => {
     });
   });
 
+  it("stores each device's newest reading of the batch once, as its latest (the snapshot frame)", async () => {
+    const recordLatest = sinon.stub().resolves(true);
+    const { post } = recordingPost();
+    const handler = createTelemetryBatchHandler({ lookup: lookupFrom({ c: ['*'] }), store: { removeConnection: sinon.stub().resolves() }, post, log: silentLog, counter: noopCounter, devices: { recordLatest } });
+
+    await handler({ Records: [record('dev-1', { v: 1 }, 100), record('dev-1', { v: 2 }, 300), record('dev-1', { v: 3 }, 200), record('dev-2', { v: 9 }, 150)] });
+
+    expect(recordLatest.callCount).to.equal(2);
+    const byDevice = Object.fromEntries(recordLatest.args.map(([frame]) => [frame.deviceId, frame]));
+    expect(byDevice['dev-1']).to.deep.include({ type: 'telemetry', ts: 200, data: { v: 2 } });
+    expect(byDevice['dev-2']).to.deep.include({ type: 'telemetry', data: { v: 9 } });
+  });
+
   it('groups the readings by device, each once, in receive order', () => {
     const records = [record('b', {}, 30), record('a', {}, 20), record('b', {}, 10)];
     const { devices, invalid } = groupByDevice([...records, records[0]!]);

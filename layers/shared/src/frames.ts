@@ -18,7 +18,7 @@ export const MAX_NESTING_DEPTH = 32;
 export const DEVICE_ID_PATTERN = /^[A-Za-z0-9_.:@-]{1,128}$/;
 export const ALL_DEVICES = '*';
 
-export const ACTIONS = ['subscribe', 'unsubscribe', 'message', 'ping'] as const;
+export const ACTIONS = ['subscribe', 'unsubscribe', 'message', 'ping', 'history', 'devices'] as const;
 export type Action = (typeof ACTIONS)[number];
 
 export type DeviceSelection = string[] | typeof ALL_DEVICES;
@@ -27,13 +27,33 @@ export type ClientFrame =
   | { action: 'subscribe'; devices: DeviceSelection }
   | { action: 'unsubscribe'; devices: DeviceSelection }
   | { action: 'message'; data: Record<string, unknown> }
-  | { action: 'ping' };
+  | { action: 'ping' }
+  | HistoryRequest
+  | { action: 'devices'; requestId?: string };
+
+/** `{"action":"history",...}` (README, "The wire format"). `until` and `maxPoints` are filled in by the route. */
+export interface HistoryRequest {
+  action: 'history';
+  deviceId: string;
+  since: number;
+  until?: number;
+  maxPoints?: number;
+  requestId?: string;
+}
+
+// A history request's default and largest point count (the issue's wire format).
+export const DEFAULT_MAX_POINTS = 600;
+export const MAX_MAX_POINTS = 5000;
+// Echoed on every reply frame: bounded so that an echo cannot grow a frame much.
+export const MAX_REQUEST_ID_LENGTH = 128;
 
 const ALLOWED_FIELDS: Record<Action, readonly string[]> = {
   subscribe: ['action', 'devices'],
   unsubscribe: ['action', 'devices'],
   message: ['action', 'data'],
   ping: ['action'],
+  history: ['action', 'deviceId', 'since', 'until', 'maxPoints', 'requestId'],
+  devices: ['action', 'requestId'],
 };
 
 /** Whether `value` nests objects or arrays more than `max` levels deep. Iterative: safe at any depth. */
@@ -114,7 +134,55 @@ export const validateClientFrame = (frame: Record<string, unknown>): ClientFrame
       return { action: 'message', data: frame.data };
     case 'ping':
       return { action: 'ping' };
+    case 'history':
+      return validateHistoryRequest(frame);
+    case 'devices': {
+      const requestId = validateRequestId(frame.requestId);
+      return requestId === undefined ? { action: 'devices' } : { action: 'devices', requestId };
+    }
   }
+};
+
+/** An optional `requestId`: a short string, echoed on every reply frame. */
+export const validateRequestId = (value: unknown): string | undefined => {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_REQUEST_ID_LENGTH) {
+    throw new BadRequest(`"requestId" must be a string of 1 to ${MAX_REQUEST_ID_LENGTH} characters`);
+  }
+  return value;
+};
+
+const epochMs = (value: unknown, field: string): number => {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new BadRequest(`"${field}" must be a number (milliseconds since the epoch), got ${describe(value)}`);
+  return value;
+};
+
+/**
+ * The shape of a history request. A wildcard device id fails `validateDeviceId`; the window's
+ * length against the retention, and the scope, are the route's checks (they need its config).
+ */
+export const validateHistoryRequest = (frame: Record<string, unknown>): HistoryRequest => {
+  const requestId = validateRequestId(frame.requestId);
+  if (frame.deviceId === ALL_DEVICES) throw new BadRequest('"deviceId" must name one device: history takes no wildcard');
+  const deviceId = validateDeviceId(frame.deviceId, 'deviceId');
+  const since = epochMs(frame.since, 'since');
+  const until = frame.until === undefined ? undefined : epochMs(frame.until, 'until');
+  if (until !== undefined && since > until) throw new BadRequest('"since" is after "until"');
+  let maxPoints: number | undefined;
+  if (frame.maxPoints !== undefined) {
+    if (typeof frame.maxPoints !== 'number' || !Number.isInteger(frame.maxPoints) || frame.maxPoints < 1 || frame.maxPoints > MAX_MAX_POINTS) {
+      throw new BadRequest(`"maxPoints" must be an integer from 1 to ${MAX_MAX_POINTS}`);
+    }
+    maxPoints = frame.maxPoints;
+  }
+  return {
+    action: 'history',
+    deviceId,
+    since,
+    ...(until === undefined ? {} : { until }),
+    ...(maxPoints === undefined ? {} : { maxPoints }),
+    ...(requestId === undefined ? {} : { requestId }),
+  };
 };
 
 export const parseClientFrame = (body: string | undefined | null, isBase64Encoded = false): ClientFrame =>

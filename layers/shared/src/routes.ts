@@ -4,8 +4,9 @@
  */
 import { ANONYMOUS, type Principal, assertInScope, principalFromContext } from './principal.js';
 import type { ConnectionStore } from './connectionStore.js';
+import { type DevicesStore, postSnapshot } from './devices.js';
 import { BadRequest, Forbidden, NotFound, Unauthorized } from './errors.js';
-import { type FanOut, type FanOutResult, fanOutDeadline } from './fanOut.js';
+import { type FanOut, type FanOutResult, type PostToConnection, fanOutDeadline } from './fanOut.js';
 import {
   ACTIONS,
   ALL_DEVICES,
@@ -75,14 +76,24 @@ export const createDisconnectRoute =
     return ok();
   };
 
+/**
+ * With `snapshot`, the latest reading of each newly subscribed device goes to the sender first
+ * (a `snapshot` frame through @connections), then the `subscribed` route response.
+ */
 export const createSubscribeRoute =
-  ({ store }: RouteDeps) =>
+  ({ store, snapshot, log }: RouteDeps & { snapshot?: { devices: DevicesStore; post: PostToConnection } }) =>
   async (event: WsEvent): Promise<WsResult> => {
     const { devices } = frameOf(event, 'subscribe');
     const connection = await requireConnection(store, event.requestContext.connectionId);
     // Scope first: a subscription outside the token's devices is refused and nothing is stored.
     assertInScope(connection.scope, devices);
     const subscriptions = await store.subscribe(connection.connectionId, devices);
+    if (snapshot) {
+      // The subscription stands even if the snapshot cannot be sent: a client can ask again with "devices".
+      await postSnapshot(snapshot.devices, snapshot.post, connection, devices).catch((error: Error) =>
+        log.warn('no snapshot after subscribe', { connectionId: connection.connectionId, reason: `${error.name}: ${error.message}` }),
+      );
+    }
     return ok({ type: 'subscribed', devices, subscriptions });
   };
 
@@ -144,7 +155,7 @@ export interface TelemetryOutcome extends Partial<FanOutResult> {
  * fix it); a failed lookup throws so that Lambda retries the invocation.
  */
 export const createTelemetryHandler =
-  ({ store, deliver, log, counter }: RouteDeps & { deliver: ShardedDelivery; counter: Counter }) =>
+  ({ store, deliver, log, counter, devices }: RouteDeps & { deliver: ShardedDelivery; counter: Counter; devices?: Pick<DevicesStore, 'recordLatest'> }) =>
   async (event: unknown, context?: LambdaClock): Promise<TelemetryOutcome> => {
     let envelope;
     try {
@@ -155,6 +166,13 @@ export const createTelemetryHandler =
       return { status: 'rejected' };
     }
     const lookup = { requests: 0, readUnits: 0 };
+    // The latest-reading write runs beside the fan-out, not before it: the live path does not wait on it,
+    // and its failure only leaves the previous latest reading in place (the next one fixes it).
+    const latest = devices?.recordLatest(envelope).catch((error: Error) => {
+      log.warn('could not store the latest reading', { deviceId: envelope.deviceId, reason: `${error.name}: ${error.message}` });
+      counter.count('LatestStateFailed', 1);
+      return undefined;
+    });
     const result = await deliver(store.recipientPages(envelope.deviceId, { tally: lookup }), JSON.stringify(envelope), envelope.id, undefined, {
       deadline: fanOutDeadline(context),
     });
@@ -164,6 +182,7 @@ export const createTelemetryHandler =
       ...result,
       ddbRequests: lookup.requests,
       ddbReadUnits: lookup.readUnits,
+      ...(latest ? { latest: await latest } : {}),
     });
     return { status: result.rejected ? 'rejected' : 'delivered', id: envelope.id, deviceId: envelope.deviceId, ...result };
   };

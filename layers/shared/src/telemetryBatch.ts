@@ -17,6 +17,7 @@
  * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
  */
 import type { ConnectionStore } from './connectionStore.js';
+import type { DevicesStore } from './devices.js';
 import { type DeliverOptions, type FanOutResult, type PostToConnection, createFanOut, fanOutDeadline } from './fanOut.js';
 import { MAX_PAYLOAD_BYTES, type TelemetryFrame, byteLength } from './frames.js';
 import type { Counter, Log } from './observability.js';
@@ -179,6 +180,8 @@ export interface TelemetryBatchDeps {
   fanOutOptions?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number; goneRecheckMs?: number; random?: () => number };
   /** When the batch must stop posting; by default the invocation's remaining time less a margin. */
   deadline?: (context: LambdaClock | undefined) => number | undefined;
+  /** Each device's latest reading (the snapshot frame): one conditional write per device per batch. */
+  devices?: Pick<DevicesStore, 'recordLatest'>;
 }
 
 type LambdaClock = { getRemainingTimeInMillis?: () => number };
@@ -195,6 +198,7 @@ export const createTelemetryBatchHandler = ({
   now = Date.now,
   fanOutOptions = {},
   deadline,
+  devices: latestStore,
 }: TelemetryBatchDeps) =>
   async (event: SqsEvent, context?: LambdaClock): Promise<SqsBatchResponse> => {
     const records = Array.isArray(event?.Records) ? event.Records : [];
@@ -227,6 +231,19 @@ export const createTelemetryBatchHandler = ({
     };
     for (const list of devices.values()) outcome.readings += list.length;
     outcome.duplicates -= outcome.readings;
+
+    // Each device's newest reading of the batch, beside the fan-out (as the direct path does): a failure keeps the previous one.
+    const latest = latestStore
+      ? Promise.all(
+          [...devices.values()].map((list) => {
+            const newest = list.reduce((a, b) => (b.reading.ts > a.reading.ts ? b : a)).reading;
+            return latestStore.recordLatest({ type: 'telemetry', ...newest }).catch((error: Error) => {
+              log.warn('could not store the latest reading', { deviceId: newest.deviceId, reason: `${error.name}: ${error.message}` });
+              return false;
+            });
+          }),
+        )
+      : undefined;
 
     if (devices.size > 0) {
       const found = await lookup([...devices.keys()]);
@@ -308,6 +325,7 @@ export const createTelemetryBatchHandler = ({
       }
     }
 
+    await latest;
     outcome.retry = retry.size;
     counter.count('Delivered', outcome.delivered);
     counter.count('Gone', outcome.gone);

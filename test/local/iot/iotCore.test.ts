@@ -19,6 +19,7 @@ const rule = (sql: string, overrides: Partial<TopicRuleSpec> = {}): TopicRuleSpe
   sqlVersion: '2016-03-23',
   disabled: false,
   functionIds: ['TargetFunction'],
+  putItemTables: [],
   unsupportedActions: [],
   ...overrides,
 });

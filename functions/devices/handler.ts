@@ -1,0 +1,25 @@
+/** devices: a snapshot frame with the latest reading of every device this connection subscribes to. */
+import {
+  createConnectionStore,
+  createDevicesRoute,
+  createDevicesStore,
+  createDocumentClient,
+  createSignedPoster,
+  logger,
+  requireEnv,
+  wsRoute,
+} from '@serverless-iot-dashboard/shared/routes';
+
+const config = {
+  tableName: requireEnv('TABLE_NAME'),
+  devicesTableName: requireEnv('DEVICES_TABLE_NAME'),
+  endpoint: requireEnv('WEBSOCKET_ENDPOINT'),
+  region: requireEnv('AWS_REGION'),
+};
+
+const doc = createDocumentClient();
+const store = createConnectionStore({ doc, tableName: config.tableName });
+const devices = createDevicesStore({ doc, tableName: config.devicesTableName });
+const post = createSignedPoster({ endpoint: config.endpoint, region: config.region, maxSockets: 2 });
+
+export const handler = wsRoute(createDevicesRoute({ store, devices, post, log: logger }));

@@ -1,0 +1,129 @@
+/**
+ * History through the local stack: MQTT readings → the HistoryRule's DynamoDBv2
+ * action (local/iot performs it) → the history route's frames; the telemetry
+ * function's latest-reading write → the snapshot on subscribe and on `devices`.
+ */
+import { expect } from 'chai';
+import type { MqttClient } from 'mqtt';
+import { type TestStack, connectDevice, scanTable, startTestStack } from '../helpers/localStack.js';
+import { type Frame, type TestClient, connectClient } from '../helpers/wsClient.js';
+import { signedToken } from '../helpers/tokens.js';
+import { waitFor } from '../helpers/waitFor.js';
+
+describe('local stack: history and last-known state', function () {
+  this.timeout(30_000);
+  let stack: TestStack;
+  let device: MqttClient;
+  const clients: TestClient[] = [];
+  const t0 = Date.now() - 60_000;
+
+  const client = async (query = '') => {
+    const c = await connectClient(`${stack.urls.websocket}?token=${stack.devToken}${query ? `&${query}` : ''}`);
+    clients.push(c);
+    return c;
+  };
+  /** Every frame of one reply, up to the one with done: true. */
+  const reply = async (c: TestClient, type: string, requestId: string): Promise<Frame[]> => {
+    const frames: Frame[] = [];
+    for (;;) {
+      const frame = await c.next((f) => f.requestId === requestId && (f.type === type || f.type === 'error'));
+      frames.push(frame);
+      if (frame.type === 'error' || frame.done === true) return frames;
+    }
+  };
+
+  before(async () => {
+    stack = await startTestStack({ auth: true });
+    device = await connectDevice(stack.urls.mqtt, 'hist-device');
+    for (let i = 0; i < 20; i++) await device.publishAsync('devices/hist-1/telemetry', JSON.stringify({ ts: t0 + i * 1000, seq: i, temperature: 20 + i }));
+    // A late reading, older than the newest: history keeps it, the latest reading stays seq 19.
+    await device.publishAsync('devices/hist-1/telemetry', JSON.stringify({ ts: t0 - 5000, seq: -1, temperature: 99 }));
+    await waitFor(() => stack.iotStats.stored >= 21 && stack.iotStats.invoked >= 21, { timeoutMs: 15_000 });
+    await stack.settled();
+  });
+
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+  });
+
+  after(async () => {
+    await device?.endAsync();
+    await stack?.stop();
+  });
+
+  it('stores every reading under its device with a TTL, through the rule DynamoDBv2 action', async () => {
+    const items = await scanTable(stack.urls.dynamodb, stack.tables.HistoryTable!);
+    expect(items).to.have.length(21);
+    const nowSeconds = Date.now() / 1000;
+    for (const item of items) {
+      expect((item.deviceId as { S: string }).S).to.equal('hist-1');
+      const expiresAt = Number((item.expiresAt as { N: string }).N);
+      expect(expiresAt).to.be.within(nowSeconds + 7 * 86_400 - 60, nowSeconds + 7 * 86_400 + 60);
+    }
+  });
+
+  it('answers history with the window, sorted, in frames that end with done', async () => {
+    const c = await client();
+    c.send({ action: 'history', deviceId: 'hist-1', since: t0, until: t0 + 9_999, requestId: 'r1' });
+    const frames = await reply(c, 'history', 'r1');
+    const points = frames.flatMap((f) => f.points);
+    expect(points.map((p: Frame) => p.data.seq)).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(frames.at(-1)).to.include({ done: true, downsampled: false, deviceId: 'hist-1' });
+  });
+
+  it('downsamples over maxPoints, keeping min and max per bucket', async () => {
+    const c = await client();
+    c.send({ action: 'history', deviceId: 'hist-1', since: t0 - 10_000, until: t0 + 19_999, maxPoints: 3, requestId: 'r2' });
+    const frames = await reply(c, 'history', 'r2');
+    const points = frames.flatMap((f) => f.points);
+    expect(frames[0]!.downsampled).to.equal(true);
+    expect(points.length).to.be.at.most(3);
+    expect(Math.max(...points.map((p: Frame) => p.max.temperature))).to.equal(99);
+    expect(Math.min(...points.map((p: Frame) => p.min.temperature))).to.equal(20);
+  });
+
+  it('answers subscribe with a snapshot of the latest reading, which a late older reading did not replace', async () => {
+    const c = await client('devices=none-yet');
+    c.send({ action: 'subscribe', devices: ['hist-1', 'unknown-device'] });
+    const snapshot = await c.next((f) => f.type === 'snapshot');
+    expect(snapshot.devices).to.have.length(1);
+    expect(snapshot.devices[0]).to.deep.include({ deviceId: 'hist-1', ts: t0 + 19_000 });
+    expect(snapshot.devices[0].data).to.include({ seq: 19 });
+    await c.next((f) => f.type === 'subscribed');
+  });
+
+  it('answers devices with a snapshot of every subscribed device, echoing the requestId', async () => {
+    const c = await client();
+    c.send({ action: 'devices', requestId: 'd1' });
+    const frames = await reply(c, 'snapshot', 'd1');
+    expect(frames.flatMap((f) => f.devices).map((d: Frame) => d.deviceId)).to.deep.equal(['hist-1']);
+  });
+
+  for (const [what, frame, code] of [
+    ['a wildcard device id', { deviceId: '*', since: t0 }, 'bad_request'],
+    ['an MQTT wildcard in the device id', { deviceId: 'dev-+', since: t0 }, 'bad_request'],
+    ['since after until', { deviceId: 'hist-1', since: t0 + 10, until: t0 }, 'bad_request'],
+    ['a since that is not a number', { deviceId: 'hist-1', since: 'yesterday' }, 'bad_request'],
+    ['a window longer than the retention', { deviceId: 'hist-1', since: t0 - 8 * 86_400_000, until: t0 }, 'bad_request'],
+    ['maxPoints over 5000', { deviceId: 'hist-1', since: t0, maxPoints: 5001 }, 'bad_request'],
+    ['maxPoints of 0', { deviceId: 'hist-1', since: t0, maxPoints: 0 }, 'bad_request'],
+  ] as const) {
+    it(`answers ${what} with one ${code} error frame that echoes the requestId, and nothing else`, async () => {
+      const c = await client();
+      c.send({ action: 'history', ...frame, requestId: 'bad' });
+      const error = await c.next((f) => f.requestId === 'bad');
+      expect(error).to.include({ type: 'error', code });
+      await c.none((f) => f.type === 'history', 300);
+    });
+  }
+
+  it('answers history for a device outside the token scope with forbidden, and a snapshot leaves it out', async () => {
+    const token = await signedToken({ secret: stack.devSecret!, sub: 'alice', devices: ['dev-1'] });
+    const c = await connectClient(`${stack.urls.websocket}?token=${token}`);
+    clients.push(c);
+    c.send({ action: 'history', deviceId: 'hist-1', since: t0, requestId: 'f1' });
+    expect(await c.next((f) => f.requestId === 'f1')).to.include({ type: 'error', code: 'forbidden' });
+    c.send({ action: 'devices', requestId: 'f2' });
+    expect((await reply(c, 'snapshot', 'f2')).flatMap((f) => f.devices)).to.deep.equal([]);
+  });
+});
