@@ -167,15 +167,13 @@ export const createConnectionStore = ({
     await batchWrite([{ PutRequest: { Item: { ...GLOBAL_VERSION_KEY, v: `${now()}-${randomUUID()}`, expiresAt: expiry() } } }]);
   };
 
-  const putSubscriptions = async (connectionId: string, devices: string[], expiresAt: number) => {
-    await batchWrite(devices.map((d) => ({ PutRequest: { Item: { ...subKey(d, connectionId), expiresAt } } })));
-    await bumpVersions(devices);
-  };
+  // Each operation below writes the versions last, after every item it changes: a failed version write then
+  // leaves no half-stored connection, and the caller still answers only after the versions moved.
+  const putSubscriptions = (connectionId: string, devices: string[], expiresAt: number) =>
+    batchWrite(devices.map((d) => ({ PutRequest: { Item: { ...subKey(d, connectionId), expiresAt } } })));
 
-  const deleteSubscriptions = async (connectionId: string, devices: string[]) => {
-    await batchWrite(devices.map((d) => ({ DeleteRequest: { Key: subKey(d, connectionId) } })));
-    await bumpVersions(devices);
-  };
+  const deleteSubscriptions = (connectionId: string, devices: string[]) =>
+    batchWrite(devices.map((d) => ({ DeleteRequest: { Key: subKey(d, connectionId) } })));
 
   const removeConnection = async (connectionId: string, knownDevices: readonly string[] = []) => {
     usage.requests++;
@@ -186,6 +184,7 @@ export const createConnectionStore = ({
     // connection item that a retry (or the TTL) still finds and finishes.
     await deleteSubscriptions(connectionId, devices);
     await batchWrite([{ DeleteRequest: { Key: connKey(connectionId) } }]);
+    await bumpVersions(devices);
   };
 
   return {
@@ -216,6 +215,7 @@ export const createConnectionStore = ({
       );
       try {
         await putSubscriptions(connectionId, list, record.expiresAt);
+        await bumpVersions(list);
       } catch (error) {
         await removeConnection(connectionId, list).catch(() => undefined);
         throw error;
@@ -235,6 +235,7 @@ export const createConnectionStore = ({
         throw new NotFound('this connection is not registered; reconnect');
       }
       await putSubscriptions(connectionId, list, current.expiresAt);
+      await bumpVersions(list);
       return [...new Set([...current.devices, ...list])].sort();
     },
 
@@ -244,6 +245,7 @@ export const createConnectionStore = ({
       const list = devices === ALL_DEVICES ? current.devices : devices;
       await deleteSubscriptions(connectionId, list);
       if (list.length > 0) await updateConnection('DELETE devices :d', connectionId, { ':d': new Set(list) });
+      await bumpVersions(list);
       const removed = new Set(list);
       return current.devices.filter((d) => !removed.has(d));
     },
