@@ -13,6 +13,7 @@
  *   SCHEDULE_PERIOD_MS (the template's rate(), e.g. 60000 for the expiry sweeper)
  */
 import { DEFAULT_PORTS, type RunningStack, startStack } from './stack.js';
+import { parameterOverridesFromArgs, parameterOverridesFromEnv } from './template/parameterOverrides.js';
 import { PortAccessError, PortInUseError } from './ports.js';
 import { FaultSpecError, describeFaults, parseFaultSeed, parseFaults } from './faults.js';
 import { paint } from './stackLog.js';
@@ -99,6 +100,7 @@ const main = async () => {
     ...(process.env.SCHEDULE_PERIOD_MS ? { schedulePeriodMs: Math.max(100, count('SCHEDULE_PERIOD_MS', 60_000)) } : {}),
     faults,
     faultsSeed,
+    parameterOverrides: { ...parameterOverridesFromEnv(), ...parameterOverridesFromArgs(process.argv.slice(2)) },
     color,
     logLevel,
     logMode: logMode as 'quiet' | 'verbose',
@@ -115,6 +117,8 @@ const main = async () => {
     print(c(paint.red, c(paint.bold, `!!! FAULTS_SEED=${faultsSeed} (set it to draw the same faults again). Calls will fail on purpose. !!!`)));
   }
   print(`starting the local stack from template.yaml (ports: PORT=${options.port} WS_PORT=${options.wsPort} MQTT_PORT=${options.mqttPort})`);
+  const overridden = Object.entries(options.parameterOverrides);
+  if (overridden.length > 0) print(`template parameters: ${overridden.map(([k, v]) => `${k}=${v}`).join(' ')}`);
 
   const stack: RunningStack = await startStack(options);
 

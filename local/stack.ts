@@ -23,6 +23,8 @@ import { type AsyncJob, type AsyncOutcome, DEFAULT_ASYNC_RETRY_DELAYS_MS, create
 import { type Scheduler, startScheduler } from './eventbridge/scheduler.js';
 import { type DevAuth, createDevAuth } from './devAuth.js';
 import { type LocalUser, type LocalUserPool, MOUNT_PATH, createLocalUserPool } from './cognito/userPool.js';
+import { type SqsEventSourceMapping, startSqsEventSourceMapping } from './lambda/eventSourceMapping.js';
+import type { Sqs } from './sqs/queue.js';
 import { type DynamoService, dynamoClient, ensureTables, startDynamo } from './dynamodb/dynamodb.js';
 import {
   type DynamoFaultProxy,
@@ -118,7 +120,7 @@ export interface StackOptions {
   schedulePeriodMs?: number;
 }
 
-export type InvocationSource = 'ws' | 'rule' | 'lambda-api' | 'schedule' | 'direct';
+export type InvocationSource = 'ws' | 'rule' | 'lambda-api' | 'schedule' | 'direct' | 'esm';
 
 export interface StackHooks extends GatewayHooks {
   /** Wraps every function invocation: call `next()` to run it, or throw/delay instead. */
@@ -359,7 +361,18 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     // IoT Core writes any JSON number DynamoDB can hold, even past JavaScript's safe integers.
     const ruleDynamo = DynamoDBDocumentClient.from(dynamoClient(dynamoProxy?.endpoint ?? dynamo.endpoint), { marshallOptions: { removeUndefinedValues: true, allowImpreciseNumbers: true } });
     cleanup.push(async () => ruleDynamo.destroy());
+
+    // The coalesced mode's queue and its dead-letter queue live in the same local SQS as the asynchronous
+    // functions' dead-letter queue (created above, dead-letter queues first).
+    const sqs: Sqs | undefined = model.queues.length > 0 ? sqsApi.sqs : undefined;
+    const queueUrls = queues;
+
     const iot: IotCore = await startIotCore({
+      sendToQueue: sqs
+        ? async (queueId, body) => {
+            await sqs.sendMessage({ QueueUrl: queueUrls[queueId]!, MessageBody: body });
+          }
+        : undefined,
       rules: model.rules,
       putItem: async (tableName, item) => {
         await ruleDynamo.send(new PutCommand({ TableName: tableName, Item: item }));
@@ -467,6 +480,28 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     });
     cleanup.push(() => scheduler.close());
 
+    // ---- Lambda's event source mappings on the queues (after the tables: a batch may arrive at once)
+    const mappings: SqsEventSourceMapping[] = [];
+    const stopMappings = async () => {
+      for (const mapping of mappings) void mapping.stop();
+      sqs?.close();
+      await Promise.all(mappings.map((m) => m.stop()));
+    };
+    for (const spec of model.eventSourceMappings) {
+      const queue = model.queues.find((q) => q.logicalId === spec.queueId)!;
+      mappings.push(
+        startSqsEventSourceMapping({
+          spec: { ...spec, queueUrl: queueUrls[spec.queueId]!, queueArn: queue.arn },
+          queue: sqs!,
+          region: model.region,
+          invoke: (event) => invokeFunction(spec.functionId, event, 'esm'),
+          log: (level, text) => log('lambda', level, text),
+        }),
+      );
+      log('lambda', 'info', `${spec.logicalId}: ${spec.queueId} → ${spec.functionId} (batch ${spec.batchSize}, window ${spec.maximumBatchingWindowInSeconds} s${spec.reportBatchItemFailures ? ', partial batch responses' : ''})`);
+    }
+    cleanup.push(stopMappings);
+
     // ---- simulated devices
     // Backfill, not persistence: dynalite keeps nothing between runs, and a history written in the rule's and the
     // telemetry function's own shape at start gives every run the same few minutes, with no state to go stale.
@@ -562,6 +597,8 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
           await scheduler.close();
           // The broker first, so no new rule invocation starts; the ones in flight still deliver.
           await iot.close();
+          // Then the queues' pollers: the batches in flight finish; what is left stays queued.
+          await stopMappings();
           ruleDynamo.destroy();
           await lambdaApi.settled();
           await lambdaApi.close();

@@ -13,7 +13,7 @@
 import { redactString } from '../layers/shared/src/redact.js';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
-export type Source = 'stack' | 'ws' | 'mgmt' | 'mqtt' | 'rule' | 'lambda' | 'ddb' | 'http' | 'sim' | 'events' | 'oidc';
+export type Source = 'stack' | 'ws' | 'mgmt' | 'mqtt' | 'rule' | 'lambda' | 'ddb' | 'http' | 'sim' | 'events' | 'oidc' | 'sqs';
 
 export type LogMode = 'quiet' | 'verbose';
 
@@ -60,6 +60,7 @@ const SOURCE_COLOR: Record<Source, (t: string) => string> = {
   sim: paint.green,
   events: paint.yellow,
   oidc: paint.yellow,
+  sqs: paint.yellow,
 };
 
 // Powertools' standard keys: everything else in a record is shown as key=value.

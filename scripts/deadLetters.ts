@@ -32,10 +32,14 @@ export interface RuleSource {
 }
 
 /** The template's topic rules with Lambda actions: what a rule error is replayed through. */
+/** A rule's actions, both branches of an `Fn::If` included (FanoutMode picks Lambda or Sqs). */
+export const actionsOf = (actions: any): Record<string, any>[] =>
+  Array.isArray(actions) ? actions : Array.isArray(actions?.['Fn::If']) ? (actions['Fn::If'] as unknown[]).slice(1).flatMap(actionsOf) : [];
+
 export const templateRules = (template: Template): RuleSource[] =>
   resourcesOfType(template, 'AWS::IoT::TopicRule').map(([logicalId, rule]) => {
     const payload = rule.Properties?.TopicRulePayload ?? {};
-    const functionIds = ((payload.Actions ?? []) as Record<string, any>[]).map((a) => a.Lambda?.FunctionArn?.['Fn::GetAtt']?.[0]).filter((id): id is string => typeof id === 'string');
+    const functionIds = actionsOf(payload.Actions).map((a) => a.Lambda?.FunctionArn?.['Fn::GetAtt']?.[0]).filter((id): id is string => typeof id === 'string');
     return { logicalId, sql: typeof payload.Sql === 'string' ? payload.Sql : String(payload.Sql?.['Fn::Sub'] ?? ''), functionIds };
   });
 

@@ -231,6 +231,7 @@ class Dashboard {
       else this.pump();
     }
     if (outcome.kind === 'invalid') console.warn('ignored a frame:', outcome.reason);
+    if (outcome.kind === 'batch' && outcome.invalid > 0) console.warn(`ignored ${outcome.invalid} reading(s) of a telemetry-batch frame`);
     this.queueRender();
   }
 

@@ -34,7 +34,9 @@ export type Outcome =
   | { kind: 'pong' | 'sent' | 'message' }
   | { kind: 'snapshot'; requests: HistoryRequest[] }
   | { kind: 'history'; deviceId: string; added: number }
-  | { kind: 'invalid'; reason: string };
+  | { kind: 'invalid'; reason: string }
+  /** A telemetry-batch frame: what each of its readings did, exactly as if each were a telemetry frame. */
+  | { kind: 'batch'; outcomes: Outcome[]; invalid: number };
 
 export class DashboardModel {
   readonly store: TelemetryStore;
@@ -101,6 +103,11 @@ export class DashboardModel {
         // A reading that history brought already is merged silently: it is not a duplicate delivery.
         const { gap } = this.store.ingest(frame, now);
         return { kind: 'telemetry', deviceId: frame.deviceId, ...(gap !== undefined ? { gap } : {}) };
+      }
+      case 'telemetry-batch': {
+        const outcomes = frame.readings.map((reading) => this.apply(reading, now));
+        this.counters.invalid += frame.invalid;
+        return { kind: 'batch', outcomes, invalid: frame.invalid };
       }
       case 'message':
         if (!this.recent.admit(messageKey(frame.id))) {

@@ -4,6 +4,7 @@ import {
   createDocumentClient,
   createFanOutClients,
   createLambdaDispatcher,
+  createRecipientCache,
   createShardedDelivery,
   createTelemetryHandler,
   eventHandler,
@@ -22,7 +23,10 @@ const config = {
   retentionDays: intEnv('HISTORY_RETENTION_DAYS', 7),
 };
 
-const { store, fanOut, counter, closer } = createFanOutClients(config);
+const { store, fanOut, counter, closer, doc } = createFanOutClients(config);
+
+// Recipients cached across warm invocations, re-read when a subscription changes (recipientCache.ts).
+const recipients = createRecipientCache({ doc, tableName: config.tableName });
 
 const deliver = createShardedDelivery({
   fanOut,
@@ -36,4 +40,6 @@ const devices = config.devicesTableName
   ? createDevicesStore({ doc: createDocumentClient(undefined, { allowImpreciseNumbers: true }), tableName: config.devicesTableName, retentionDays: config.retentionDays })
   : undefined;
 
-export const handler = eventHandler(createTelemetryHandler({ store, deliver, log: logger, counter, devices, closer }));
+export const handler = eventHandler(
+  createTelemetryHandler({ store: { ...store, recipientPages: recipients.recipientPages }, deliver, log: logger, counter, devices, closer }),
+);

@@ -141,4 +141,26 @@ describe('dashboard model (one server frame at a time)', () => {
     expect(model.rate(T0 + 9_999, 5_000)).to.equal(10);
     expect(model.rate(T0 + 60_000, 5_000)).to.equal(0);
   });
+  it('treats each reading of a telemetry-batch frame exactly as a telemetry frame, duplicates across both kinds included', () => {
+    const model = new DashboardModel({ scope: '*' });
+    model.receive(telemetry('m1', 'dev-1', T0), T0 + 10);
+    const reading = (id: string, deviceId: string, ts: number) => ({ id, deviceId, ts, receivedAt: ts + 5, data: { temperature: 21 } });
+
+    const outcome = model.receive(
+      JSON.stringify({ type: 'telemetry-batch', readings: [reading('m1', 'dev-1', T0), reading('m2', 'dev-1', T0 + 1000), reading('m3', 'dev-2', T0 + 1000), { id: 'no-data' }] }),
+      T0 + 1100,
+    );
+    // A redelivered batch: every reading is a duplicate now.
+    const again = model.receive(JSON.stringify({ type: 'telemetry-batch', readings: [reading('m2', 'dev-1', T0 + 1000), reading('m3', 'dev-2', T0 + 1000)] }), T0 + 2000);
+
+    expect(outcome).to.deep.equal({
+      kind: 'batch',
+      invalid: 1,
+      outcomes: [{ kind: 'duplicate', id: 'm1' }, { kind: 'telemetry', deviceId: 'dev-1' }, { kind: 'telemetry', deviceId: 'dev-2' }],
+    });
+    expect(again).to.deep.equal({ kind: 'batch', invalid: 0, outcomes: [{ kind: 'duplicate', id: 'm2' }, { kind: 'duplicate', id: 'm3' }] });
+    expect(model.counters).to.include({ telemetry: 3, duplicates: 3, invalid: 1 });
+    expect(model.store.device('dev-1')!.messages).to.equal(2);
+    expect(model.store.device('dev-2')!.messages).to.equal(1);
+  });
 });

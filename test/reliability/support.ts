@@ -15,6 +15,8 @@ export interface TableState {
   subscriptions: { device: string; connectionId: string }[];
   /** Message senders' rate buckets (`rate#<sub>`): they outlive connections, until their TTL. */
   rateBuckets: number;
+  /** Keys of the version items (`ver`, `ver#{device}`). */
+  versions: string[];
   /** Whatever else is in the table. */
   other: Record<string, unknown>[];
 }
@@ -23,7 +25,7 @@ export interface TableState {
 export const readTable = async (endpoint: string, tableName: string): Promise<TableState> => {
   const client = dynamoClient(endpoint);
   const doc = DynamoDBDocumentClient.from(client);
-  const state: TableState = { connections: new Map(), subscriptions: [], rateBuckets: 0, other: [] };
+  const state: TableState = { connections: new Map(), subscriptions: [], rateBuckets: 0, versions: [], other: [] };
   try {
     let ExclusiveStartKey: Record<string, unknown> | undefined;
     for (let page = 0; page < 1000; page++) {
@@ -37,6 +39,9 @@ export const readTable = async (endpoint: string, tableName: string): Promise<Ta
         } else if (pk.startsWith('rate#')) {
           // A message sender's rate bucket (layers/shared/src/rateLimit.ts): not part of any connection.
           state.rateBuckets++;
+        } else if (pk === 'ver' || pk.startsWith('ver#')) {
+          // Subscription versions for the fan-out's recipient cache (recipientCache.ts): they outlive their subscriptions.
+          state.versions.push(pk);
         } else {
           state.other.push(item);
         }

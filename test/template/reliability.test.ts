@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { type IntrinsicContext, evaluateCondition, resolveIntrinsics } from '../../local/template/intrinsics.js';
+import { actionsOf } from '../../scripts/deadLetters.js';
 import { PROJECT_ROOT, type Resource, type Template, readTemplate, resourcesOfType } from '../../scripts/template.js';
 
 const template = readTemplate();
@@ -19,7 +20,7 @@ const list = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] :
 const asyncInvokedFunctions = (t: Template): string[] => {
   const ids = new Set<string>();
   for (const [, rule] of resourcesOfType(t, 'AWS::IoT::TopicRule')) {
-    for (const action of rule.Properties!.TopicRulePayload.Actions ?? []) {
+    for (const action of actionsOf(rule.Properties!.TopicRulePayload.Actions)) {
       const target = getAttTarget(action.Lambda?.FunctionArn);
       if (target) ids.add(target);
     }
@@ -84,7 +85,7 @@ describe('template.yaml: nothing lost, told when it matters', () => {
 
     it("routes the errors of each rule that invokes a function to a queue, with the original payload, and still logs them", () => {
       const rules = resourcesOfType(template, 'AWS::IoT::TopicRule');
-      const invoking = rules.filter(([, rule]) => rule.Properties!.TopicRulePayload.Actions.some((a: Record<string, unknown>) => a.Lambda));
+      const invoking = rules.filter(([, rule]) => actionsOf(rule.Properties!.TopicRulePayload.Actions).some((a) => a.Lambda));
       expect(invoking.map(([id]) => id)).to.include('TelemetryRule');
       const rulesReading = (topic: string) =>
         rules.filter(([, rule]) => {
@@ -137,7 +138,13 @@ describe('template.yaml: nothing lost, told when it matters', () => {
       const withEmail = existing({ AlarmEmail: 'ops@example.com' });
       expect(withEmail).to.include('AlarmTopic');
       expect(withEmail).to.not.include('AuthorizerDenialsAlarm');
-      expect(withEmail).to.have.length(alarms.length); // the topic in, the denials alarm out
+      // The topic in, the denials alarm out, and the coalesced batch function's two alarms only in that mode.
+      const coalescedOnly = alarms.filter(([, alarm]) => alarm.Condition === 'CoalescedAlarms').map(([id]) => id);
+      expect(coalescedOnly).to.have.members(['TelemetryBatchErrorsAlarm', 'TelemetryBatchThrottlesAlarm']);
+      expect(withEmail).to.have.length(alarms.length - coalescedOnly.length);
+      const coalesced = existing({ AlarmEmail: 'ops@example.com', FanoutMode: 'coalesced' });
+      expect(coalesced).to.include.members(coalescedOnly);
+      expect(coalesced).to.not.include.members(['TelemetryErrorsAlarm', 'FanoutWorkerErrorsAlarm']);
       expect(existing({ AlarmEmail: 'ops@example.com', AuthorizerDenialsAlarmThreshold: '50' })).to.include('AuthorizerDenialsAlarm');
     });
 

@@ -3,6 +3,8 @@
  *
  *   connection:   pk = conn#{connectionId}  sk = meta              (scope, publish, devices it subscribes to)
  *   subscription: pk = dev#{deviceId}       sk = {connectionId}    (deviceId "*" = every device)
+ *   version:      pk = ver#{deviceId}       sk = version           (changes whenever dev#{deviceId} does; recipientCache.ts)
+ *   version:      pk = ver                  sk = version           (changes after any of them does)
  *
  * Recipients of a device's message are one Query on dev#{deviceId} plus one on
  * dev#*: the cost grows with the recipients, never with the table (the original
@@ -21,8 +23,10 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { randomUUID } from 'node:crypto';
 import { BadRequest, NotFound } from './errors.js';
 import { ALL_DEVICES, type DeviceSelection, MAX_SUBSCRIPTIONS_PER_CONNECTION } from './frames.js';
+import { GLOBAL_VERSION_KEY, versionKey } from './recipientCache.js';
 import { backoffDelay, sleep } from './retry.js';
 import { subscriptionCapCondition } from './subscriptionCap.js';
 import { expiryIndexAttributes } from './expiryIndex.js';
@@ -174,6 +178,20 @@ export const createConnectionStore = ({
     }
   };
 
+  /**
+   * A new, never-repeated version for each key whose subscribers just changed,
+   * written after the change itself and before the caller answers: the
+   * fan-out's recipient cache re-reads a key whose version moved (recipientCache.ts).
+   */
+  const bumpVersions = async (devices: string[]) => {
+    if (devices.length === 0) return;
+    await batchWrite(devices.map((d) => ({ PutRequest: { Item: { ...versionKey(d), v: `${now()}-${randomUUID()}`, expiresAt: expiry() } } })));
+    // The table-wide version last, in a write of its own: a batch may land in any order.
+    await batchWrite([{ PutRequest: { Item: { ...GLOBAL_VERSION_KEY, v: `${now()}-${randomUUID()}`, expiresAt: expiry() } } }]);
+  };
+
+  // Each operation below writes the versions last, after every item it changes: a failed version write then
+  // leaves no half-stored connection, and the caller still answers only after the versions moved.
   const putSubscriptions = (connectionId: string, devices: string[], expiresAt: number) =>
     batchWrite(devices.map((d) => ({ PutRequest: { Item: { ...subKey(d, connectionId), expiresAt } } })));
 
@@ -189,6 +207,7 @@ export const createConnectionStore = ({
     // connection item that a retry (or the TTL) still finds and finishes.
     await deleteSubscriptions(connectionId, devices);
     await batchWrite([{ DeleteRequest: { Key: connKey(connectionId) } }]);
+    await bumpVersions(devices);
   };
 
   return {
@@ -227,6 +246,7 @@ export const createConnectionStore = ({
       );
       try {
         await putSubscriptions(connectionId, list, record.expiresAt);
+        await bumpVersions(list);
       } catch (error) {
         await removeConnection(connectionId, list).catch(() => undefined);
         throw error;
@@ -245,6 +265,7 @@ export const createConnectionStore = ({
         if (!cap) throw new BadRequest(`a connection may subscribe to at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} devices`);
         if (await updateConnection('ADD devices :d', connectionId, { ':d': new Set(list), ...cap.values }, cap.expression)) {
           await putSubscriptions(connectionId, list, Math.min(current.expiresAt, current.tokenExpiresAt ?? Infinity));
+          await bumpVersions(list);
           return [...new Set([...current.devices, ...list])].sort();
         }
         if (attempt >= MAX_SUBSCRIBE_ATTEMPTS) throw new BadRequest('subscriptions changed concurrently; send the frame again');
@@ -257,6 +278,7 @@ export const createConnectionStore = ({
       const list = devices === ALL_DEVICES ? current.devices : devices;
       await deleteSubscriptions(connectionId, list);
       if (list.length > 0) await updateConnection('DELETE devices :d', connectionId, { ':d': new Set(list) });
+      await bumpVersions(list);
       const removed = new Set(list);
       return current.devices.filter((d) => !removed.has(d));
     },

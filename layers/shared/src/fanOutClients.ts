@@ -38,5 +38,5 @@ export const createFanOutClients = ({ tableName, endpoint, region, concurrency }
   const fanOut = createFanOut({ store, post, log: logger, counter, concurrency });
   // Closes the connections a lookup meets past their token's exp (DeleteConnection, rare: loaded on first use).
   const closer = createConnectionCloser({ disconnect: createLazyDisconnector(endpoint, region), store, log: logger, counter });
-  return { store, fanOut, counter, closer, doc };
+  return { store, fanOut, counter, closer, post, doc };
 };
