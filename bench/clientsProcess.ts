@@ -13,20 +13,68 @@ const sockets = new Set<WebSocket>();
 const receipts = new Map<string, number[]>();
 const waiters = new Set<() => void>();
 
-const onFrame = (data: Buffer) => {
-  const at = wallClockMs();
-  let id: unknown;
-  try {
-    id = (JSON.parse(data.toString('utf8')) as { id?: unknown }).id;
-  } catch {
-    return;
-  }
+/** Frames received and what API Gateway bills for them (32 KB units), since the last `frameStats`. */
+const frames = { frames: 0, billedUnits: 0, batchFrames: 0 };
+
+const record = (id: unknown, at: number) => {
   if (typeof id !== 'string') return;
   let times = receipts.get(id);
   if (!times) receipts.set(id, (times = []));
   times.push(at);
+};
+
+const onFrame = (data: Buffer) => {
+  const at = wallClockMs();
+  let frame: { id?: unknown; type?: unknown; readings?: { id?: unknown }[] };
+  try {
+    frame = JSON.parse(data.toString('utf8')) as typeof frame;
+  } catch {
+    return;
+  }
+  frames.frames++;
+  frames.billedUnits += Math.max(1, Math.ceil(data.length / (32 * 1024)));
+  // A telemetry-batch frame: each reading counts as a telemetry frame received at this moment.
+  if (frame.type === 'telemetry-batch' && Array.isArray(frame.readings)) {
+    frames.batchFrames++;
+    for (const reading of frame.readings) record(reading?.id, at);
+  } else record(frame.id, at);
   if (waiters.size > 0) for (const wake of waiters) wake();
 };
+
+/**
+ * For readings sent at known times: per-delivery latency percentiles, lost and duplicated deliveries (expected
+ * receipts per reading: `expected`), frames and billed units; then forgets all of it.
+ */
+const summary = ({ sent, expected }: { sent: Record<string, number>; expected: number }) => {
+  const latencies: number[] = [];
+  let lost = 0;
+  let duplicates = 0;
+  for (const [id, sentAt] of Object.entries(sent)) {
+    const times = receipts.get(id) ?? [];
+    for (const t of times) latencies.push(t - sentAt);
+    lost += Math.max(0, expected - times.length);
+    duplicates += Math.max(0, times.length - expected);
+  }
+  latencies.sort((a, b) => a - b);
+  const at = (p: number) => (latencies.length === 0 ? 0 : latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!);
+  const out = { deliveries: latencies.length, lost, duplicates, p50Ms: at(50), p99Ms: at(99), ...frames };
+  receipts.clear();
+  Object.assign(frames, { frames: 0, billedUnits: 0, batchFrames: 0 });
+  return out;
+};
+
+/** Waits until `count` receipts in all have arrived (or `timeoutMs`). */
+const awaitReceipts = ({ count, timeoutMs }: { count: number; timeoutMs: number }) =>
+  new Promise<number>((resolve) => {
+    const total = () => [...receipts.values()].reduce((n, t) => n + t.length, 0);
+    const started = Date.now();
+    const tick = () => {
+      const n = total();
+      if (n >= count || Date.now() - started > timeoutMs) return resolve(n);
+      setTimeout(tick, 100);
+    };
+    tick();
+  });
 
 const open = (url: string, timeoutMs: number) =>
   new Promise<void>((resolve, reject) => {
@@ -96,6 +144,8 @@ serveParent(
     connect,
     closeAll,
     collect,
+    summary,
+    awaitReceipts,
   },
   async () => {
     await closeAll({ timeoutMs: 3000 });

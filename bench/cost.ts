@@ -1,12 +1,13 @@
 /**
- * npm run cost -- --connections N --rate R [--recipients M] [--devices D] [--payload BYTES] [--session MINUTES] [--rtt MS]
- * Monthly cost and delivery latency, ours against the seed design, from AWS's published prices.
+ * npm run cost -- --connections N --rate R [--recipients M] [--devices D] [--payload BYTES] [--session MINUTES] [--rtt MS] [--batch-size N] [--window SECONDS]
+ * Monthly cost and delivery latency, ours (direct and coalesced) against the seed design, at the rate and at ten
+ * times it, from AWS's published prices.
  * CPU per delivery comes from bench/results/latest.json when `npm run bench` has run, else from defaults.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_SCENARIO, ENGINES, type Engine, type Scenario, estimate } from './costModel.js';
+import { type CoalescedSettings, DEFAULT_COALESCED, DEFAULT_SCENARIO, ENGINES, type Engine, type Estimate, type Scenario, coalescedBreakEven, estimate, estimateCoalesced } from './costModel.js';
 
 const usd = (n: number) => `$${n < 100 ? n.toFixed(2) : Math.round(n).toLocaleString('en-US')}`;
 
@@ -32,11 +33,13 @@ const main = () => {
       payload: { type: 'string' },
       session: { type: 'string' },
       rtt: { type: 'string' },
+      'batch-size': { type: 'string' },
+      window: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
-    console.log('usage: npm run cost -- --connections N --rate R [--recipients M] [--devices D] [--payload BYTES] [--session MINUTES] [--rtt MS]');
+    console.log('usage: npm run cost -- --connections N --rate R [--recipients M] [--devices D] [--payload BYTES] [--session MINUTES] [--rtt MS] [--batch-size N] [--window SECONDS]');
     return;
   }
   const num = (v: string | undefined, fallback: number, name: string) => {
@@ -57,25 +60,45 @@ const main = () => {
     postRttMs: num(values.rtt, DEFAULT_SCENARIO.postRttMs, 'rtt'),
   };
   const engines = measuredEngines();
+  const coalesced: CoalescedSettings = {
+    ...DEFAULT_COALESCED,
+    batchSize: num(values['batch-size'], DEFAULT_COALESCED.batchSize, 'batch-size'),
+    windowSeconds: num(values.window, DEFAULT_COALESCED.windowSeconds, 'window'),
+  };
+  // The rate asked for, and ten times it: where the modes part ways.
+  for (const rate of [scenario.ratePerSecond, scenario.ratePerSecond * 10]) {
+    const at: Scenario = { ...scenario, ratePerSecond: rate };
+    console.log(
+      `${at.connections.toLocaleString('en-US')} connections, ${at.recipients.toLocaleString('en-US')} subscribed per message, ${rate} msg/s ` +
+        `(${at.devices} devices, ${at.payloadBytes} B payloads); per 30-day month at us-east-1 on-demand prices\n`,
+    );
+    const direct = (['ours', 'seed'] as const).map((name) => estimate(at, engines[name]));
+    const batch = estimateCoalesced(at, coalesced);
+    const rows: Estimate[] = [...direct, batch];
+    const perReading = (e: Estimate) => e.postsPerSecond / Math.max(rate * at.recipients, 1e-9);
+    const line = (label: string, f: (e: Estimate) => string) => console.log(`${label.padEnd(40)}${rows.map((e) => f(e).padStart(14)).join('')}`);
+    line('', (e) => (e.engine === 'ours' ? 'ours (direct)' : e.engine));
+    line('posts per message', (e) => (e.postsPerSecond / Math.max(rate, 1e-9)).toFixed(e.engine === 'coalesced' ? 2 : 0));
+    line('billed messages per reading per dashboard', (e) => perReading(e).toFixed(e.engine === 'coalesced' ? 4 : 2));
+    line('invocations per message', (e) => (e.engine === 'coalesced' ? e.invocationsPerMessage.toFixed(4) : String(e.invocationsPerMessage)));
+    line('time to last recipient (ms)', (e) => e.latencyLastRecipientMs.toFixed(0));
+    line('DynamoDB read units per message', (e) => e.readUnitsPerMessage.toFixed(e.engine === 'coalesced' ? 4 : 1));
+    line('concurrent Lambda executions', (e) => e.concurrentExecutions.toFixed(1));
+    line('API Gateway', (e) => usd(e.monthly.apiGateway));
+    line('Lambda', (e) => usd(e.monthly.lambda));
+    line('DynamoDB', (e) => usd(e.monthly.dynamodb));
+    line('SQS', (e) => usd(e.monthly.sqs));
+    line('IoT Core', (e) => usd(e.monthly.iot));
+    line('total per month', (e) => usd(e.monthly.total));
+    for (const e of rows) for (const limit of e.limits) console.log(`! ${e.engine}: ${limit}`);
+    console.log(`  coalesced: ${batch.batchesPerSecond.toFixed(1)} batches/s of ${batch.readingsPerBatch.toFixed(0)} readings (BatchSize ${coalesced.batchSize}, window ${coalesced.windowSeconds} s, ${coalesced.pollers} pollers)\n`);
+  }
+  const breakEven = coalescedBreakEven(scenario, engines.ours, coalesced);
   console.log(
-    `${scenario.connections.toLocaleString('en-US')} connections, ${scenario.recipients.toLocaleString('en-US')} subscribed per message, ${scenario.ratePerSecond} msg/s ` +
-      `(${scenario.devices} devices, ${scenario.payloadBytes} B payloads); per 30-day month at us-east-1 on-demand prices\n`,
+    breakEven === undefined
+      ? 'direct costs less at every rate up to 100,000 msg/s for this audience'
+      : `coalesced costs less from ${breakEven < 1 ? breakEven.toFixed(2) : breakEven.toFixed(1)} msg/s up (for ${scenario.recipients.toLocaleString('en-US')} dashboards); below that, direct, which also has the lowest latency`,
   );
-  const rows = (['ours', 'seed'] as const).map((name) => estimate(scenario, engines[name]));
-  const line = (label: string, f: (e: (typeof rows)[number]) => string) => console.log(`${label.padEnd(34)}${rows.map((e) => f(e).padStart(14)).join('')}`);
-  line('', (e) => e.engine);
-  line('CPU per delivery (µs)', (e) => String(engines[e.engine as 'ours' | 'seed'].cpuMicrosPerDelivery));
-  line('posts per message', (e) => Math.round(e.postsPerSecond / Math.max(scenario.ratePerSecond, 1e-9)).toLocaleString('en-US'));
-  line('invocations per message', (e) => String(e.invocationsPerMessage));
-  line('time to last recipient (ms)', (e) => e.latencyLastRecipientMs.toFixed(0));
-  line('DynamoDB read units per message', (e) => e.readUnitsPerMessage.toFixed(1));
-  line('concurrent Lambda executions', (e) => e.concurrentExecutions.toFixed(1));
-  line('API Gateway', (e) => usd(e.monthly.apiGateway));
-  line('Lambda', (e) => usd(e.monthly.lambda));
-  line('DynamoDB', (e) => usd(e.monthly.dynamodb));
-  line('IoT Core', (e) => usd(e.monthly.iot));
-  line('total per month', (e) => usd(e.monthly.total));
-  for (const e of rows) for (const limit of e.limits) console.log(`! ${e.engine}: ${limit}`);
 };
 
 try {

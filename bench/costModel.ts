@@ -18,6 +18,7 @@ export const PRICES = {
   iotPerMillionRulesTriggered: 0.15,
   iotPerMillionActions: 0.15,
   iotPerMillionConnectionMinutes: 0.08,
+  sqsPerMillionRequests: 0.4, // standard queues, after the first million; metered in 64 KB chunks
 } as const;
 
 /** Quotas that shape the design (defaults; most can be raised). */
@@ -86,7 +87,7 @@ export interface Estimate {
   latencyLastRecipientMs: number;
   concurrentExecutions: number;
   readUnitsPerMessage: number;
-  monthly: { apiGateway: number; lambda: number; dynamodb: number; iot: number; total: number };
+  monthly: { apiGateway: number; lambda: number; dynamodb: number; iot: number; sqs: number; total: number };
   limits: string[];
 }
 
@@ -147,9 +148,120 @@ export const estimate = (s: Scenario, e: Engine): Estimate => {
     latencyLastRecipientMs,
     concurrentExecutions,
     readUnitsPerMessage,
-    monthly: { apiGateway, lambda, dynamodb, iot, total },
+    monthly: { apiGateway, lambda, dynamodb, iot, sqs: 0, total },
     limits,
   };
+};
+
+/** FanoutMode=coalesced: the batch settings, and how many batches Lambda's SQS pollers gather at once. */
+export interface CoalescedSettings {
+  batchSize: number;
+  windowSeconds: number;
+  /** Lambda starts five concurrent batches for an SQS source: a window yields up to five batches, not one. */
+  pollers: number;
+  /** CPU per frame post (µs): a post of a bigger body costs a little more than a telemetry frame's. */
+  cpuMicrosPerPost: number;
+  concurrency: number;
+}
+
+export const DEFAULT_COALESCED: CoalescedSettings = { batchSize: 1000, windowSeconds: 1, pollers: 5, cpuMicrosPerPost: 150, concurrency: 64 };
+
+/** The envelope a reading carries in a telemetry-batch frame (id, deviceId, ts, receivedAt, keys). */
+const READING_ENVELOPE_BYTES = 120;
+
+export interface CoalescedEstimate extends Estimate {
+  batchesPerSecond: number;
+  readingsPerBatch: number;
+  /** Frames (32 KB billing units) per reading per recipient. */
+  messagesPerReadingPerRecipient: number;
+  /** Recipient lookups per reading: one per batch. */
+  lookupsPerReading: number;
+  /** Worst-case wait of a reading before its batch is invoked. */
+  batchingDelayMs: number;
+}
+
+/**
+ * The coalesced path: the rule queues each reading (SQS SendMessage), the event source mapping gathers batches
+ * (up to BatchSize, or what arrives within the window, per poller), and each batch costs one invocation, one
+ * lookup (one strongly consistent read unit while nobody subscribes or leaves) and, per recipient, one frame
+ * per 32 KB of the readings it sees. Every recipient is taken to see every reading (all subscribed to `*`),
+ * the worst case for frame sizes.
+ */
+export const estimateCoalesced = (s: Scenario, c: CoalescedSettings = DEFAULT_COALESCED): CoalescedEstimate => {
+  const readingsPerMonth = s.ratePerSecond * SECONDS_PER_MONTH;
+  const maxBatch = c.windowSeconds > 0 ? c.batchSize : Math.min(c.batchSize, 10);
+  // At most BatchSize per batch; within a window each poller closes its own batch; never more batches than readings.
+  const batchesPerSecond = s.ratePerSecond <= 0 ? 0 : Math.min(s.ratePerSecond, Math.max(s.ratePerSecond / maxBatch, c.windowSeconds > 0 ? c.pollers / c.windowSeconds : s.ratePerSecond / maxBatch));
+  const readingsPerBatch = batchesPerSecond > 0 ? s.ratePerSecond / batchesPerSecond : 0;
+  const framesPerRecipient = Math.max(1, Math.ceil((readingsPerBatch * (s.payloadBytes + READING_ENVELOPE_BYTES)) / (32 * 1024)));
+  const postsPerBatch = s.recipients * framesPerRecipient;
+  const postsPerSecond = batchesPerSecond * postsPerBatch;
+
+  const cpuRate = 1e6 / c.cpuMicrosPerPost;
+  const ioRate = (c.concurrency / s.postRttMs) * 1000;
+  const invocationMs = 5 + readingsPerBatch * 0.02 + (postsPerBatch / Math.min(cpuRate, ioRate)) * 1000;
+  const batchingDelayMs = c.windowSeconds * 1000;
+  const batchesPerMonth = batchesPerSecond * SECONDS_PER_MONTH;
+
+  const apiGateway =
+    ((batchesPerMonth * postsPerBatch) / 1e6) * PRICES.apiGatewayPerMillionMessages +
+    ((s.connections * MINUTES_PER_MONTH) / 1e6) * PRICES.apiGatewayPerMillionConnectionMinutes;
+  const gbSeconds = batchesPerMonth * (invocationMs / 1000) * (s.memoryMb / 1024);
+  const lambda = gbSeconds * PRICES.lambdaPerGbSecondArm + (batchesPerMonth / 1e6) * PRICES.lambdaPerMillionRequests;
+  const sessionsPerMonth = (s.connections * MINUTES_PER_MONTH) / s.sessionMinutes;
+  const readUnitsPerBatch = 1;
+  const dynamodb =
+    ((batchesPerMonth * readUnitsPerBatch) / 1e6) * PRICES.dynamoPerMillionReadUnits + ((sessionsPerMonth * 4) / 1e6) * PRICES.dynamoPerMillionWriteUnits;
+  const chunks = Math.max(1, Math.ceil(s.payloadBytes / 65536));
+  // SendMessage per reading; ReceiveMessage and DeleteMessageBatch per 10; the pollers' empty long polls (20 s each).
+  const sqsRequests = readingsPerMonth * chunks + 2 * Math.ceil(readingsPerMonth / 10) + c.pollers * 3 * MINUTES_PER_MONTH;
+  const sqs = (sqsRequests / 1e6) * PRICES.sqsPerMillionRequests;
+  const iot =
+    ((readingsPerMonth * Math.max(1, Math.ceil(s.payloadBytes / 5120))) / 1e6) * PRICES.iotPerMillionMessages +
+    (readingsPerMonth / 1e6) * (PRICES.iotPerMillionRulesTriggered + PRICES.iotPerMillionActions) +
+    ((s.devices * MINUTES_PER_MONTH) / 1e6) * PRICES.iotPerMillionConnectionMinutes;
+
+  const concurrentExecutions = batchesPerSecond * (invocationMs / 1000);
+  const limits: string[] = [];
+  if (postsPerSecond > LIMITS.apiGatewayRequestsPerSecond) {
+    limits.push(`${Math.round(postsPerSecond).toLocaleString('en-US')} posts/s exceeds the ${LIMITS.apiGatewayRequestsPerSecond.toLocaleString('en-US')} requests/s account throttle`);
+  }
+  if (invocationMs > 60_000) limits.push('a batch takes longer than the batch function\'s 60 s timeout: lower BatchSize');
+  const total = apiGateway + lambda + dynamodb + iot + sqs;
+  return {
+    engine: 'coalesced',
+    postsPerSecond,
+    invocationMs,
+    invocationsPerMessage: readingsPerBatch > 0 ? 1 / readingsPerBatch : 0,
+    latencyLastRecipientMs: batchingDelayMs + invocationMs,
+    concurrentExecutions,
+    readUnitsPerMessage: readingsPerBatch > 0 ? readUnitsPerBatch / readingsPerBatch : 0,
+    monthly: { apiGateway, lambda, dynamodb, iot, sqs, total },
+    limits,
+    batchesPerSecond,
+    readingsPerBatch,
+    messagesPerReadingPerRecipient: readingsPerBatch > 0 ? framesPerRecipient / readingsPerBatch : 0,
+    lookupsPerReading: readingsPerBatch > 0 ? 1 / readingsPerBatch : 0,
+    batchingDelayMs,
+  };
+};
+
+/**
+ * The rate (readings/s, all devices) from which coalesced costs less than direct for this audience, by
+ * bisection over 0.01 to 100,000 readings/s; undefined when one mode wins over the whole range.
+ */
+export const coalescedBreakEven = (s: Scenario, engine: Engine = ENGINES.ours, c: CoalescedSettings = DEFAULT_COALESCED): number | undefined => {
+  const cheaper = (rate: number) => estimateCoalesced({ ...s, ratePerSecond: rate }, c).monthly.total < estimate({ ...s, ratePerSecond: rate }, engine).monthly.total;
+  let low = 0.01;
+  let high = 100_000;
+  if (cheaper(low)) return low;
+  if (!cheaper(high)) return undefined;
+  for (let i = 0; i < 60; i++) {
+    const mid = Math.sqrt(low * high);
+    if (cheaper(mid)) high = mid;
+    else low = mid;
+  }
+  return high;
 };
 
 export const DEFAULT_SCENARIO: Scenario = {

@@ -1,7 +1,7 @@
 /**
  * Fan-out: one message to N real WebSocket clients through the local
  * management API, three ways, interleaved round by round in one run:
- *   ours      createFanOut + createSignedPoster (64 in flight), recipients from recipientPages
+ *   ours      createFanOut + createSignedPoster (64 in flight), recipients from the recipient cache (as TelemetryFunction)
  *   seed      bench/seed/broadcast.ts: Scan + unbounded Promise.all + default SDK client
  *   raw-post  bare keep-alive POSTs, ids from memory: the physical limit
  * The gateway, dynalite and the clients run in other processes, so this
@@ -9,6 +9,7 @@
  */
 import { createConnectionStore } from '../layers/shared/src/connectionStore.js';
 import { createFanOut } from '../layers/shared/src/fanOut.js';
+import { createRecipientCache } from '../layers/shared/src/recipientCache.js';
 import type { Counter, Log } from '../layers/shared/src/observability.js';
 import { createSignedPoster } from '../layers/shared/src/signedPoster.js';
 import { LOCAL_CREDENTIALS, REGION, documentClient, dynamoClient, meter } from './dynamo.js';
@@ -91,6 +92,8 @@ const createImpls = ({ urls, tableName }: GatewayInfo) => {
   const store = createConnectionStore({ doc: ours.doc, tableName });
   const post = createSignedPoster({ endpoint: urls.management, region: REGION, credentials: async () => LAMBDA_CREDENTIALS, maxSockets: CONCURRENCY });
   const fanOut = createFanOut({ store, post, log: silentLog, counter: noCounter, concurrency: CONCURRENCY });
+  // As the telemetry function looks recipients up: cached across warm invocations, confirmed by one consistent read.
+  const recipients = createRecipientCache({ doc: ours.doc, tableName });
 
   const seedDb = meter(documentClient(dynamoClient(urls.dynamodb)));
   const seed = createSeedBroadcast({ doc: seedDb.doc, tableName, endpoint: urls.management, region: REGION, credentials: LAMBDA_CREDENTIALS });
@@ -105,7 +108,7 @@ const createImpls = ({ urls, tableName }: GatewayInfo) => {
   };
 
   const deliver: Record<Impl, (frame: string) => Promise<Outcome>> = {
-    ours: (frame) => metered(ours.usage, () => fanOut.deliver(store.recipientPages(DEVICE), frame)),
+    ours: (frame) => metered(ours.usage, () => fanOut.deliver(recipients.recipientPages(DEVICE), frame)),
     seed: (frame) => metered(seedDb.usage, () => seed.broadcast(frame)),
     'raw-post': async (frame) => ({ ...(await raw.deliver(rawRecipients, frame)), ddbRequests: 0, readUnits: 0 }),
   };

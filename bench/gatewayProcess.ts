@@ -8,6 +8,7 @@
 import { startStack } from '../local/stack.js';
 import { templateWithoutHistory } from './history.js';
 import { serveParent } from './processes.js';
+import { parameterOverridesFromEnv } from '../local/template/parameterOverrides.js';
 
 export interface GatewayInfo {
   urls: { websocket: string; management: string; dynamodb: string; mqtt: string };
@@ -17,9 +18,31 @@ export interface GatewayInfo {
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 try {
+  // The fan-out functions' summary lines (one per reading, or per batch): their recipient lookups.
+  const usage = { invocations: 0, readings: 0, ddbRequests: 0 };
+  const tally = (line: string) => {
+    if (!/fanned out (a telemetry batch|telemetry)/.test(line)) return false;
+    usage.invocations++;
+    usage.readings += Number(/\breadings=(\d+)/.exec(line)?.[1] ?? 1);
+    usage.ddbRequests += Number(/\bddbRequests=(\d+)/.exec(line)?.[1] ?? 0);
+    return true;
+  };
   // BENCH_HISTORY=off: the same stack without history storage, for the live-path comparison.
   const template = process.env.BENCH_HISTORY === 'off' ? templateWithoutHistory() : undefined;
-  const stack = await startStack({ wsPort: 0, port: 0, mqttPort: 0, simulatedDevices: 0, auth: false, logLevel: 'warn', log: (line) => console.error(line), ...(template ? { template } : {}) });
+  const stack = await startStack({
+    ...(template ? { template } : {}),
+    wsPort: 0,
+    port: 0,
+    mqttPort: 0,
+    simulatedDevices: 0,
+    auth: false,
+    // PARAM_<Name>: template parameters, as for npm start (the high-rate bench runs FanoutMode=coalesced).
+    parameterOverrides: parameterOverridesFromEnv(),
+    logLevel: 'info',
+    log: (line) => {
+      if (!tally(line) && /\b(WARN|ERROR|warn|error)\b/.test(line)) console.error(line);
+    },
+  });
   const { endpoints } = stack;
   const info: GatewayInfo = {
     // 127.0.0.1, not the `localhost` printed for people: the bench dials IPv4 loopback only.
@@ -27,7 +50,17 @@ try {
     tableName: stack.tableName,
   };
   if (process.send) {
-    serveParent(info, {}, () => stack.stop());
+    serveParent(
+      info,
+      {
+        usage: () => ({ ...usage }),
+        reset: () => {
+          Object.assign(usage, { invocations: 0, readings: 0, ddbRequests: 0 });
+          return true;
+        },
+      },
+      () => stack.stop(),
+    );
   } else {
     console.log(JSON.stringify(info));
     const stop = () => void stack.stop().finally(() => process.exit(0));

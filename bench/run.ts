@@ -14,6 +14,8 @@ import { parseArgs } from 'node:util';
 import { type ColdStartRow, runColdStart } from './coldStart.js';
 import { type EndToEndPlan, type EndToEndRow, runEndToEnd } from './endToEnd.js';
 import { type FanoutPlan, type FanoutRow, runFanout } from './fanout.js';
+import { type HighRatePlan, type HighRateRow, runHighRate } from './highRate.js';
+import { DEFAULT_COALESCED, DEFAULT_SCENARIO, coalescedBreakEven } from './costModel.js';
 import { type HistoryBrowserPlan, type HistoryBrowserRow, type HistoryReadPlan, type HistoryReadRow, runHistoryBrowser, runHistoryReads } from './history.js';
 import type { GatewayInfo } from './gatewayProcess.js';
 import { type LookupPlan, type LookupRow, runLookup } from './lookup.js';
@@ -30,6 +32,7 @@ interface Plan {
   lookup: LookupPlan;
   fanout: FanoutPlan;
   endToEnd: EndToEndPlan;
+  highRate: HighRatePlan;
   historyReads: HistoryReadPlan;
   historyBrowser: HistoryBrowserPlan;
 }
@@ -46,6 +49,8 @@ const PLANS: Record<'full' | 'quick', Plan> = {
       ],
     },
     endToEnd: { sizes: [100, 1_000], ratePerSec: 10, seconds: 5 },
+    // The issue's scenario: 100 devices × 10 readings/s to 100 dashboards on *, for 30 s.
+    highRate: { dashboards: 100, devices: 100, ratePerDevice: 10, seconds: 30, directRatePerDevice: 0.2, directSeconds: 15 },
     historyReads: { hours: 24 },
     historyBrowser: { devices: 3, backfillMinutes: 5, dropSeconds: 30 },
   },
@@ -59,6 +64,7 @@ const PLANS: Record<'full' | 'quick', Plan> = {
       ],
     },
     endToEnd: { sizes: [100], ratePerSec: 10, seconds: 3 },
+    highRate: { dashboards: 20, devices: 20, ratePerDevice: 5, seconds: 4, directRatePerDevice: 0.5, directSeconds: 3 },
     historyReads: { hours: 1 },
     historyBrowser: { devices: 3, backfillMinutes: 5, dropSeconds: 5 },
   },
@@ -75,6 +81,7 @@ interface Results {
   lookup: Section<LookupRow>;
   coldStart: Section<ColdStartRow>;
   endToEnd: Section<EndToEndRow>;
+  highRate: Section<HighRateRow>;
   /** The same run on a stack without history storage (no HistoryRule, no latest-reading write). */
   endToEndNoHistory: Section<EndToEndRow>;
   historyReads: Section<HistoryReadRow>;
@@ -163,6 +170,20 @@ const endToEndColumns: Column<EndToEndRow>[] = [
   { title: 'deliveries/s sustained', value: (r) => r.deliveriesPerSec },
 ];
 
+const highRateColumns: Column<HighRateRow>[] = [
+  { title: 'mode', value: (r) => r.mode },
+  { title: 'dashboards', value: (r) => r.dashboards },
+  { title: 'readings/s', value: (r) => r.readingsPerSec },
+  { title: 'readings', value: (r) => r.readings },
+  { title: 'posts/reading/dashboard', value: (r) => r.postsPerReadingPerDashboard },
+  { title: 'billed msgs/reading/dashboard', value: (r) => r.billedPerReadingPerDashboard },
+  { title: 'lookups/reading', value: (r) => r.lookupsPerReading },
+  { title: 'p50 ms', value: (r) => r.p50Ms },
+  { title: 'p99 ms', value: (r) => r.p99Ms },
+  { title: 'lost', value: (r) => r.lost },
+  { title: 'duplicates', value: (r) => r.duplicates },
+];
+
 const historyReadColumns: Column<HistoryReadRow>[] = [
   { title: 'read', value: (r) => r.read },
   { title: 'readings read', value: (r) => r.window },
@@ -214,7 +235,32 @@ const verdicts = (results: Results): string[] => {
   const firstPaint = browser.find((r) => r.figure === 'first paint');
   const reconnect = browser.find((r) => r.figure === 'gap-free reconnect');
   const cpuKnown = cpuRatios.filter((c) => c.r !== undefined);
+  const high = rowsOf(results.highRate);
+  const direct = high.find((r) => r.mode === 'direct');
+  const coalesced = high.find((r) => r.mode === 'coalesced');
+  const postsRatio = ratio(coalesced?.postsPerReadingPerDashboard, direct?.postsPerReadingPerDashboard);
+  const windowMs = DEFAULT_COALESCED.windowSeconds * 1000;
+  const ceilingRatio = ratio(row('ours', 1_000)?.deliveriesPerSec, row('raw-post', 1_000)?.deliveriesPerSec);
+  const n = (v: number | undefined) => (v === undefined ? '-' : String(v));
+  const issue15 = [
+    `[15] PostToConnection calls per reading per dashboard, coalesced vs direct ≤ 0.1: ${n(postsRatio === undefined ? undefined : Math.round(postsRatio * 1e4) / 1e4)} (${n(coalesced?.postsPerReadingPerDashboard)} vs ${n(direct?.postsPerReadingPerDashboard)}) → ${verdict(postsRatio === undefined ? undefined : postsRatio <= 0.1)}`,
+    `[15] recipient lookups per reading, coalesced ≤ 0.05: ${n(coalesced?.lookupsPerReading)} → ${verdict(coalesced ? coalesced.lookupsPerReading <= 0.05 : undefined)}`,
+    `[15] billed API Gateway messages per reading per dashboard, coalesced ≤ 0.1: ${n(coalesced?.billedPerReadingPerDashboard)} → ${verdict(coalesced ? coalesced.billedPerReadingPerDashboard <= 0.1 : undefined)}`,
+    `[15] device-to-browser p99, coalesced ≤ window + 300 ms (${windowMs + 300} ms): ${n(coalesced?.p99Ms)} ms → ${verdict(coalesced ? coalesced.p99Ms <= windowMs + 300 : undefined)}`,
+    `[15] readings lost / duplicated at the client: ${high.map((r) => `${r.mode} ${r.lost} / ${r.duplicates}`).join(', ') || '-'} → ${verdict(high.length ? high.every((r) => r.lost === 0 && r.duplicates === 0) : undefined)}`,
+    `[15] direct deliveries/s vs raw POST at 1,000 connections ≥ 0.9x: ${x(ceilingRatio)} → ${verdict(ceilingRatio === undefined ? undefined : ceilingRatio >= 0.9)}`,
+    `[15] TelemetryFunction import, tracing off, fastest of ${telemetry?.samples ?? '-'} ≤ 40 ms: ${telemetry?.importMsMin ?? '-'} ms → ${verdict(telemetry ? telemetry.importMsMin <= 40 : undefined)}`,
+  ];
+  if (coalesced) {
+    const audience = { ...DEFAULT_SCENARIO, connections: coalesced.dashboards, recipients: coalesced.dashboards, devices: coalesced.devices };
+    const breakEven = coalescedBreakEven(audience);
+    issue15.push(
+      `[15] which mode: for ${coalesced.dashboards} dashboards, coalesced costs less from ${breakEven === undefined ? '-' : breakEven.toFixed(1)} readings/s (npm run cost); ` +
+        `direct has the lower latency (p99 ${n(direct?.p99Ms)} ms vs ${n(coalesced.p99Ms)} ms here): choose direct below that rate, coalesced above it`,
+    );
+  }
   return [
+    ...issue15,
     `ours CPU/delivery within 1.5x of raw-post: ${cpuKnown.map((c) => `${c.n.toLocaleString('en-US')}: ${x(c.r)}`).join(', ') || '-'} → ${verdict(cpuKnown.length ? cpuKnown.every((c) => c.r! <= 1.5) : undefined)}`,
     `ours ≥ 5x seed deliveries/s at 1,000 connections: ${x(speedup)} (${row('ours', 1_000)?.deliveriesPerSec ?? '-'} vs ${row('seed', 1_000)?.deliveriesPerSec ?? '-'}/s; raw-post, the limit here, is ${x(ceiling)} the seed) → ${verdict(speedup === undefined ? undefined : speedup >= 5)}`,
     `lookup: ours ≥ 50x fewer read units than seed: ${x(fewer)} billed (${ours?.billedReadUnitsPerMessage ?? '-'} vs ${seed?.billedReadUnitsPerMessage ?? '-'} RCU; ${x(fewerReported)} as dynalite reports); against the seed's own one-attribute table ${x(fewerOwnTable)} → ${verdict(fewer === undefined ? undefined : fewer >= 50)}`,
@@ -248,6 +294,7 @@ const main = async () => {
     lookup: [],
     coldStart: [],
     endToEnd: [],
+    highRate: [],
     endToEndNoHistory: [],
     historyReads: [],
     historyBrowser: [],
@@ -277,6 +324,9 @@ const main = async () => {
   const browserRows = await section('historyBrowser', async () => (await runHistoryBrowser({ plan: plan.historyBrowser, progress })) ?? []);
   results.historyBrowser = Array.isArray(browserRows) && browserRows.length === 0 ? { skipped: 'no Chromium at /usr/bin/chromium (CHROMIUM_PATH)' } : browserRows;
 
+  // Issue 15's scenario, a fresh stack per fan-out mode.
+  results.highRate = await section('highRate', () => runHighRate({ plan: plan.highRate, progress }));
+
   results.durationSec = Math.round((performance.now() - started) / 1000);
   results.machine.loadAverageAtEnd = loadavg().map((l) => Math.round(l * 100) / 100);
   const file = join(here, 'results', 'latest.json');
@@ -291,7 +341,8 @@ const main = async () => {
   printSection('End to end with history storage off (no HistoryRule, no latest-reading write): the same run', results.endToEndNoHistory, endToEndColumns);
   printSection('History reads: one device, the read units of each read (dynalite reports DynamoDB’s 4 KB rule)', results.historyReads, historyReadColumns);
   printSection('History in Chromium (in-process stack)', results.historyBrowser, historyBrowserColumns);
-  console.log('\nTargets (issues 6 and 11):');
+  printSection('High-rate devices: every reading to every dashboard on *, direct vs coalesced (issue 15; direct at a lower rate)', results.highRate, highRateColumns);
+  console.log('\nTargets (issues 6 and 11, and [15] issue 15):');
   for (const line of verdicts(results)) console.log(`  ${line}`);
   console.log(`\nwrote ${file}`);
   if (failed) process.exitCode = 1;

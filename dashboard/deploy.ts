@@ -17,6 +17,8 @@ import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-s
 import { CloudFrontClient, CreateInvalidationCommand } from '@aws-sdk/client-cloudfront';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { type BuildResult, buildDashboard, describeBuild } from './build.js';
+import { cognitoSignIn } from './cognitoSignIn.js';
+import type { SignInConfig } from './src/signIn.js';
 
 export interface DashboardOutputs {
   websocketUrl: string;
@@ -95,8 +97,9 @@ export const uploadOrder = (paths: readonly string[]): string[] => {
   return [...paths].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 };
 
-/** config.json as the page reads it (dashboard/src/config.ts). The token is never written: it is per user. */
-export const configJson = (outputs: Pick<DashboardOutputs, 'websocketUrl'>): string => `${JSON.stringify({ url: outputs.websocketUrl }, null, 2)}\n`;
+/** config.json as the page reads it (dashboard/src/config.ts). The token is never written: it is per user; AuthMode=cognito adds where people sign in. */
+export const configJson = (outputs: Pick<DashboardOutputs, 'websocketUrl'>, auth?: SignInConfig): string =>
+  `${JSON.stringify({ url: outputs.websocketUrl, ...(auth ? { auth } : {}) }, null, 2)}\n`;
 
 export interface DeployArgs {
   stack: string;
@@ -144,12 +147,15 @@ export interface DeployDeps {
 
 export interface DeployResult extends DashboardOutputs {
   uploaded: string[];
+  /** AuthMode=cognito: the page signs people in. */
+  signIn: boolean;
   invalidationId?: string;
 }
 
 export const deployDashboard = async (stackName: string, { cloudFormation, s3, cloudFront, build, log = () => {}, now = Date.now }: DeployDeps): Promise<DeployResult> => {
   const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
   const outputs = dashboardOutputs(stackName, Stacks?.[0]?.Outputs);
+  const auth = cognitoSignIn(Stacks?.[0]?.Outputs);
 
   const { outDir } = await build();
   const files = uploadOrder((await listFiles(outDir)).filter((p) => p !== 'config.json'));
@@ -165,7 +171,7 @@ export const deployDashboard = async (stackName: string, { cloudFormation, s3, c
   };
   const [assets, pages] = [files.filter((p) => !p.endsWith('.html')), files.filter((p) => p.endsWith('.html'))];
   for (const key of assets) await put(key, await readFile(join(outDir, key)));
-  await put('config.json', configJson(outputs));
+  await put('config.json', configJson(outputs, auth));
   for (const key of pages) await put(key, await readFile(join(outDir, key)));
 
   const { Invalidation } = await cloudFront.send(
@@ -176,7 +182,7 @@ export const deployDashboard = async (stackName: string, { cloudFormation, s3, c
     }),
   );
   log(`  invalidated CloudFront ${outputs.distributionId}${Invalidation?.Id ? ` (${Invalidation.Id})` : ''}`);
-  return { ...outputs, uploaded, ...(Invalidation?.Id ? { invalidationId: Invalidation.Id } : {}) };
+  return { ...outputs, uploaded, signIn: auth !== undefined, ...(Invalidation?.Id ? { invalidationId: Invalidation.Id } : {}) };
 };
 
 const main = async (): Promise<void> => {
@@ -195,7 +201,11 @@ const main = async (): Promise<void> => {
     log: (line) => console.log(line),
   });
   console.log(`\ndashboard: ${result.dashboardUrl}`);
-  console.log(`it connects to ${result.websocketUrl}; with auth on, add ?token=<JWT> (npm run token -- --stack ${args.stack})`);
+  console.log(
+    result.signIn
+      ? `it connects to ${result.websocketUrl}; people sign in on the page (add them with npm run user -- add <email> --devices ... --stack ${args.stack})`
+      : `it connects to ${result.websocketUrl}; with auth on, add ?token=<JWT> (npm run token -- --stack ${args.stack} --sub <you> --devices <ids or '*'>)`,
+  );
 };
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

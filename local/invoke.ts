@@ -15,10 +15,11 @@ import { type DynamoService, ensureTables, startDynamo } from './dynamodb/dynamo
 import { FunctionError, createFunctionHost } from './lambda/functionHost.js';
 import { functionEnvironment } from './template/functionEnv.js';
 import { createStackLogger, formatMs } from './stackLog.js';
+import { parameterOverridesFromArgs, parameterOverridesFromEnv } from './template/parameterOverrides.js';
 import { buildStackModel } from './template/stackModel.js';
 import { readStackState } from './stateFile.js';
 
-const USAGE = 'usage: npm run invoke -- <FunctionLogicalId> <event.json | -> [--timeout-ms N]';
+const USAGE = 'usage: npm run invoke -- <FunctionLogicalId> <event.json | -> [--timeout-ms N] [--parameter-overrides Name=value ...]';
 
 class UsageError extends Error {}
 
@@ -33,13 +34,14 @@ const readEvent = (source: string): unknown => {
 
 const main = async (): Promise<number> => {
   const args = process.argv.slice(2);
+  const parameterOverrides = { ...parameterOverridesFromEnv(), ...parameterOverridesFromArgs(args) };
   const timeoutIndex = args.indexOf('--timeout-ms');
   const timeoutMs = timeoutIndex >= 0 ? Number(args.splice(timeoutIndex, 2)[1]) : undefined;
   if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new UsageError('--timeout-ms takes a positive number');
   const [functionArg, eventFile] = args;
   if (!functionArg || !eventFile || args.length > 2) throw new UsageError(USAGE);
 
-  const model = buildStackModel();
+  const model = buildStackModel({ parameterOverrides });
   const spec = model.functions.get(functionArg) ?? [...model.functions.values()].find((f) => f.name === functionArg);
   if (!spec) throw new UsageError(`no function ${JSON.stringify(functionArg)} in template.yaml; choose one of: ${[...model.functions.keys()].join(', ')}`);
   let event: unknown;

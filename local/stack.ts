@@ -6,6 +6,7 @@
  *                → the dashboard's HTTP server + MQTT over WS  (PORT)
  *                → the MQTT broker + topic-rule engine         (MQTT_PORT)
  *                → the Lambda Invoke API (ephemeral port, LAMBDA_ENDPOINT for the functions)
+ *                → SQS (ephemeral port) with the template's queues: OnFailure destinations land there
  *                → one worker thread per function, with its template environment
  *                → simulated devices
  *
@@ -18,8 +19,12 @@ import { createDevicesStore } from '../layers/shared/src/devices.js';
 import { join } from 'node:path';
 import { PROJECT_ROOT, type Template, readTemplate } from '../scripts/template.js';
 import { type Simulator, startSimulator } from '../simulator/simulator.js';
-import { DEFAULT_ASYNC_RETRY_DELAYS_MS, createAsyncInvoker } from './lambda/asyncInvoke.js';
+import { type AsyncJob, type AsyncOutcome, DEFAULT_ASYNC_RETRY_DELAYS_MS, createAsyncInvoker } from './lambda/asyncInvoke.js';
+import { type Scheduler, startScheduler } from './eventbridge/scheduler.js';
 import { type DevAuth, createDevAuth } from './devAuth.js';
+import { type LocalUser, type LocalUserPool, MOUNT_PATH, createLocalUserPool } from './cognito/userPool.js';
+import { type SqsEventSourceMapping, startSqsEventSourceMapping } from './lambda/eventSourceMapping.js';
+import type { Sqs } from './sqs/queue.js';
 import { type DynamoService, dynamoClient, ensureTables, startDynamo } from './dynamodb/dynamodb.js';
 import {
   type DynamoFaultProxy,
@@ -39,10 +44,13 @@ import { type FunctionHost, createFunctionHost } from './lambda/functionHost.js'
 import { type ConnectionInfo, type Gateway, type GatewayHooks, type GatewayLimits, createGateway } from './apigateway/gateway.js';
 import { type IotCore, type IotStats, startIotCore } from './iot/iotCore.js';
 import { type LambdaApi, createLambdaApi } from './lambda/lambdaApi.js';
+import { invocationRecord } from './lambda/destinations.js';
+import { type SqsApi, startSqsApi } from './sqs/sqsApi.js';
 import { listenOn } from './ports.js';
-import { type Level, type StackLogger, createStackLogger, formatMs } from './stackLog.js';
+import { type Level, type LogMode, type StackLogger, createStackLogger, formatMs } from './stackLog.js';
 import { type FunctionSpec, type StackModel, buildStackModel } from './template/stackModel.js';
-import { type WebServer, createWebServer } from './webServer.js';
+import { networkInterfaces } from 'node:os';
+import { LOOPBACK_HOSTNAMES, type WebServer, createWebServer } from './webServer.js';
 
 export interface StackOptions {
   /** Dashboard HTTP (and MQTT over WebSocket on /mqtt). 0 = ephemeral. Default 3000. */
@@ -53,6 +61,16 @@ export interface StackOptions {
   mqttPort?: number;
   /** Run the $connect authorizer (default true). */
   auth?: boolean;
+  /**
+   * How people authenticate (LOCAL_AUTH): `token` (default here) signs a development token with the stack's
+   * secret, as AuthMode=secret; `oidc` (`npm start`'s default) runs the template with AuthMode=cognito against
+   * an embedded OpenID Connect provider standing in for the user pool, mounted on the dashboard port at /oidc.
+   */
+  localAuth?: 'token' | 'oidc';
+  /** LOCAL_AUTH=oidc: the people who may sign in (default: the development user dev / dev, scope *). */
+  oidcUsers?: LocalUser[];
+  /** LOCAL_AUTH=oidc: access and ID token lifetime (default 3600 s, as Cognito's). */
+  oidcTokenTtlSeconds?: number;
   /** Built-in simulated devices (default 0 here; `npm start` passes 3). */
   simulatedDevices?: number;
   /** Use this DynamoDB endpoint instead of an embedded dynalite; missing tables are created there. */
@@ -68,6 +86,12 @@ export interface StackOptions {
   color?: boolean;
   /** Least severe stack log line written (default info). */
   logLevel?: Level;
+  /** verbose (default): a line per invocation; quiet: a summary per function every few seconds (npm start). See ./stackLog.ts. */
+  logMode?: LogMode;
+  /** Quiet mode: the summary's period (default 5 s). */
+  summaryEveryMs?: number;
+  /** Quiet mode: where the summary goes instead of `log` (npm start on a terminal: a footer redrawn in place). */
+  logStatus?: (lines: string[]) => void;
   /** Gateway quotas; tests shorten the timeouts. */
   limits?: Partial<GatewayLimits>;
   /** Delays between the async retries of a failed rule invocation (default 1 s, 2 s). */
@@ -94,9 +118,11 @@ export interface StackOptions {
   faults?: string | readonly FaultRule[];
   /** Seed of the fault draws (FAULTS_SEED), for a reproducible run; default random (logged). */
   faultsSeed?: number;
+  /** The period of every rate() Schedule event (default: the template's, e.g. one minute); tests pass a second. */
+  schedulePeriodMs?: number;
 }
 
-export type InvocationSource = 'ws' | 'rule' | 'lambda-api' | 'direct';
+export type InvocationSource = 'ws' | 'rule' | 'lambda-api' | 'schedule' | 'direct' | 'esm';
 
 export interface StackHooks extends GatewayHooks {
   /** Wraps every function invocation: call `next()` to run it, or throw/delay instead. */
@@ -108,6 +134,8 @@ export interface RunningStack {
   tableName: string;
   devSecret?: string;
   devToken?: string;
+  /** LOCAL_AUTH=oidc: the embedded provider standing in for the Cognito user pool. */
+  oidc?: { issuer: string; clientId: string; users: readonly LocalUser[]; endpoints: LocalUserPool['endpoints']; accessTokenTtlSeconds: number };
   stop(): Promise<void>;
   /** Closes every WebSocket (1001, with $disconnect) and the gateway's port, until startGateway(). */
   stopGateway(): Promise<void>;
@@ -118,7 +146,10 @@ export interface RunningStack {
   /** Bound ports (useful when 0 was asked for). */
   ports: { http: number; ws: number; mqtt: number };
   /** Addresses the functions use (127.0.0.1). */
-  endpoints: { dynamodb: string; management: string; websocket: string; mqtt: string; lambda: string };
+  endpoints: { dynamodb: string; management: string; websocket: string; mqtt: string; lambda: string; sqs: string };
+  /** The template's SQS queues: URL on the local SQS endpoint by logical id, and the service itself (for specs). */
+  queues: Record<string, string>;
+  sqs: SqsApi['sqs'];
   /** Table names by logical id. */
   tables: Record<string, string>;
   model: StackModel;
@@ -145,8 +176,27 @@ export const DEFAULT_PORTS = { port: 3000, wsPort: 3001, mqttPort: 1883 } as con
  * turn, as on a Lambda function whose concurrency is exhausted. startStack() alone does not limit them.
  */
 export const DEFAULT_ASYNC_CONCURRENCY = 4;
+
+/** config.json's `auth`: where the dashboard signs people in (the same shape `npm run deploy:dashboard` writes for Cognito). */
+const signInConfig = (pool: LocalUserPool) => ({
+  issuer: pool.issuer,
+  clientId: pool.clientId,
+  authorizationEndpoint: pool.endpoints.authorization,
+  tokenEndpoint: pool.endpoints.token,
+  revocationEndpoint: pool.endpoints.revocation,
+  logoutEndpoint: pool.endpoints.endSession,
+  logout: 'oidc',
+});
 const DIAL_ANY = new Set(['0.0.0.0', '::', '']);
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '0.0.0.0', '::', '']);
+
+/** The names a page of this stack may arrive under: loopback, the bound address, and with a wildcard bind every interface's. */
+const localHostnames = (host: string): string[] => {
+  const names = new Set<string>(LOOPBACK_HOSTNAMES);
+  if (DIAL_ANY.has(host)) for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) names.add(i.address.toLowerCase());
+  else names.add(host.replace(/^\[(.*)\]$/, '$1').toLowerCase());
+  return [...names];
+};
 
 const hostnameOf = (hostHeader: string | undefined): string | undefined => {
   if (!hostHeader) return undefined;
@@ -193,10 +243,20 @@ const faultControl = (injector: FaultInjector): NonNullable<RunningStack['faults
 export const startStack = async (options: StackOptions = {}): Promise<RunningStack> => {
   const host = options.host ?? '127.0.0.1';
   const auth = options.auth ?? true;
+  const localAuth = options.localAuth ?? 'token';
+  if (localAuth !== 'token' && localAuth !== 'oidc') throw new Error(`localAuth must be token or oidc, got "${String(localAuth)}"`);
+  const oidcMode = auth && localAuth === 'oidc';
   const faultRules = typeof options.faults === 'string' ? parseFaults(options.faults) : [...(options.faults ?? [])];
   const injector: FaultInjector | undefined =
     faultRules.length > 0 ? createFaultInjector({ rules: faultRules, seed: parseFaultSeed(options.faultsSeed === undefined ? undefined : String(options.faultsSeed)) }) : undefined;
-  const logger: StackLogger = createStackLogger({ write: options.log ?? (() => undefined), color: options.color ?? false, level: options.logLevel ?? 'info' });
+  const logger: StackLogger = createStackLogger({
+    write: options.log ?? (() => undefined),
+    color: options.color ?? false,
+    level: options.logLevel ?? 'info',
+    mode: options.logMode ?? 'verbose',
+    summaryEveryMs: options.summaryEveryMs,
+    status: options.logStatus,
+  });
   const log = logger.log;
   const hooks = withFaults(options.hooks ?? {}, injector, log);
   // Where local clients dial (a wildcard bind is reachable on loopback); and the name printed for people.
@@ -205,7 +265,9 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
   const dialUrlHost = dialHost.includes(':') ? `[${dialHost}]` : dialHost;
 
   const asyncConcurrency = options.asyncConcurrency;
-  const model = buildStackModel({ template: options.template ?? readTemplate(), parameterOverrides: options.parameterOverrides });
+  // LOCAL_AUTH=oidc runs the template's cognito mode; the pool's issuer, JWKS and client are the embedded provider's.
+  const parameterOverrides = oidcMode ? { CognitoDomainPrefix: 'local', ...options.parameterOverrides, AuthMode: 'cognito' } : options.parameterOverrides;
+  const model = buildStackModel({ template: options.template ?? readTemplate(), parameterOverrides });
   for (const warning of model.warnings) log('stack', 'warn', warning);
   const api = model.api;
   if (!api) throw new Error('template.yaml declares no WebSocket API (AWS::ApiGatewayV2::Api with ProtocolType WEBSOCKET)');
@@ -224,9 +286,13 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       if (fault) log('lambda', 'debug', `${functionId}: injecting ${fault.kind} ${fault.afterMs} ms in (FAULTS)`);
       return fn.invoke(event, { fault }).then((invocation) => invocation.result);
     };
+    const started = performance.now();
     try {
-      return await (hooks.invoke ? hooks.invoke({ functionId, event, source }, run) : run());
+      const result = await (hooks.invoke ? hooks.invoke({ functionId, event, source }, run) : run());
+      logger.invocation(functionId, performance.now() - started, true);
+      return result;
     } catch (error) {
+      logger.invocation(functionId, performance.now() - started, false);
       const err = error as Error & { errorType?: string };
       log('lambda', 'warn', `${functionId} failed: ${err.errorType ?? err.name}: ${err.message}`);
       throw error;
@@ -248,8 +314,29 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       log('ddb', 'info', `functions reach DynamoDB through a fault proxy at ${proxy.endpoint}`);
     }
 
+    // ---- SQS: the template's queues (the dead-letter queue of the asynchronous functions)
+    const sqsApi: SqsApi = await startSqsApi({ host: dialHost, region: model.region, accountId: model.accountId, log: (level, text) => log('stack', level, text) });
+    cleanup.push(() => sqsApi.close());
+    const queues: Record<string, string> = {};
+    for (const queue of model.queues) {
+      queues[queue.logicalId] = sqsApi.sqs.createQueue({ QueueName: queue.name, Attributes: queue.attributes }).QueueUrl;
+    }
+    if (model.queues.length > 0) log('stack', 'info', `SQS at ${sqsApi.endpoint}: ${model.queues.map((q) => q.name).join(', ')}`);
+
+    /** Lambda's OnFailure destination: the invocation record of an event that failed every attempt. */
+    const onExhausted = (job: AsyncJob, outcome: AsyncOutcome) => {
+      const spec = model.functions.get(job.functionId);
+      const destination = spec?.onFailure;
+      const queue = destination?.type === 'SQS' ? model.queues.find((q) => q.arn === destination.destination) : undefined;
+      if (!spec || !queue) return;
+      const record = invocationRecord({ functionArn: spec.arn, event: job.event, outcome });
+      sqsApi.sqs.sendMessage({ QueueUrl: queues[queue.logicalId] as string, MessageBody: JSON.stringify(record) });
+      log('lambda', 'error', `${job.functionId}: failed ${outcome.attempts} times; its event is in ${queue.name} (npm run redrive replays it)`);
+    };
+
     // ---- the Lambda Invoke API (LAMBDA_ENDPOINT): functions invoking functions
     const lambdaApi: LambdaApi = createLambdaApi({
+      onExhausted,
       region: model.region,
       accountId: model.accountId,
       retryDelaysMs: options.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS,
@@ -259,7 +346,7 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       invoke: async (functionId, event, mode, attempt) => {
         const started = performance.now();
         const result = await invokeFunction(functionId, event, 'lambda-api');
-        log('lambda', 'info', `${functionId} ${mode === 'Event' ? 'async ' : ''}invoke ok${attempt > 1 ? ` (attempt ${attempt})` : ''} (${formatMs(performance.now() - started)})`);
+        logger.perInvocation('lambda', `${functionId} ${mode === 'Event' ? 'async ' : ''}invoke ok${attempt > 1 ? ` (attempt ${attempt})` : ''} (${formatMs(performance.now() - started)})`);
         return result;
       },
     });
@@ -274,7 +361,8 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       auth,
       limits: options.limits,
       hooks,
-      log: (level, source, text) => log(source, level, text),
+      // A route's line (`subscribe    <id> → SubscribeFunction 200 (3 ms)`) is per invocation; connects and disconnects are not.
+      log: (level, source, text) => (level === 'info' && source === 'ws' && text.includes(' → ') ? logger.perInvocation(source, text) : log(source, level, text)),
       invoke: (functionId, event) => invokeFunction(functionId, event, 'ws'),
     });
     const wsPort = await listenOn(() => gateway.listen(options.wsPort ?? DEFAULT_PORTS.wsPort, host), options.wsPort ?? DEFAULT_PORTS.wsPort, 'WS_PORT', 'WebSocket API');
@@ -284,18 +372,29 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     // IoT Core writes any JSON number DynamoDB can hold, even past JavaScript's safe integers.
     const ruleDynamo = DynamoDBDocumentClient.from(dynamoClient(dynamoProxy?.endpoint ?? dynamo.endpoint), { marshallOptions: { removeUndefinedValues: true, allowImpreciseNumbers: true } });
     cleanup.push(async () => ruleDynamo.destroy());
+
+    // The coalesced mode's queue and its dead-letter queue live in the same local SQS as the asynchronous
+    // functions' dead-letter queue (created above, dead-letter queues first).
+    const sqs: Sqs | undefined = model.queues.length > 0 ? sqsApi.sqs : undefined;
+    const queueUrls = queues;
+
     const iot: IotCore = await startIotCore({
+      sendToQueue: sqs
+        ? async (queueId, body) => {
+            await sqs.sendMessage({ QueueUrl: queueUrls[queueId]!, MessageBody: body });
+          }
+        : undefined,
       rules: model.rules,
       putItem: async (tableName, item) => {
         await ruleDynamo.send(new PutCommand({ TableName: tableName, Item: item }));
       },
-      asyncInvoker: createAsyncInvoker({ retryDelaysMs: options.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS, maxConcurrent: asyncConcurrency }),
+      asyncInvoker: createAsyncInvoker({ retryDelaysMs: options.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS, maxConcurrent: asyncConcurrency, onExhausted }),
       log: (level, source, text) => log(source, level, text),
       invoke: async (functionId, event, meta) => {
         const started = performance.now();
         try {
           const result = await invokeFunction(functionId, event, 'rule');
-          log('rule', 'info', `${meta.rule} ${meta.topic} → ${functionId} ok${meta.attempt > 1 ? ` (attempt ${meta.attempt})` : ''} (${formatMs(performance.now() - started)})`);
+          logger.perInvocation('rule', `${meta.rule} ${meta.topic} → ${functionId} ok${meta.attempt > 1 ? ` (attempt ${meta.attempt})` : ''} (${formatMs(performance.now() - started)})`);
           return result;
         } catch (error) {
           log('rule', 'warn', `${meta.rule} ${meta.topic} → ${functionId} attempt ${meta.attempt} failed (${formatMs(performance.now() - started)})`);
@@ -306,14 +405,19 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     cleanup.push(() => iot.close());
 
     let devAuth: DevAuth | undefined;
+    let userPool: LocalUserPool | undefined;
     const web: WebServer = createWebServer({
       root: options.dashboardRoot ?? join(PROJECT_ROOT, 'dashboard', 'dist'),
       onMqttSocket: (ws, req: IncomingMessage) => iot.handleWebSocket(ws, req),
+      // /config.json hands out the development token and /mqtt carries all telemetry: pages of this machine only.
+      allowedHosts: localHostnames(host),
+      mounted: (req, res) => userPool?.handle(req, res) ?? false,
       config: (req) => {
         const hostname = hostnameOf(req.headers.host) ?? publicHost;
         return {
           url: `ws://${hostname}:${wsPort}`,
           ...(auth && devAuth ? { token: devAuth.token } : {}),
+          ...(userPool ? { auth: signInConfig(userPool) } : {}),
           mqttUrl: `ws://${hostname}:${httpPort}/mqtt`,
         };
       },
@@ -322,9 +426,22 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     cleanup.push(() => web.close());
     const mqttPort = await listenOn(() => iot.listen(options.mqttPort ?? DEFAULT_PORTS.mqttPort, host), options.mqttPort ?? DEFAULT_PORTS.mqttPort, 'MQTT_PORT', 'MQTT');
 
+    // ---- the user pool's stand-in (LOCAL_AUTH=oidc), on the dashboard's port: both loopback names sign in
+    if (oidcMode) {
+      const pages = [...new Set([`http://localhost:${httpPort}/`, `http://127.0.0.1:${httpPort}/`, `http://${publicHost}:${httpPort}/`])];
+      userPool = await createLocalUserPool({
+        issuer: `http://${publicHost}:${httpPort}${MOUNT_PATH}`,
+        redirectUris: pages,
+        users: options.oidcUsers,
+        accessTokenTtlSeconds: options.oidcTokenTtlSeconds,
+        log: (level, text) => log('oidc', level, text),
+      });
+      log('oidc', 'info', `OpenID Connect provider (stands in for the Cognito user pool) at ${userPool.issuer}; users: ${userPool.users.map((u) => u.username).join(', ')}`);
+    }
+
     // ---- functions
     const authorizerFunctions = authorizerFunctionIds(model);
-    if (authorizerFunctions.size > 0) {
+    if (authorizerFunctions.size > 0 && !userPool) {
       const issuerSource = model.functions.get([...authorizerFunctions][0] as string)?.environment;
       devAuth = await createDevAuth({ secret: options.authSecret, issuer: issuerSource?.TOKEN_ISSUER || undefined, audience: issuerSource?.TOKEN_AUDIENCE || undefined });
     }
@@ -332,7 +449,11 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
 
     const managementUrl = `http://${dialUrlHost}:${wsPort}/${api.stage}`;
     const endpoints = { dynamodb: dynamoProxy?.endpoint ?? dynamo.endpoint, gatewayHttp: `http://${dialUrlHost}:${wsPort}`, gatewayWs: `ws://${dialUrlHost}:${wsPort}`, lambda: lambdaEndpoint };
-    const functionEnv = (spec: FunctionSpec) => functionEnvironment({ spec, model, endpoints, auth, authSecret: devAuth?.secret, extra: options.env });
+    // The authorizer fetches the JWKS over loopback; the issuer it checks is the one browsers see.
+    const authorizerEnv = userPool
+      ? { TOKEN_ISSUER: userPool.issuer, JWKS_URL: `http://${dialUrlHost}:${httpPort}${MOUNT_PATH}/jwks`, TOKEN_AUDIENCE: userPool.clientId }
+      : undefined;
+    const functionEnv = (spec: FunctionSpec) => functionEnvironment({ spec, model, endpoints, auth, authSecret: devAuth?.secret, authorizerEnv, extra: options.env });
     for (const spec of model.functions.values()) {
       hosts.set(
         spec.logicalId,
@@ -358,6 +479,39 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     // ---- tables
     const created = await ensureTables(dynamo.endpoint, model.tables);
     log('ddb', 'info', `tables: ${model.tables.map((t) => `${t.tableName}${created.includes(t.tableName) ? ' (created)' : ''}`).join(', ') || 'none'}`);
+
+    // ---- EventBridge schedules (the connection expiry sweeper)
+    const scheduler: Scheduler = startScheduler({
+      schedules: model.schedules,
+      region: model.region,
+      accountId: model.accountId,
+      periodMs: options.schedulePeriodMs,
+      invoke: (functionId, event) => invokeFunction(functionId, event, 'schedule'),
+      log: (level, text) => log('events', level, text),
+    });
+    cleanup.push(() => scheduler.close());
+
+    // ---- Lambda's event source mappings on the queues (after the tables: a batch may arrive at once)
+    const mappings: SqsEventSourceMapping[] = [];
+    const stopMappings = async () => {
+      for (const mapping of mappings) void mapping.stop();
+      sqs?.close();
+      await Promise.all(mappings.map((m) => m.stop()));
+    };
+    for (const spec of model.eventSourceMappings) {
+      const queue = model.queues.find((q) => q.logicalId === spec.queueId)!;
+      mappings.push(
+        startSqsEventSourceMapping({
+          spec: { ...spec, queueUrl: queueUrls[spec.queueId]!, queueArn: queue.arn },
+          queue: sqs!,
+          region: model.region,
+          invoke: (event) => invokeFunction(spec.functionId, event, 'esm'),
+          log: (level, text) => log('lambda', level, text),
+        }),
+      );
+      log('lambda', 'info', `${spec.logicalId}: ${spec.queueId} → ${spec.functionId} (batch ${spec.batchSize}, window ${spec.maximumBatchingWindowInSeconds} s${spec.reportBatchItemFailures ? ', partial batch responses' : ''})`);
+    }
+    cleanup.push(stopMappings);
 
     // ---- simulated devices
     // Backfill, not persistence: dynalite keeps nothing between runs, and a history written in the rule's and the
@@ -417,13 +571,18 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
         mqttWs: `ws://${publicHost}:${httpPort}/mqtt`,
         dynamodb: dynamo.endpoint,
       },
-      endpoints: { dynamodb: dynamo.endpoint, management: managementUrl, websocket: `ws://${dialUrlHost}:${wsPort}`, mqtt: `mqtt://${dialUrlHost}:${mqttPort}`, lambda: lambdaEndpoint },
+      endpoints: { dynamodb: dynamo.endpoint, management: managementUrl, websocket: `ws://${dialUrlHost}:${wsPort}`, mqtt: `mqtt://${dialUrlHost}:${mqttPort}`, lambda: lambdaEndpoint, sqs: sqsApi.endpoint },
+      queues,
+      sqs: sqsApi.sqs,
       ports: { http: httpPort, ws: wsPort, mqtt: mqttPort },
       tableName: model.tables[0]?.tableName ?? '',
       tables,
       model,
       devSecret: auth ? devAuth?.secret : undefined,
       devToken: auth ? devAuth?.token : undefined,
+      ...(userPool
+        ? { oidc: { issuer: userPool.issuer, clientId: userPool.clientId, users: userPool.users, endpoints: userPool.endpoints, accessTokenTtlSeconds: userPool.accessTokenTtlSeconds } }
+        : {}),
       iotStats: iot.stats,
       connections: () => gateway.connections(),
       invoke: (logicalId, event) => invokeFunction(logicalId, event, 'direct'),
@@ -446,8 +605,11 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
         stopping ??= (async () => {
           log('stack', 'info', 'stopping: closing devices, broker, then every WebSocket (1001) with its $disconnect');
           await simulator?.stop();
+          await scheduler.close();
           // The broker first, so no new rule invocation starts; the ones in flight still deliver.
           await iot.close();
+          // Then the queues' pollers: the batches in flight finish; what is left stays queued.
+          await stopMappings();
           ruleDynamo.destroy();
           await lambdaApi.settled();
           await lambdaApi.close();
@@ -456,6 +618,8 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
           await Promise.all([...hosts.values()].map((fn) => fn.stop()));
           await dynamoProxy?.close();
           await dynamo.close();
+          await sqsApi.close();
+          logger.close();
           log('stack', 'info', 'stopped');
         })();
         return stopping;

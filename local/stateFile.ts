@@ -16,11 +16,15 @@ export interface StackState {
   startedAt: string;
   urls: Record<string, string>;
   /** What the functions use (127.0.0.1, never a wildcard address). */
-  endpoints: { dynamodb: string; management: string; websocket: string; mqtt: string; lambda?: string };
+  endpoints: { dynamodb: string; management: string; websocket: string; mqtt: string; lambda?: string; sqs?: string };
+  /** The template's SQS queues by logical id, on the local SQS endpoint (npm run redrive reads DeadLetterQueue). */
+  queues?: Record<string, string>;
   tableName: string;
   tables: Record<string, string>;
   devSecret?: string;
   devToken?: string;
+  /** LOCAL_AUTH=oidc: the embedded provider's issuer (there is no development secret then). */
+  oidcIssuer?: string;
 }
 
 export const writeStackState = (state: StackState, file = STATE_FILE): void => {

@@ -41,6 +41,42 @@ see <a href="/config.json">/config.json</a> for its URL.</p>
 </body></html>
 `;
 
+/** Names that always mean this machine. https://www.rfc-editor.org/rfc/rfc6761#section-6.3 */
+export const LOOPBACK_HOSTNAMES: readonly string[] = ['localhost', '127.0.0.1', '::1'];
+
+/** A Host header's (or an Origin's) host name, lower-case and without brackets or port; undefined when it is not one. */
+export const hostnameOf = (hostHeader: string | undefined): string | undefined => {
+  if (!hostHeader) return undefined;
+  try {
+    return new URL(`http://${hostHeader}`).hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  } catch {
+    return undefined;
+  }
+};
+
+const originHostname = (origin: string): string | undefined => {
+  try {
+    const url = new URL(origin);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? hostnameOf(url.host) : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Whether a request comes from a page of this machine: its Host names a local
+ * address (a DNS-rebinding page arrives with its own domain in Host), and its
+ * Origin, when a browser sends one, is local too (any other web page the
+ * developer visits arrives with its own Origin). Tools without an Origin
+ * (curl, mqtt clients) are let through: they run on this machine anyway.
+ */
+export const isLocalRequest = (headers: IncomingMessage['headers'], allowed: readonly string[]): boolean => {
+  const isAllowed = (name: string | undefined) => name !== undefined && (allowed.includes(name) || name.endsWith('.localhost'));
+  if (!isAllowed(hostnameOf(headers.host))) return false;
+  const origin = headers.origin;
+  return origin === undefined || isAllowed(originHostname(origin));
+};
+
 /**
  * The file a URL path names inside `root`, or undefined when the path tries to
  * leave it (`..`, encoded slashes, NUL bytes). Pure: no file system access.
@@ -65,6 +101,13 @@ export interface WebServerOptions {
   config: (req: IncomingMessage) => Record<string, unknown>;
   /** A WebSocket accepted on /mqtt. */
   onMqttSocket: (ws: WebSocket, req: IncomingMessage) => void;
+  /**
+   * Host names that /config.json (it hands out the development token) and /mqtt (it reads and publishes
+   * all telemetry) answer to, in Host and Origin; anything else gets 403. Default: the loopback names.
+   */
+  allowedHosts?: readonly string[];
+  /** Another service on this port (the local sign-in provider under /oidc): true when it answered the request. */
+  mounted?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 export interface WebServer {
@@ -72,7 +115,7 @@ export interface WebServer {
   close(): Promise<void>;
 }
 
-export const createWebServer = ({ root, config, onMqttSocket }: WebServerOptions): WebServer => {
+export const createWebServer = ({ root, config, onMqttSocket, allowedHosts = LOOPBACK_HOSTNAMES, mounted }: WebServerOptions): WebServer => {
   const mqttSockets = new WebSocketServer({
     noServer: true,
     // MQTT.js asks for the "mqtt" subprotocol (older clients "mqttv3.1").
@@ -116,6 +159,7 @@ export const createWebServer = ({ root, config, onMqttSocket }: WebServerOptions
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    if (mounted?.(req, res)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD' });
       res.end();
@@ -123,6 +167,7 @@ export const createWebServer = ({ root, config, onMqttSocket }: WebServerOptions
     }
     const urlPath = (req.url ?? '/').split('?')[0];
     if (urlPath === '/config.json') {
+      if (!isLocalRequest(req.headers, allowedHosts)) return send(res, 403, 'text/plain; charset=utf-8', 'Forbidden: /config.json answers pages of this machine only\n', req.method === 'HEAD');
       send(res, 200, CONTENT_TYPES['.json'] as string, `${JSON.stringify(config(req), null, 2)}\n`, req.method === 'HEAD');
       return;
     }
@@ -136,6 +181,10 @@ export const createWebServer = ({ root, config, onMqttSocket }: WebServerOptions
     socket.on('error', () => undefined);
     if ((req.url ?? '').split('?')[0] !== '/mqtt') {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    if (!isLocalRequest(req.headers, allowedHosts)) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     mqttSockets.handleUpgrade(req, socket, head, (ws) => onMqttSocket(ws, req));

@@ -10,16 +10,30 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ALL_DEVICES, DEFAULT_AUDIENCE, DEFAULT_ISSUER, fetchSecretString, parseDuration, signToken, validateDeviceSelection } from '@serverless-iot-dashboard/shared';
+import {
+  ALL_DEVICES,
+  DEFAULT_AUDIENCE,
+  DEFAULT_ISSUER,
+  MAX_SCOPE_DEVICES,
+  fetchSecretString,
+  parseDuration,
+  signToken,
+  validateDeviceSelection,
+} from '@serverless-iot-dashboard/shared';
 import { PROJECT_ROOT } from './template.js';
 
-const USAGE = `usage: npm run token -- --sub <name> [--devices dev-1,dev-2 | --devices '*'] [--ttl 1h] [--publish]
+const USAGE = `usage: npm run token -- --sub <name> --devices dev-1,dev-2 | --devices '*' [--ttl 1h] [--publish]
                       [--stack <stack-name> [--region <region>]] [--issuer ...] [--audience ...]`;
 
 const localSecret = (): string | undefined => {
   if (process.env.LOCAL_AUTH_SECRET) return process.env.LOCAL_AUTH_SECRET;
   const state = join(PROJECT_ROOT, '.local-stack.json');
-  if (existsSync(state)) return (JSON.parse(readFileSync(state, 'utf8')) as { devSecret?: string }).devSecret;
+  if (!existsSync(state)) return undefined;
+  const running = JSON.parse(readFileSync(state, 'utf8')) as { devSecret?: string; oidcIssuer?: string };
+  if (!running.devSecret && running.oidcIssuer) {
+    throw new Error('the running stack signs people in (LOCAL_AUTH=oidc, the default): sign in on the dashboard, or restart it with LOCAL_AUTH=token npm start for npm run token');
+  }
+  return running.devSecret;
   return undefined;
 };
 
@@ -35,7 +49,8 @@ const main = async () => {
   const { values } = parseArgs({
     options: {
       sub: { type: 'string' },
-      devices: { type: 'string', default: ALL_DEVICES },
+      // No default: a token for every device must be asked for by name (--devices '*').
+      devices: { type: 'string' },
       ttl: { type: 'string', default: '1h' },
       publish: { type: 'boolean', default: false },
       stack: { type: 'string' },
@@ -50,7 +65,13 @@ const main = async () => {
     return;
   }
   if (!values.sub) throw new Error(`--sub is required\n${USAGE}`);
-  const devices = validateDeviceSelection(values.devices === ALL_DEVICES ? ALL_DEVICES : values.devices!.split(',').map((d) => d.trim()));
+  if (!values.devices) {
+    throw new Error(`--devices is required: the devices the token may receive, e.g. --devices dev-1,dev-2 (at most ${MAX_SCOPE_DEVICES}), or --devices '*' for every device\n${USAGE}`);
+  }
+  const devices = validateDeviceSelection(values.devices === ALL_DEVICES ? ALL_DEVICES : values.devices.split(',').map((d) => d.trim()), {
+    max: MAX_SCOPE_DEVICES,
+    per: 'token',
+  });
   const secret = values.stack ? await stackSecret(values.stack, values.region) : localSecret();
   if (!secret) {
     throw new Error('no secret: start the local stack (npm start) first, set LOCAL_AUTH_SECRET, or pass --stack <name> for a deployed stack');

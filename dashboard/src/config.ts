@@ -3,6 +3,8 @@
  * `config.json` beside it (written by `npm run deploy:dashboard`, served live
  * by the local stack). The query wins, field by field.
  */
+import { type SignInConfig, parseSignInConfig } from './signIn.js';
+
 export const DEFAULT_STALE_MS = 30_000;
 export const DEFAULT_WINDOW_MS = 5 * 60_000;
 // Well under API Gateway's 10 minute idle timeout, which closes a quiet connection.
@@ -13,12 +15,16 @@ export interface FileConfig {
   url?: string;
   token?: string;
   staleSeconds?: number;
+  /** Sign-in (AuthMode=cognito, or the local stack's LOCAL_AUTH=oidc): where the page signs people in. */
+  auth?: SignInConfig;
 }
 
 export interface DashboardConfig {
   /** The WebSocket endpoint without credentials, e.g. wss://abc.execute-api.eu-west-1.amazonaws.com/prod */
   url: string;
   token?: string;
+  /** Sign people in (no token given): the provider for this endpoint. */
+  auth?: SignInConfig;
   staleMs: number;
   windowMs: number;
   /** Devices named in `?devices=a,b`; undefined means everything the token covers. */
@@ -41,6 +47,8 @@ export const parseFileConfig = (json: unknown): FileConfig => {
   if (url) config.url = url;
   if (token) config.token = token;
   if (typeof json.staleSeconds === 'number' && json.staleSeconds > 0) config.staleSeconds = json.staleSeconds;
+  const auth = parseSignInConfig(json.auth);
+  if (auth) config.auth = auth;
   return config;
 };
 
@@ -96,6 +104,9 @@ export const resolveConfig = (query: string | URLSearchParams, file: FileConfig 
   // config.json's token belongs to config.json's endpoint: never send it to another one named in ?url=.
   const fileTokenApplies = file?.token !== undefined && (!queryUrl || (file.url !== undefined && sameEndpoint(queryUrl, file.url)));
   const token = nonEmpty(params.get('token')) ?? (fileTokenApplies ? file?.token : undefined) ?? embeddedToken(rawUrl);
+  // Sign-in, like config.json's token, belongs to config.json's endpoint; a token given outright wins (scripts, kiosks).
+  const fileAuthApplies = file?.auth !== undefined && (!queryUrl || (file.url !== undefined && sameEndpoint(queryUrl, file.url)));
+  const auth = !token && fileAuthApplies ? file?.auth : undefined;
 
   const staleMs = parseDuration(params.get('stale')) ?? (file?.staleSeconds ? file.staleSeconds * 1000 : DEFAULT_STALE_MS);
   const windowMs = parseDuration(params.get('window')) ?? DEFAULT_WINDOW_MS;
@@ -107,6 +118,7 @@ export const resolveConfig = (query: string | URLSearchParams, file: FileConfig 
     config: {
       url: checked.url,
       ...(token ? { token } : {}),
+      ...(auth ? { auth } : {}),
       staleMs,
       windowMs,
       ...(devices && devices.length > 0 ? { devices } : {}),
@@ -121,6 +133,37 @@ const embeddedToken = (raw: string): string | undefined => {
   } catch {
     return undefined;
   }
+};
+
+/**
+ * The page's own address without a token: `?token=` gone, and any token inside
+ * `?url=` too. The token then lives in memory only, not in the address bar, the
+ * browser history, bookmarks or a shared screenshot. Undefined when there is
+ * nothing to remove (the page leaves its address alone).
+ */
+export const addressWithoutToken = (href: string): string | undefined => {
+  let address: URL;
+  try {
+    address = new URL(href);
+  } catch {
+    return undefined;
+  }
+  let changed = address.searchParams.has('token');
+  address.searchParams.delete('token');
+  const endpoint = address.searchParams.get('url');
+  if (endpoint) {
+    try {
+      const inner = new URL(endpoint);
+      if (inner.searchParams.has('token')) {
+        inner.searchParams.delete('token');
+        address.searchParams.set('url', inner.toString());
+        changed = true;
+      }
+    } catch {
+      // Not a URL: resolveConfig reports it; nothing to strip.
+    }
+  }
+  return changed ? address.toString() : undefined;
 };
 
 /** The URL one connection attempt opens: endpoint + token + (optionally) the devices to subscribe on connect. */
@@ -146,6 +189,12 @@ export const tokenScope = (token: string | undefined): string[] | '*' | undefine
     const claims: unknown = JSON.parse(decodeURIComponent(escapeBytes(atob(base64))));
     if (!isObject(claims)) return undefined;
     const { devices } = claims;
+    // A Cognito access token: the scope is its groups (devices:<id>, devices:*), as the authorizer reads them.
+    const groups = claims['cognito:groups'];
+    if (devices === undefined && Array.isArray(groups)) {
+      const ids = groups.filter((g): g is string => typeof g === 'string' && g.startsWith('devices:')).map((g) => g.slice('devices:'.length));
+      return ids.includes('*') ? '*' : ids;
+    }
     if (devices === '*') return '*';
     if (Array.isArray(devices) && devices.every((d) => typeof d === 'string')) return devices.includes('*') ? '*' : devices;
     return undefined;

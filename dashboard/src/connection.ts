@@ -44,10 +44,12 @@ export interface ConnectionOptions {
   /** A socket still not open after this long is abandoned. */
   connectTimeoutMs?: number;
   onStatus?: (status: ConnectionStatus) => void;
-  /** The socket opened (first time or after a reconnect); `url` is what it opened. */
-  onOpen?: (url: string) => void;
+  /** The socket opened (first time, after a reconnect, or replacing the last one in a renew()); `url` is what it opened. */
+  onOpen?: (url: string, how: { renewed: boolean }) => void;
   onClose?: () => void;
   onFrame?: (text: unknown) => void;
+  /** A renew() whose new socket never opened; the current socket stays. */
+  onRenewFailed?: (reason: string) => void;
 }
 
 export class LiveConnection {
@@ -64,6 +66,9 @@ export class LiveConnection {
   private deadlineTimer: unknown;
   private attempt = 0;
   private everOpened = false;
+  /** renew()'s socket while it opens. */
+  private successor: SocketLike | undefined;
+  private successorTimer: unknown;
 
   constructor(private readonly options: ConnectionOptions) {
     this.backoff = options.backoff ?? new Backoff();
@@ -91,6 +96,7 @@ export class LiveConnection {
   }
 
   stop(): void {
+    this.abandonSuccessor();
     this.clearTimers();
     this.detach()?.close(1000, 'page closed');
     this.setStatus({ state: 'stopped' });
@@ -106,8 +112,69 @@ export class LiveConnection {
   /** Drops the current socket and reconnects after the usual backoff (e.g. the server forgot us). */
   reconnect(reason: string): void {
     if (this.status.state === 'stopped') return;
+    this.abandonSuccessor();
     this.detach()?.close(4000, reason.slice(0, 120));
     this.scheduleRetry(reason);
+  }
+
+  /**
+   * Make-before-break, for a renewed token: opens a second socket with a fresh
+   * url() and, once it is open, closes the current one (1000). Until then
+   * frames keep arriving on the current socket; one that both deliver is
+   * dropped by its id upstream. So a renewal loses no reading. When not live,
+   * it connects at once instead of waiting out a backoff.
+   */
+  renew(reason = 'token renewed'): void {
+    if (this.status.state === 'stopped') return;
+    this.abandonSuccessor();
+    if (!this.isOpen) {
+      this.detach()?.close(1000, reason);
+      this.backoff.reset();
+      this.open();
+      return;
+    }
+    const url = this.options.url();
+    let next: SocketLike;
+    try {
+      next = this.options.createSocket(url);
+    } catch (error) {
+      this.options.onRenewFailed?.(`cannot open: ${(error as Error).message}`);
+      return;
+    }
+    this.successor = next;
+    const giveUp = (why: string) => {
+      if (this.successor !== next) return;
+      this.abandonSuccessor();
+      this.options.onRenewFailed?.(why);
+    };
+    this.successorTimer = this.timers.setTimeout(() => giveUp('the new connection did not open in time'), this.connectTimeoutMs);
+    next.onerror = () => undefined;
+    next.onclose = (event) => giveUp(describeClose(event.code, event.reason));
+    next.onopen = () => {
+      if (this.successor !== next) return;
+      this.timers.clearTimeout(this.successorTimer);
+      this.successor = undefined;
+      this.clearTimers();
+      const previous = this.detach();
+      this.socket = next;
+      this.listen(next);
+      previous?.close(1000, reason);
+      this.setStatus({ state: 'live', since: this.now() });
+      this.options.onOpen?.(url, { renewed: true });
+      this.ping();
+    };
+  }
+
+  private abandonSuccessor(): void {
+    const next = this.successor;
+    this.successor = undefined;
+    this.timers.clearTimeout(this.successorTimer);
+    if (!next) return;
+    next.onopen = null;
+    next.onclose = null;
+    next.onerror = null;
+    next.onmessage = null;
+    next.close(1000, 'renewal abandoned');
   }
 
   private open(): void {
@@ -130,10 +197,15 @@ export class LiveConnection {
       this.timers.clearTimeout(this.deadlineTimer);
       this.everOpened = true;
       this.setStatus({ state: 'live', since: this.now() });
-      this.options.onOpen?.(url);
+      this.options.onOpen?.(url, { renewed: false });
       // An immediate ping proves the route works end to end; its pong resets the backoff.
       this.ping();
     };
+    this.listen(socket);
+  }
+
+  /** Frames, errors and the close of the current socket. */
+  private listen(socket: SocketLike): void {
     socket.onmessage = (event) => {
       if (this.socket !== socket) return;
       // Any frame proves the link is alive; a server that answers is a server worth trying quickly next time.

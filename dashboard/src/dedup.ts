@@ -5,6 +5,15 @@
  * the same event, and the server derives the id from the event, so a retry
  * reaches the page with an id it already has.
  */
+/**
+ * The key a frame is deduplicated by. Telemetry ids are unique per device, not
+ * across devices: keyed by (deviceId, id), one device's frames can never hide
+ * another's, even from a server that passes device-supplied ids through bare.
+ * JSON keeps the pair unambiguous whatever characters either part holds.
+ */
+export const telemetryKey = (deviceId: string, id: string): string => JSON.stringify(['telemetry', deviceId, id]);
+export const messageKey = (id: string): string => JSON.stringify(['message', id]);
+
 export class RecentIds {
   // A Map iterates in insertion order: the first key is the least recently seen id.
   private readonly ids = new Map<string, true>();

@@ -67,7 +67,29 @@ export interface InvalidFrame {
   reason: string;
 }
 
-export type ServerFrame = TelemetryFrame | MessageFrame | SubscriptionFrame | PongFrame | SentFrame | ErrorFrame | HistoryFrame | SnapshotFrame | ResyncFrame | InvalidFrame;
+/**
+ * The coalesced fan-out's frame (FanoutMode=coalesced): several readings, each
+ * exactly a telemetry frame without its `type`; `invalid` counts the readings
+ * the page could not use (the others still count).
+ */
+export interface TelemetryBatchFrame {
+  type: 'telemetry-batch';
+  readings: TelemetryFrame[];
+  invalid: number;
+}
+
+export type ServerFrame =
+  | TelemetryFrame
+  | TelemetryBatchFrame
+  | MessageFrame
+  | SubscriptionFrame
+  | PongFrame
+  | SentFrame
+  | ErrorFrame
+  | HistoryFrame
+  | SnapshotFrame
+  | ResyncFrame
+  | InvalidFrame;
 
 export type ClientFrame =
   | { action: 'subscribe'; devices: DeviceSelection }
@@ -83,6 +105,17 @@ const isSelection = (v: unknown): v is DeviceSelection =>
 
 const invalid = (reason: string): InvalidFrame => ({ type: 'invalid', reason });
 
+/** A telemetry frame, or one reading of a telemetry-batch frame: the same checks for both. */
+const parseTelemetry = (value: Record<string, unknown>): TelemetryFrame | InvalidFrame => {
+  const { id, deviceId, ts, receivedAt, data } = value;
+  if (typeof id !== 'string' || id === '') return invalid('telemetry without an id');
+  if (typeof deviceId !== 'string' || deviceId === '') return invalid('telemetry without a deviceId');
+  if (!isObject(data)) return invalid('telemetry without a data object');
+  const received = isFiniteNumber(receivedAt) ? receivedAt : isFiniteNumber(ts) ? ts : NaN;
+  if (Number.isNaN(received)) return invalid('telemetry without ts or receivedAt');
+  return { type: 'telemetry', id, deviceId, ts: isFiniteNumber(ts) ? ts : received, receivedAt: received, data };
+};
+
 export const parseServerFrame = (text: unknown): ServerFrame => {
   if (typeof text !== 'string') return invalid('binary frame');
   let value: unknown;
@@ -93,14 +126,20 @@ export const parseServerFrame = (text: unknown): ServerFrame => {
   }
   if (!isObject(value)) return invalid('not a JSON object');
   switch (value.type) {
-    case 'telemetry': {
-      const { id, deviceId, ts, receivedAt, data } = value;
-      if (typeof id !== 'string' || id === '') return invalid('telemetry without an id');
-      if (typeof deviceId !== 'string' || deviceId === '') return invalid('telemetry without a deviceId');
-      if (!isObject(data)) return invalid('telemetry without a data object');
-      const received = isFiniteNumber(receivedAt) ? receivedAt : isFiniteNumber(ts) ? ts : NaN;
-      if (Number.isNaN(received)) return invalid('telemetry without ts or receivedAt');
-      return { type: 'telemetry', id, deviceId, ts: isFiniteNumber(ts) ? ts : received, receivedAt: received, data };
+    case 'telemetry':
+      return parseTelemetry(value);
+    case 'telemetry-batch': {
+      if (!Array.isArray(value.readings)) return invalid('telemetry-batch without readings');
+      // A top-level deviceId may stand for every reading's (DESIGN §3).
+      const shared = typeof value.deviceId === 'string' ? value.deviceId : undefined;
+      const readings: TelemetryFrame[] = [];
+      let bad = 0;
+      for (const reading of value.readings) {
+        const parsed = isObject(reading) ? parseTelemetry(shared !== undefined && reading.deviceId === undefined ? { ...reading, deviceId: shared } : reading) : invalid('not an object');
+        if (parsed.type === 'telemetry') readings.push(parsed);
+        else bad++;
+      }
+      return { type: 'telemetry-batch', readings, invalid: bad };
     }
     case 'message': {
       const { id, from, ts, data } = value;

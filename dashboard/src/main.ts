@@ -3,10 +3,12 @@
  * decided without a DOM lives in the modules beside this one, with tests.
  */
 import { Backoff } from './backoff.js';
-import { type DashboardConfig, type FileConfig, HEARTBEAT_MS, connectUrl, parseFileConfig, resolveConfig, tokenScope } from './config.js';
+import { type DashboardConfig, type FileConfig, HEARTBEAT_MS, addressWithoutToken, connectUrl, parseFileConfig, resolveConfig, tokenScope } from './config.js';
 import { type ConnectionStatus, LiveConnection, type SocketLike } from './connection.js';
 import { displayUrl, formatAgo, formatClock, formatMs, formatRate } from './format.js';
 import { DashboardModel } from './model.js';
+import { SessionKeeper } from './sessionKeeper.js';
+import { type Session, SignIn, displayName, isCallback, withoutCallbackParams } from './signIn.js';
 import { DeviceCard, type DeviceState } from './view/deviceCard.js';
 import { byTestId, h, setAttr, setText } from './view/dom.js';
 
@@ -31,7 +33,21 @@ const ui = {
   list: byTestId('device-list'),
   empty: byTestId('empty-state'),
   settings: byTestId('settings'),
+  account: byTestId('account'),
+  userName: byTestId('user-name'),
+  userScope: byTestId('user-scope'),
+  signIn: byTestId<HTMLButtonElement>('sign-in'),
+  signOut: byTestId<HTMLButtonElement>('sign-out'),
 };
+
+/** A signed-in page: the provider, and the session that it renews. */
+interface Account {
+  signIn: SignIn;
+  session: Session;
+}
+
+const describeScope = (scope: string[] | '*', publish: boolean): string =>
+  `${scope === '*' ? 'every device' : scope.length === 0 ? 'no devices' : `devices ${scope.join(', ')}`}${publish ? ' · may publish' : ''}`;
 
 const loadFileConfig = async (): Promise<FileConfig | undefined> => {
   try {
@@ -49,22 +65,41 @@ class Dashboard {
   private readonly visibility: IntersectionObserver;
   private renderQueued = false;
   private noticesShown = '';
+  private readonly keeper: SessionKeeper | undefined;
+  /** Signed out: the page shows Sign in and stops drawing. */
+  private ended = false;
 
-  constructor(private readonly config: DashboardConfig) {
-    const scope = tokenScope(config.token) ?? '*';
+  constructor(
+    private readonly config: DashboardConfig,
+    private readonly account?: Account,
+  ) {
+    const scope = tokenScope(account ? account.session.accessToken : config.token) ?? '*';
     this.model = new DashboardModel({ scope, devices: config.devices, windowMs: config.windowMs });
+    // Signed in: the token of the moment, renewed before it expires; the socket then reconnects make-before-break.
+    this.keeper = account
+      ? new SessionKeeper({
+          renewer: account.signIn,
+          session: account.session,
+          onRenewed: () => this.connection.renew('token renewed'),
+          onEnded: (message) => this.endSession(message),
+        })
+      : undefined;
+    const token = () => (this.keeper ? this.keeper.current.accessToken : config.token);
     this.connection = new LiveConnection({
-      url: () => connectUrl(config.url, { token: config.token, devices: this.model.subscriptions.connectDevices() }),
+      url: () => connectUrl(config.url, { token: token(), devices: this.model.subscriptions.connectDevices() }),
       // The DOM WebSocket fits SocketLike; only its handlers' event types are narrower (Event, MessageEvent).
       createSocket: (url) => new WebSocket(url) as unknown as SocketLike,
       backoff: new Backoff({ initialMs: 500, maxMs: 30_000 }),
       heartbeatMs: HEARTBEAT_MS,
       onStatus: (status) => this.renderStatus(status),
-      onOpen: (url) => {
+      onOpen: (url, { renewed }) => {
         const devices = new URL(url).searchParams.get('devices');
         this.model.subscriptions.onConnected(devices ? devices.split(',') : undefined);
         // Fill the charts: a snapshot first, then each device's history (dashboard/src/history.ts).
-        for (const frame of this.model.history.onOpen()) this.connection.send(frame);
+        // A token renewal's new socket overlapped the old one: each chart asks only for what came after its
+        // newest point, which also covers devices that the new socket subscribes after it opens.
+        const fill = renewed ? this.model.history.resync(Date.now()) : this.model.history.onOpen();
+        for (const frame of fill) this.connection.send(frame);
         this.pump();
         this.queueRender();
       },
@@ -74,6 +109,10 @@ class Dashboard {
         this.queueRender();
       },
       onFrame: (text) => this.onFrame(text),
+      onRenewFailed: (reason) => {
+        this.model.notify('auth', `Reconnecting with the renewed token failed (${reason}); the current connection stays.`, Date.now());
+        this.queueRender();
+      },
     });
     this.visibility = new IntersectionObserver((entries) => {
       for (const entry of entries) {
@@ -105,6 +144,12 @@ class Dashboard {
         ui.addInput.reportValidity();
         return;
       }
+      const scope = this.model.subscriptions.scope;
+      if (scope !== '*' && !scope.includes(id)) {
+        ui.addInput.setCustomValidity(`${id} is outside your scope (${describeScope(scope, false)}): ask an administrator for the devices:${id} group`);
+        ui.addInput.reportValidity();
+        return;
+      }
       ui.addInput.setCustomValidity('');
       ui.addInput.value = '';
       this.model.subscriptions.subscribe(id);
@@ -122,13 +167,58 @@ class Dashboard {
     // Timers keep running in a background tab (at >= 1 s) where animation frames do not:
     // trim the window there too, so a hidden page's memory stays bounded.
     setInterval(() => {
+      if (this.ended) return;
       this.model.store.trim(Date.now());
       this.pump();
       this.renderStatus(this.connection.current);
       this.queueRender();
     }, 1000);
+    if (this.account && this.keeper) {
+      this.renderAccount();
+      ui.signOut.addEventListener('click', () => void this.signOut());
+      this.keeper.start();
+      const scope = this.model.subscriptions.scope;
+      if (scope !== '*' && scope.length === 0) {
+        // The authorizer refuses a user in no devices: group (403): say so instead of retrying.
+        this.model.notify('auth', 'Your account covers no device yet: ask an administrator to add you to a devices:<id> group (npm run user).', Date.now());
+        this.queueRender();
+        return;
+      }
+    }
     this.connection.start();
     this.queueRender();
+  }
+
+  private renderAccount(): void {
+    if (!this.keeper) return;
+    const claims = this.keeper.current.claims;
+    const groups = Array.isArray(claims['cognito:groups']) ? (claims['cognito:groups'] as unknown[]) : [];
+    ui.account.hidden = false;
+    ui.signIn.hidden = true;
+    ui.signOut.hidden = false;
+    setText(ui.userName, displayName(claims));
+    setText(ui.userScope, describeScope(this.model.subscriptions.scope, groups.includes('publish')));
+  }
+
+  /** Sign out: the provider revokes the refresh token, then the socket closes, then the provider ends its session. */
+  private async signOut(): Promise<void> {
+    if (!this.account || !this.keeper) return;
+    ui.signOut.disabled = true;
+    this.ended = true;
+    this.keeper.stop();
+    const logoutUrl = await this.account.signIn.signOut(this.keeper.current, location.href);
+    this.connection.stop();
+    if (logoutUrl) location.assign(logoutUrl);
+    else showSignIn(this.account.signIn, 'You are signed out.');
+  }
+
+  /** Renewal refused (revoked, expired): back to Sign in, with the reason. */
+  private endSession(message: string): void {
+    this.ended = true;
+    this.keeper?.stop();
+    this.connection.stop();
+    ui.list.replaceChildren();
+    if (this.account) showSignIn(this.account.signIn, message);
   }
 
   private onFrame(text: unknown): void {
@@ -143,6 +233,7 @@ class Dashboard {
       else this.pump();
     }
     if (outcome.kind === 'invalid') console.warn('ignored a frame:', outcome.reason);
+    if (outcome.kind === 'batch' && outcome.invalid > 0) console.warn(`ignored ${outcome.invalid} reading(s) of a telemetry-batch frame`);
     this.queueRender();
   }
 
@@ -163,7 +254,7 @@ class Dashboard {
 
   /** Coalesces any number of frames into one redraw per animation frame. */
   private queueRender(): void {
-    if (this.renderQueued) return;
+    if (this.renderQueued || this.ended) return;
     this.renderQueued = true;
     requestAnimationFrame(() => {
       this.renderQueued = false;
@@ -274,14 +365,65 @@ const showFatal = (message: string): void => {
   setText(ui.empty, 'Nothing to show until the page knows where to connect.');
 };
 
+/** Signed out: the Sign in button, and why (a failed or ended session). */
+const showSignIn = (signIn: SignIn, message?: string): void => {
+  setAttr(ui.status, 'data-state', 'stopped');
+  setText(ui.statusLabel, 'Signed out');
+  setText(ui.statusDetail, '');
+  ui.account.hidden = false;
+  ui.signOut.hidden = true;
+  ui.signIn.hidden = false;
+  ui.signIn.disabled = false;
+  setText(ui.userName, '');
+  setText(ui.userScope, '');
+  ui.notices.hidden = !message;
+  ui.notices.replaceChildren(...(message ? [h('div', { class: 'notice', 'data-testid': 'error-notice', 'data-code': 'auth' }, h('strong', {}, 'sign-in'), h('span', { class: 'text' }, message))] : []));
+  ui.empty.hidden = false;
+  setText(ui.empty, 'Sign in to see your devices.');
+  ui.signIn.onclick = async () => {
+    ui.signIn.disabled = true;
+    location.assign(await signIn.begin(location.href));
+  };
+};
+
 const boot = async (): Promise<void> => {
   const params = new URLSearchParams(location.search);
+  // The token is read once, kept in memory (the config), and taken out of the address bar and the history.
+  const cleaned = addressWithoutToken(location.href);
+  if (cleaned) history.replaceState(history.state, '', cleaned);
   const result = resolveConfig(params, await loadFileConfig());
   if (!result.ok) {
     showFatal(result.error);
     return;
   }
-  new Dashboard(result.config).start();
+  const config = result.config;
+  if (!config.auth) {
+    new Dashboard(config).start();
+    return;
+  }
+  const signIn = new SignIn(config.auth, sessionStorage);
+  let session: Session | undefined;
+  if (isCallback(location.href)) {
+    try {
+      const done = await signIn.complete(location.href);
+      session = done.session;
+      // The code and state leave the address bar (and the history) at once.
+      history.replaceState(null, '', done.returnTo);
+    } catch (error) {
+      history.replaceState(null, '', withoutCallbackParams(location.href));
+      showSignIn(signIn, (error as Error).message);
+      return;
+    }
+  } else {
+    session = await signIn.resume();
+  }
+  if (!session) {
+    showSignIn(signIn);
+    return;
+  }
+  // ?devices= etc. as before sign-in: resolve again from the restored address.
+  const restored = resolveConfig(new URLSearchParams(location.search), await loadFileConfig());
+  new Dashboard(restored.ok ? restored.config : config, { signIn, session }).start();
 };
 
 void boot();

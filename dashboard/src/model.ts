@@ -2,7 +2,7 @@
  * Everything the page knows, updated one server frame at a time. DOM-free:
  * the view reads it, tests feed it frames.
  */
-import { RecentIds } from './dedup.js';
+import { RecentIds, messageKey, telemetryKey } from './dedup.js';
 import { type ServerFrame, parseServerFrame } from './frames.js';
 import { GapFill, type HistoryRequest } from './history.js';
 import { LatencyWindow } from './latency.js';
@@ -37,7 +37,9 @@ export type Outcome =
   | { kind: 'resync'; deviceId: string; from: number; to: number; requests: HistoryRequest[] }
   | { kind: 'snapshot'; requests: HistoryRequest[] }
   | { kind: 'history'; deviceId: string; added: number }
-  | { kind: 'invalid'; reason: string };
+  | { kind: 'invalid'; reason: string }
+  /** A telemetry-batch frame: what each of its readings did, exactly as if each were a telemetry frame. */
+  | { kind: 'batch'; outcomes: Outcome[]; invalid: number };
 
 export class DashboardModel {
   readonly store: TelemetryStore;
@@ -92,7 +94,7 @@ export class DashboardModel {
   apply(frame: ServerFrame, now: number): Outcome {
     switch (frame.type) {
       case 'telemetry': {
-        if (!this.recent.admit(frame.id)) {
+        if (!this.recent.admit(telemetryKey(frame.deviceId, frame.id))) {
           this.counters.duplicates++;
           return { kind: 'duplicate', id: frame.id };
         }
@@ -110,8 +112,13 @@ export class DashboardModel {
         const requests = request ? [request] : [];
         return { kind: 'telemetry', deviceId: frame.deviceId, gap, requests };
       }
+      case 'telemetry-batch': {
+        const outcomes = frame.readings.map((reading) => this.apply(reading, now));
+        this.counters.invalid += frame.invalid;
+        return { kind: 'batch', outcomes, invalid: frame.invalid };
+      }
       case 'message':
-        if (!this.recent.admit(frame.id)) {
+        if (!this.recent.admit(messageKey(frame.id))) {
           this.counters.duplicates++;
           return { kind: 'duplicate', id: frame.id };
         }

@@ -53,7 +53,10 @@ export class SubscriptionPlanner {
   /** Devices to name in the connect URL's `devices=`; undefined lets the server subscribe the token's scope. */
   connectDevices(): string[] | undefined {
     if (this.wantAll || this.wanted.size === 0 || this.wanted.size > MAX_DEVICES_PER_FRAME) return undefined;
-    return [...this.wanted].sort();
+    // $connect refuses the whole connection (403) for a device outside the token: those are asked for by a
+    // subscribe frame after it opens, whose `forbidden` the page can show.
+    const inScope = [...this.wanted].filter((id) => this.scope === ALL_DEVICES || this.scope.includes(id));
+    return inScope.length > 0 ? inScope.sort() : undefined;
   }
 
   /** The socket opened with `devices` in its URL (or none): $connect subscribed exactly that. */

@@ -19,8 +19,9 @@ import {
 const config = {
   ...fanOutConfigFromEnv(),
   shardSize: intEnv('FANOUT_SHARD_SIZE', 2000),
-  // This function itself, by name (a !Ref to itself would be a circular dependency).
-  workerFunction: process.env.FANOUT_WORKER_FUNCTION || undefined,
+  // This function itself, by the name Lambda gives it at run time (a !Ref to itself in its own environment would be
+  // a circular dependency, and CloudFormation names the function). FANOUT_WORKER_FUNCTION, if set, wins.
+  workerFunction: process.env.FANOUT_WORKER_FUNCTION || process.env.AWS_LAMBDA_FUNCTION_NAME || undefined,
   maxEventAgeSeconds: intEnv('FANOUT_MAX_EVENT_AGE_SECONDS', DEFAULT_MAX_EVENT_AGE_SECONDS),
 };
 

@@ -6,6 +6,7 @@ import {
   createFanOutClients,
   createHandOn,
   createLambdaDispatcher,
+  createRecipientCache,
   createShardedDelivery,
   createTelemetryHandler,
   eventHandler,
@@ -26,8 +27,12 @@ const config = {
   retentionDays: intEnv('HISTORY_RETENTION_DAYS', 7),
 };
 
-const { store, fanOut, counter } = createFanOutClients(config);
+const { store, fanOut, counter, closer, doc } = createFanOutClients(config);
 const dispatch = config.workerFunction ? createLambdaDispatcher(config.workerFunction) : undefined;
+
+// Recipients cached across warm invocations, re-read when a subscription changes (recipientCache.ts). The first
+// invocation of a reading looks them up here; a worker it hands on to resumes from the table (the store).
+const recipients = createRecipientCache({ doc, tableName: config.tableName });
 
 const deliver = createShardedDelivery({ fanOut, dispatch, shardSize: config.shardSize, log: logger, counter });
 const handOn = createHandOn({ deliver, store, dispatch, maxEventAgeMs: config.maxEventAgeSeconds * 1000, log: logger, counter });
@@ -36,4 +41,6 @@ const devices = config.devicesTableName
   ? createDevicesStore({ doc: createDocumentClient(undefined, { allowImpreciseNumbers: true }), tableName: config.devicesTableName, retentionDays: config.retentionDays })
   : undefined;
 
-export const handler = eventHandler(createTelemetryHandler({ handOn, log: logger, counter, devices }));
+export const handler = eventHandler(
+  createTelemetryHandler({ store: { recipientPages: recipients.recipientPages }, handOn, log: logger, counter, devices, closer }),
+);

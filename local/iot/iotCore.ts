@@ -1,8 +1,8 @@
 /**
  * AWS IoT Core, locally: an MQTT broker (aedes) on TCP and over WebSocket, and
  * a topic-rule engine that runs the template's AWS::IoT::TopicRule resources
- * (their SQL through ./iotSql.ts) and invokes their Lambda actions
- * asynchronously. A payload a rule cannot read is logged and dropped, as IoT
+ * (their SQL through ./iotSql.ts), invokes their Lambda actions
+ * asynchronously and sends their Sqs actions' messages. A payload a rule cannot read is logged and dropped, as IoT
  * Core does; nothing a device sends can stop the broker.
  */
 import { randomUUID } from 'node:crypto';
@@ -42,6 +42,11 @@ export interface IotCoreOptions {
    * The stack passes in one bound to its DynamoDB; without it, those actions are skipped.
    */
   putItem?: (tableName: string, item: Record<string, unknown>) => Promise<void>;
+  /**
+   * The Sqs action: sends the rule's output as the message body (UseBase64
+   * false). The queue is SQS's, so the stack passes in local/sqs's SendMessage.
+   */
+  sendToQueue?: (queueId: string, body: string, meta: { rule: string; topic: string }) => Promise<void>;
   now?: () => number;
 }
 
@@ -53,7 +58,8 @@ export interface RuleActionOutcome {
 
 /** What the rule engine needs of Lambda's async invocation queue. */
 export interface RuleActionInvoker {
-  enqueue(run: (attempt: number) => Promise<unknown>, onDone?: (outcome: RuleActionOutcome) => void): void;
+  /** `job` names the function and event, for Lambda's OnFailure destination. */
+  enqueue(run: (attempt: number) => Promise<unknown>, onDone?: (outcome: RuleActionOutcome) => void, job?: { functionId: string; event: unknown }): void;
   settled(): Promise<void>;
   close(): Promise<void>;
 }
@@ -62,6 +68,8 @@ export interface IotStats {
   published: number;
   matched: number;
   invoked: number;
+  /** Messages sent to a queue by an Sqs action. */
+  queued: number;
   failed: number;
   dropped: number;
   /** DynamoDBv2 actions performed, and those that failed (IoT Core sends those to the rule's error action). */
@@ -103,10 +111,10 @@ export const compileRules = (rules: TopicRuleSpec[], log: IotCoreOptions['log'])
 };
 
 export const startIotCore = async (options: IotCoreOptions): Promise<IotCore> => {
-  const { invoke, log, asyncInvoker, putItem, now = Date.now } = options;
+  const { invoke, log, asyncInvoker, putItem, sendToQueue, now = Date.now } = options;
   const pending = new Set<Promise<void>>();
   const rules = compileRules(options.rules, log);
-  const stats: IotStats = { published: 0, matched: 0, invoked: 0, failed: 0, dropped: 0, stored: 0, storeFailed: 0 };
+  const stats: IotStats = { published: 0, matched: 0, invoked: 0, queued: 0, failed: 0, dropped: 0, stored: 0, storeFailed: 0 };
   const broker = await Aedes.createBroker({ heartbeatInterval: 60_000 });
   const sockets = new Set<Socket>();
   let tcp: Server | undefined;
@@ -148,6 +156,21 @@ export const startIotCore = async (options: IotCoreOptions): Promise<IotCore> =>
       }
       if (!output) continue;
       stats.matched++;
+      for (const queueId of rule.spec.queueIds ?? []) {
+        if (!sendToQueue) {
+          log('warn', 'rule', `${rule.spec.logicalId}: no queue service for its Sqs action to ${queueId}`);
+          continue;
+        }
+        stats.queued++;
+        const sent = sendToQueue(queueId, JSON.stringify(output), { rule: rule.spec.logicalId, topic })
+          .catch((error: Error) => {
+            // IoT Core would run the rule's error action; here the failure is logged.
+            stats.failed++;
+            log('error', 'rule', `${rule.spec.logicalId} → ${queueId}: SendMessage failed for a message from ${topic}: ${error.message}`);
+          })
+          .finally(() => pending.delete(sent));
+        pending.add(sent);
+      }
       for (const tableName of putItem ? rule.spec.putItemTables : []) {
         // IoT Core writes the item itself, beside the Lambda action: nothing here waits on it.
         const item = output;
@@ -178,6 +201,7 @@ export const startIotCore = async (options: IotCoreOptions): Promise<IotCore> =>
               log('error', 'rule', `${rule.spec.logicalId} → ${functionId}: gave up on a message from ${topic} after ${outcome.attempts} attempts: ${outcome.error?.message ?? 'unknown error'}`);
             }
           },
+          { functionId, event },
         );
       }
     }

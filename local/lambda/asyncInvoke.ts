@@ -21,9 +21,15 @@ export interface AsyncOutcome {
   error?: Error;
 }
 
+/** What was invoked: for the OnFailure destination's invocation record. */
+export interface AsyncJob {
+  functionId: string;
+  event: unknown;
+}
+
 export interface AsyncInvoker {
   /** Queues an invocation and returns at once. `attempt` is 1 for the first try. */
-  enqueue(run: (attempt: number) => Promise<unknown>, onDone?: (outcome: AsyncOutcome) => void): void;
+  enqueue(run: (attempt: number) => Promise<unknown>, onDone?: (outcome: AsyncOutcome) => void, job?: AsyncJob): void;
   /** Resolves when every queued invocation, retries included, has finished. */
   settled(): Promise<void>;
   /** Drops pending retries (their invocations are abandoned, like events in a deleted queue) and waits for the ones running. */
@@ -31,10 +37,23 @@ export interface AsyncInvoker {
   readonly pending: number;
 }
 
+export interface AsyncInvokerOptions {
+  retryDelaysMs?: number[];
+  /** Invocations running at once; the others wait in the queue for a turn (unbounded by default). */
+  maxConcurrent?: number;
+  /**
+   * Called once when an invocation has failed every attempt: where Lambda sends
+   * the invocation record to the function's OnFailure destination.
+   * https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
+   */
+  onExhausted?: (job: AsyncJob, outcome: AsyncOutcome) => void | Promise<void>;
+}
+
 export const createAsyncInvoker = ({
   retryDelaysMs = DEFAULT_ASYNC_RETRY_DELAYS_MS,
   maxConcurrent = Number.POSITIVE_INFINITY,
-}: { retryDelaysMs?: number[]; maxConcurrent?: number } = {}): AsyncInvoker => {
+  onExhausted,
+}: AsyncInvokerOptions = {}): AsyncInvoker => {
   const inFlight = new Set<Promise<void>>();
   let running = 0;
   const waiting: (() => void)[] = [];
@@ -71,7 +90,7 @@ export const createAsyncInvoker = ({
       sleepers.add(sleeper);
     });
 
-  const run = async (call: (attempt: number) => Promise<unknown>, onDone?: (outcome: AsyncOutcome) => void) => {
+  const run = async (call: (attempt: number) => Promise<unknown>, onDone?: (outcome: AsyncOutcome) => void, job?: AsyncJob) => {
     let error: Error | undefined;
     for (let attempt = 1; attempt <= retryDelaysMs.length + 1; attempt++) {
       if (attempt > 1) {
@@ -89,16 +108,21 @@ export const createAsyncInvoker = ({
         done();
       }
     }
-    onDone?.({ ok: false, attempts: retryDelaysMs.length + 1, error });
+    const outcome = { ok: false, attempts: retryDelaysMs.length + 1, error };
+    onDone?.(outcome);
+    // Not when the queue was closed mid-retry: those events are abandoned, as in a deleted function.
+    if (job && onExhausted && !closed) await onExhausted(job, outcome);
   };
 
   return {
     get pending() {
       return inFlight.size;
     },
-    enqueue(call, onDone) {
+    enqueue(call, onDone, job) {
       if (closed) return;
-      const promise = run(call, onDone).finally(() => inFlight.delete(promise));
+      const promise = run(call, onDone, job)
+        .catch(() => undefined)
+        .finally(() => inFlight.delete(promise));
       inFlight.add(promise);
     },
     async settled() {

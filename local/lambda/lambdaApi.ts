@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import { type AsyncInvoker, createAsyncInvoker } from './asyncInvoke.js';
+import { type AsyncInvoker, type AsyncInvokerOptions, createAsyncInvoker } from './asyncInvoke.js';
 import { FunctionError } from './functionHost.js';
 import { functionNameFromArn } from '../template/stackModel.js';
 
@@ -23,6 +23,8 @@ export interface LambdaApiOptions {
   retryDelaysMs?: number[];
   /** Asynchronous (Event) invocations running at once; the rest wait in the queue. */
   asyncConcurrency?: number;
+  /** A failed Event invocation, after its retries: the stack sends it to the function's OnFailure destination. */
+  onExhausted?: AsyncInvokerOptions['onExhausted'];
   log: (level: 'info' | 'warn' | 'error', text: string) => void;
   region: string;
   accountId: string;
@@ -38,7 +40,7 @@ const PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?(?:\?.*)?$/;
 
 export const createLambdaApi = (options: LambdaApiOptions): LambdaApi => {
   const { resolveFunction, invoke, log } = options;
-  const queue: AsyncInvoker = createAsyncInvoker({ retryDelaysMs: options.retryDelaysMs, maxConcurrent: options.asyncConcurrency });
+  const queue: AsyncInvoker = createAsyncInvoker({ retryDelaysMs: options.retryDelaysMs, maxConcurrent: options.asyncConcurrency, onExhausted: options.onExhausted });
   let server: Server | undefined;
 
   const answer = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) => {
@@ -88,6 +90,7 @@ export const createLambdaApi = (options: LambdaApiOptions): LambdaApi => {
         (outcome) => {
           if (!outcome.ok) log('error', `${functionId}: async invocation gave up after ${outcome.attempts} attempts: ${outcome.error?.message ?? 'unknown error'}`);
         },
+        { functionId, event },
       );
       return answer(res, 202, '');
     }

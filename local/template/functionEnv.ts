@@ -25,6 +25,8 @@ export interface FunctionEnvOptions {
   auth: boolean;
   /** The development secret, given to authorizer functions as AUTH_SECRET. */
   authSecret?: string;
+  /** Over the template's, for authorizer functions only (LOCAL_AUTH=oidc: the local provider's issuer, JWKS and client). */
+  authorizerEnv?: Record<string, string>;
   extra?: Record<string, string>;
 }
 
@@ -46,7 +48,7 @@ export const authorizerFunctionIds = (model: StackModel): Set<string> =>
 export const protectedFunctionIds = (model: StackModel): Set<string> =>
   new Set([...(model.api?.routes.values() ?? [])].flatMap((r) => (r.authorizer && r.functionId ? [r.functionId] : [])));
 
-export const functionEnvironment = ({ spec, model, endpoints, auth, authSecret, extra = {} }: FunctionEnvOptions): Record<string, string> => {
+export const functionEnvironment = ({ spec, model, endpoints, auth, authSecret, authorizerEnv, extra = {} }: FunctionEnvOptions): Record<string, string> => {
   const api = model.api;
   const templateEnv = Object.fromEntries(
     Object.entries(spec.environment).map(([key, value]) => [
@@ -75,6 +77,7 @@ export const functionEnvironment = ({ spec, model, endpoints, auth, authSecret, 
     POWERTOOLS_METRICS_DISABLED: 'true',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     ...(authSecret && authorizerFunctionIds(model).has(spec.logicalId) ? { AUTH_SECRET: authSecret } : {}),
+    ...(authorizerEnv && authorizerFunctionIds(model).has(spec.logicalId) ? authorizerEnv : {}),
     ...(!auth && protectedFunctionIds(model).has(spec.logicalId) ? { REQUIRE_AUTH: 'false' } : {}),
     ...extra,
   };

@@ -27,6 +27,8 @@ export interface FunctionSpec {
   runtime: string;
   /** Globals.Function.Environment merged with the function's own, intrinsics resolved (AWS values). */
   environment: Record<string, string>;
+  /** EventInvokeConfig's OnFailure destination: where a failed asynchronous invocation's record goes. */
+  onFailure?: { type: string; destination: string };
 }
 
 export interface AuthorizerSpec {
@@ -67,6 +69,15 @@ export interface TableSpec {
   ttlAttribute?: string;
 }
 
+/** An `AWS::SQS::Queue`: its Ref is its URL on AWS, which the local SQS resolves by the name at its end. */
+export interface QueueSpec {
+  logicalId: string;
+  name: string;
+  arn: string;
+  /** The queue's attributes as SQS's CreateQueue takes them (strings), RedrivePolicy's target as an ARN. */
+  attributes: Record<string, string>;
+}
+
 export interface TopicRuleSpec {
   logicalId: string;
   name: string;
@@ -77,9 +88,55 @@ export interface TopicRuleSpec {
   functionIds: string[];
   /** Tables of `DynamoDBv2` actions: each puts the rule's output as one item. */
   putItemTables: string[];
+  /** Targets of `Sqs` actions (queue logical ids). */
+  queueIds?: string[];
   /** Action types the local stack does not run (logged once at start). */
   unsupportedActions: string[];
 }
+
+export interface QueueSpec {
+  logicalId: string;
+  name: string;
+  /** What `Ref` gives: `https://sqs.{region}.amazonaws.com/{account}/{name}`; the local queue resolves any URL by its name. */
+  url: string;
+  arn: string;
+  /** CreateQueue attributes from the template's properties (RedrivePolicy as JSON text). */
+  attributes: Record<string, string>;
+  /** The queue this one redrives to, when it is one of the template's. */
+  deadLetterQueueId?: string;
+}
+
+export interface EventSourceMappingSpec {
+  logicalId: string;
+  functionId: string;
+  queueId: string;
+  batchSize: number;
+  maximumBatchingWindowInSeconds: number;
+  reportBatchItemFailures: boolean;
+  enabled: boolean;
+}
+
+
+/** A function's `Schedule` event (an EventBridge rule that invokes it): what local/eventbridge/ runs. */
+export interface ScheduleSpec {
+  functionId: string;
+  /** The event's name under the function's Events. */
+  eventName: string;
+  /** `rate(1 minute)`, `cron(…)`. */
+  expression: string;
+  /** The period of a rate() expression; undefined for cron(), which the local stack does not run. */
+  periodMs?: number;
+  enabled: boolean;
+}
+
+const RATE_UNITS_MS: Record<string, number> = { minute: 60_000, minutes: 60_000, hour: 3_600_000, hours: 3_600_000, day: 86_400_000, days: 86_400_000 };
+
+/** `rate(5 minutes)` → 300000; undefined for anything else. https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html */
+export const ratePeriodMs = (expression: string): number | undefined => {
+  const match = /^rate\(\s*(\d+)\s+([a-z]+)\s*\)$/.exec(expression.trim());
+  const unit = match ? RATE_UNITS_MS[match[2] as string] : undefined;
+  return match && unit && Number(match[1]) > 0 ? Number(match[1]) * unit : undefined;
+};
 
 export interface StackModel {
   stackName: string;
@@ -90,6 +147,11 @@ export interface StackModel {
   api?: WebSocketApiSpec;
   tables: TableSpec[];
   rules: TopicRuleSpec[];
+  /** SQS queues, dead-letter queues first. */
+  queues: QueueSpec[];
+  /** SQS event source mappings. */
+  eventSourceMappings: EventSourceMappingSpec[];
+  schedules: ScheduleSpec[];
   /** Things in the template that the local stack skips, for one warning each at start. */
   warnings: string[];
 }
@@ -219,6 +281,10 @@ export const buildStackModel = ({
       case 'AWS::IoT::TopicRule':
         id = (property(logicalId, 'RuleName') as string | undefined) ?? `${stackName}_${logicalId}`.replace(/[^A-Za-z0-9_]/g, '_');
         break;
+      case 'AWS::SQS::Queue':
+        // Ref of a queue is its URL.
+        id = `https://sqs.${region}.amazonaws.com/${accountId}/${queueName(logicalId)}`;
+        break;
       default:
         // Integrations, routes, authorizers, stages, ...: their logical id stands in for the physical id.
         id = logicalId;
@@ -226,6 +292,8 @@ export const buildStackModel = ({
     names.set(logicalId, id);
     return id;
   };
+
+  const queueName = (logicalId: string): string => (property(logicalId, 'QueueName') as string | undefined) ?? `${stackName}-${logicalId}`;
 
   const attributeOf = (logicalId: string, attribute: string): string => {
     const resource = allResources[logicalId] as Resource;
@@ -248,9 +316,21 @@ export const buildStackModel = ({
         return `arn:${partition}:iam::${accountId}:role/${stackName}-${logicalId}`;
       case 'AWS::IoT::TopicRule.Arn':
         return `arn:${partition}:iot:${region}:${accountId}:rule/${id}`;
+      case 'AWS::SQS::Queue.Arn':
+        return `arn:${partition}:sqs:${region}:${accountId}:${queueName(logicalId)}`;
+      case 'AWS::SQS::Queue.QueueName':
+        return queueName(logicalId);
+      case 'AWS::SQS::Queue.QueueUrl':
+        return id;
       default:
         return attribute === 'Arn' ? `arn:${partition}:local:${region}:${accountId}:${logicalId}` : `${logicalId}.${attribute}`;
     }
+  };
+
+  const onFailureOf = (logicalId: string): { onFailure?: FunctionSpec['onFailure'] } => {
+    const config = property(logicalId, 'EventInvokeConfig') as { DestinationConfig?: { OnFailure?: { Type?: string; Destination?: string } } } | undefined;
+    const onFailure = config?.DestinationConfig?.OnFailure;
+    return onFailure?.Destination ? { onFailure: { type: String(onFailure.Type ?? 'SQS'), destination: String(onFailure.Destination) } } : {};
   };
 
   const resourcesOfType = (...types: string[]): [string, Resource][] =>
@@ -291,6 +371,7 @@ export const buildStackModel = ({
       memoryMb: Number(resolve(props.MemorySize ?? globals.MemorySize ?? 128)),
       runtime: String(resolve(props.Runtime ?? globals.Runtime ?? 'nodejs20.x')),
       environment,
+      ...onFailureOf(logicalId),
     });
     functionIdByName.set(name, logicalId);
   }
@@ -394,11 +475,65 @@ export const buildStackModel = ({
     });
   }
 
+  // ---- SQS queues (before the rules, which send to them)
+  const QUEUE_ATTRIBUTES = ['DelaySeconds', 'MaximumMessageSize', 'MessageRetentionPeriod', 'ReceiveMessageWaitTimeSeconds', 'VisibilityTimeout', 'SqsManagedSseEnabled', 'KmsMasterKeyId'];
+  const queueIdByArn = new Map<string, string>();
+  const queueIdByUrl = new Map<string, string>();
+  const queueSpecs: QueueSpec[] = [];
+  for (const [logicalId] of resourcesOfType('AWS::SQS::Queue')) {
+    if (property(logicalId, 'FifoQueue') === true || property(logicalId, 'FifoQueue') === 'true') {
+      warnings.push(`${logicalId}: FIFO queues are not run locally`);
+      continue;
+    }
+    const attributes: Record<string, string> = {};
+    for (const name of QUEUE_ATTRIBUTES) {
+      const value = property(logicalId, name);
+      if (value !== undefined) attributes[name] = String(value);
+    }
+    const redrive = property(logicalId, 'RedrivePolicy') as { deadLetterTargetArn?: string; maxReceiveCount?: unknown } | string | undefined;
+    const redrivePolicy = typeof redrive === 'string' ? (JSON.parse(redrive) as { deadLetterTargetArn?: string; maxReceiveCount?: unknown }) : redrive;
+    if (redrivePolicy) attributes.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: redrivePolicy.deadLetterTargetArn, maxReceiveCount: Number(redrivePolicy.maxReceiveCount) });
+    const spec: QueueSpec = { logicalId, name: queueName(logicalId), url: physicalId(logicalId), arn: attributeOf(logicalId, 'Arn'), attributes };
+    queueIdByArn.set(spec.arn, logicalId);
+    queueIdByUrl.set(spec.url, logicalId);
+    queueSpecs.push(spec);
+  }
+  for (const spec of queueSpecs) {
+    const target = spec.attributes.RedrivePolicy ? (JSON.parse(spec.attributes.RedrivePolicy) as { deadLetterTargetArn?: string }).deadLetterTargetArn : undefined;
+    if (target) spec.deadLetterQueueId = queueIdByArn.get(target);
+  }
+  // Dead-letter queues first: CreateQueue needs its redrive target to exist.
+  const queues = [...queueSpecs].sort((a, b) => Number(a.deadLetterQueueId !== undefined) - Number(b.deadLetterQueueId !== undefined));
+
+  // ---- Lambda event source mappings (SQS)
+  const eventSourceMappings: EventSourceMappingSpec[] = [];
+  for (const [logicalId] of resourcesOfType('AWS::Lambda::EventSourceMapping')) {
+    const source = String(property(logicalId, 'EventSourceArn') ?? '');
+    const queueId = queueIdByArn.get(source);
+    const fnRef = String(property(logicalId, 'FunctionName') ?? '');
+    const functionId = functionIdByName.get(fnRef) ?? functionIdByName.get(functionNameFromArn(fnRef) ?? '') ?? (functions.has(fnRef) ? fnRef : undefined);
+    if (!queueId || !functionId) {
+      warnings.push(`${logicalId}: event source ${JSON.stringify(source)} → ${JSON.stringify(fnRef)} is not run locally (only SQS queues of this template to its functions)`);
+      continue;
+    }
+    const enabled = property(logicalId, 'Enabled');
+    eventSourceMappings.push({
+      logicalId,
+      functionId,
+      queueId,
+      batchSize: Number(property(logicalId, 'BatchSize') ?? 10),
+      maximumBatchingWindowInSeconds: Number(property(logicalId, 'MaximumBatchingWindowInSeconds') ?? 0),
+      reportBatchItemFailures: ((property(logicalId, 'FunctionResponseTypes') as string[] | undefined) ?? []).includes('ReportBatchItemFailures'),
+      enabled: enabled === undefined || enabled === true || enabled === 'true',
+    });
+  }
+
   // ---- IoT topic rules
   const rules: TopicRuleSpec[] = [];
   for (const [logicalId] of resourcesOfType('AWS::IoT::TopicRule')) {
     const payload = (property(logicalId, 'TopicRulePayload') as Record<string, any> | undefined) ?? {};
     const functionIds: string[] = [];
+    const queueIds: string[] = [];
     const putItemTables: string[] = [];
     const unsupportedActions: string[] = [];
     for (const action of (payload.Actions as Record<string, any>[] | undefined) ?? []) {
@@ -406,6 +541,11 @@ export const buildStackModel = ({
         if (type === 'Lambda') {
           const id = functionIdFromArn(config?.FunctionArn, logicalId);
           if (id) functionIds.push(id);
+        } else if (type === 'Sqs') {
+          const queue = queueIdByUrl.get(String(config?.QueueUrl ?? ''));
+          if (queue) queueIds.push(queue);
+          else warnings.push(`${logicalId}: Sqs action to ${JSON.stringify(config?.QueueUrl)}, not a queue of this template`);
+          if (config?.UseBase64 === true || config?.UseBase64 === 'true') warnings.push(`${logicalId}: Sqs action with UseBase64 is sent as plain text locally`);
         } else if (type === 'DynamoDBv2' && typeof config?.PutItem?.TableName === 'string') {
           putItemTables.push(config.PutItem.TableName);
         } else {
@@ -421,12 +561,26 @@ export const buildStackModel = ({
       sqlVersion: String(payload.AwsIotSqlVersion ?? '2016-03-23'),
       disabled: payload.RuleDisabled === true || payload.RuleDisabled === 'true',
       functionIds,
+      queueIds,
       putItemTables,
       unsupportedActions,
     });
   }
 
-  return { stackName, region, accountId, parameters, functions, api, tables, rules, warnings };
+  // ---- Schedule events (SAM turns each into an EventBridge rule)
+  const schedules: ScheduleSpec[] = [];
+  for (const [logicalId] of resourcesOfType('AWS::Serverless::Function')) {
+    const events = (property(logicalId, 'Events') as Record<string, { Type?: string; Properties?: Record<string, unknown> }> | undefined) ?? {};
+    for (const [eventName, event] of Object.entries(events)) {
+      if (event?.Type !== 'Schedule') continue;
+      const expression = String(event.Properties?.Schedule ?? '');
+      const periodMs = ratePeriodMs(expression);
+      if (periodMs === undefined) warnings.push(`${logicalId}.${eventName}: schedule "${expression}" is not run locally (only rate() is)`);
+      schedules.push({ functionId: logicalId, eventName, expression, periodMs, enabled: event.Properties?.Enabled !== false && event.Properties?.Enabled !== 'false' });
+    }
+  }
+
+  return { stackName, region, accountId, parameters, functions, api, tables, rules, queues, eventSourceMappings, schedules, warnings };
 };
 
 /**

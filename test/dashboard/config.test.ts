@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { DEFAULT_STALE_MS, DEFAULT_WINDOW_MS, connectUrl, parseDuration, parseFileConfig, resolveConfig, tokenScope } from '../../dashboard/src/config.js';
+import { DEFAULT_STALE_MS, DEFAULT_WINDOW_MS, addressWithoutToken, connectUrl, parseDuration, parseFileConfig, resolveConfig, tokenScope } from '../../dashboard/src/config.js';
 
 const API = 'wss://abc123.execute-api.eu-west-1.amazonaws.com/prod';
 
@@ -116,5 +116,49 @@ describe("dashboard token scope (the JWT's devices claim, unverified)", () => {
 
   it('decodes non-ASCII claims', () => {
     expect(tokenScope(jwt({ devices: ['capteur-é'] }))).to.deep.equal(['capteur-é']);
+  });
+});
+
+describe('dashboard address without its token', () => {
+  it('drops ?token= and a token inside ?url=, keeping everything else', () => {
+    const cleaned = addressWithoutToken('https://dash.example/?url=wss%3A%2F%2Fapi.example%2Fprod%3Ftoken%3Dinner&token=outer&window=5m');
+
+    const url = new URL(cleaned!);
+    expect(url.searchParams.get('token')).to.equal(null);
+    expect(url.searchParams.get('url')).to.equal('wss://api.example/prod');
+    expect(url.searchParams.get('window')).to.equal('5m');
+    expect(cleaned).to.not.match(/inner|outer/);
+  });
+
+  it('leaves an address without a token alone', () => {
+    expect(addressWithoutToken('https://dash.example/?url=wss%3A%2F%2Fapi.example%2Fprod&window=5m')).to.equal(undefined);
+  });
+});
+
+describe('dashboard config: sign-in', () => {
+  const auth = { issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc', clientId: 'c1', authorizationEndpoint: 'https://a/oauth2/authorize', tokenEndpoint: 'https://a/oauth2/token', logout: 'cognito' };
+  const jwt = (claims: object) => `h.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.s`;
+
+  it("signs in with config.json's provider when no token is given", () => {
+    const result = resolveConfig('', parseFileConfig({ url: API, auth }));
+    expect(result.ok && result.config.auth?.clientId).to.equal('c1');
+    expect(result.ok && result.config.token).to.equal(undefined);
+  });
+
+  it('lets ?token= win over sign-in (scripts, kiosks, AuthMode=secret)', () => {
+    const result = resolveConfig('token=abc', parseFileConfig({ url: API, auth }));
+    expect(result.ok && result.config).to.deep.include({ token: 'abc' });
+    expect(result.ok && result.config.auth).to.equal(undefined);
+  });
+
+  it("never signs in to config.json's provider for another endpoint named in ?url=", () => {
+    const result = resolveConfig('url=wss://other.example.com/prod', parseFileConfig({ url: API, auth }));
+    expect(result.ok && result.config.auth).to.equal(undefined);
+  });
+
+  it("reads a Cognito access token's scope from its devices: groups", () => {
+    expect(tokenScope(jwt({ token_use: 'access', 'cognito:groups': ['devices:dev-1', 'publish', 'devices:dev-2'] }))).to.deep.equal(['dev-1', 'dev-2']);
+    expect(tokenScope(jwt({ 'cognito:groups': ['devices:*'] }))).to.equal('*');
+    expect(tokenScope(jwt({ 'cognito:groups': ['publish'] }))).to.deep.equal([]);
   });
 });

@@ -232,4 +232,81 @@ describe('dashboard live connection', () => {
     expect(describeClose(1001, '')).to.equal('the server went away');
     expect(describeClose(4001, 'kicked')).to.equal('closed (4001): kicked');
   });
+  describe('renew (a renewed token, make-before-break)', () => {
+    it('opens the new socket with a fresh URL, keeps taking frames on the old one until it opens, then closes the old one', () => {
+      let token = 'old';
+      const closes: number[] = [];
+      const renewedFlags: boolean[] = [];
+      const connection = connect({
+        url: () => `ws://127.0.0.1:3001/?token=${token}`,
+        onClose: () => closes.push(1),
+        onOpen: (url, how) => (opened.push(url), renewedFlags.push(how.renewed)),
+      });
+      const first = latest()!;
+      first.open();
+      token = 'new';
+
+      connection.renew();
+      const second = latest()!;
+      first.receive({ type: 'telemetry', id: 'a' });
+
+      expect(second).to.not.equal(first);
+      expect(second.url).to.equal('ws://127.0.0.1:3001/?token=new');
+      expect(first.closedWith).to.equal(undefined);
+      expect(frames).to.deep.equal([JSON.stringify({ type: 'telemetry', id: 'a' })]);
+
+      second.open();
+      first.receive({ type: 'telemetry', id: 'late' });
+      second.receive({ type: 'telemetry', id: 'b' });
+
+      expect(first.closedWith).to.deep.equal({ code: 1000, reason: 'token renewed' });
+      expect(frames.map((f) => JSON.parse(f as string).id)).to.deep.equal(['a', 'b']);
+      expect(opened).to.deep.equal(['ws://127.0.0.1:3001/?token=old', 'ws://127.0.0.1:3001/?token=new']);
+      expect(renewedFlags).to.deep.equal([false, true]);
+      expect(second.sent).to.deep.equal([{ action: 'ping' }]);
+      expect(connection.current.state).to.equal('live');
+      expect(closes).to.deep.equal([]);
+    });
+
+    it('keeps the current socket when the new one is refused or never opens, and says why', () => {
+      const failures: string[] = [];
+      const connection = connect({ onRenewFailed: (reason) => failures.push(reason) });
+      const first = latest()!;
+      first.open();
+
+      connection.renew();
+      latest()!.drop(1006);
+      connection.renew();
+      clock.tick(10_000);
+
+      expect(failures).to.have.length(2);
+      expect(failures[0]).to.match(/refused/);
+      expect(failures[1]).to.equal('the new connection did not open in time');
+      expect(first.closedWith).to.equal(undefined);
+      expect(connection.isOpen).to.equal(true);
+      expect(sockets[2]!.closedWith).to.deep.equal({ code: 1000, reason: 'renewal abandoned' });
+    });
+
+    it('connects at once, without waiting out the backoff, when renewed while reconnecting', () => {
+      const connection = connect();
+      latest()!.drop();
+      const before = sockets.length;
+
+      connection.renew();
+
+      expect(sockets.length).to.equal(before + 1);
+    });
+
+    it('stop() also closes a new socket that is still opening', () => {
+      const connection = connect();
+      latest()!.open();
+      connection.renew();
+      const next = latest()!;
+
+      connection.stop();
+
+      expect(next.closedWith).to.deep.equal({ code: 1000, reason: 'renewal abandoned' });
+      expect(connection.current.state).to.equal('stopped');
+    });
+  });
 });

@@ -142,6 +142,34 @@ describe('deploy:dashboard, the whole flow against mocked AWS clients', () => {
     expect(result).to.include({ dashboardUrl: 'https://d111111abcdef8.cloudfront.net', invalidationId: 'I2J0I21PCUYOIK' });
   });
 
+  it("writes where people sign in into config.json for a stack in cognito mode (the hosted domain's OAuth endpoints)", async () => {
+    const cognito: Output[] = [
+      ...OUTPUTS,
+      { OutputKey: 'CognitoIssuer', OutputValue: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC' },
+      { OutputKey: 'UserPoolClientId', OutputValue: '5abc' },
+      { OutputKey: 'SignInUrl', OutputValue: 'https://acme-iot.auth.eu-west-1.amazoncognito.com' },
+    ];
+    cfn.on(DescribeStacksCommand, { StackName: 'iot' }).resolves({ Stacks: [{ StackName: 'iot', CreationTime: new Date(), StackStatus: 'UPDATE_COMPLETE', Outputs: cognito }] });
+
+    const result = await deploy();
+
+    const config = JSON.parse(String(s3.commandCalls(PutObjectCommand).find((c) => c.args[0].input.Key === 'config.json')!.args[0].input.Body));
+    expect(config).to.deep.equal({
+      url: WS,
+      auth: {
+        issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC',
+        clientId: '5abc',
+        authorizationEndpoint: 'https://acme-iot.auth.eu-west-1.amazoncognito.com/oauth2/authorize',
+        tokenEndpoint: 'https://acme-iot.auth.eu-west-1.amazoncognito.com/oauth2/token',
+        revocationEndpoint: 'https://acme-iot.auth.eu-west-1.amazoncognito.com/oauth2/revoke',
+        logoutEndpoint: 'https://acme-iot.auth.eu-west-1.amazoncognito.com/logout',
+        logout: 'cognito',
+        scope: 'openid email profile',
+      },
+    });
+    expect(result.signIn).to.equal(true);
+  });
+
   it('uploads nothing when the stack was deployed without dashboard hosting', async () => {
     cfn.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'iot', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: OUTPUTS.slice(0, 1) }] });
 

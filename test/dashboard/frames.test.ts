@@ -57,4 +57,26 @@ describe('dashboard server frame parsing', () => {
     }
     expect(parseServerFrame(new ArrayBuffer(4))).to.deep.equal({ type: 'invalid', reason: 'binary frame' });
   });
+  it('reads a telemetry-batch frame into telemetry frames, one per reading, with the top-level deviceId for readings without one', () => {
+    const text = JSON.stringify({
+      type: 'telemetry-batch',
+      deviceId: 'dev-9',
+      readings: [
+        { id: 'a', deviceId: 'dev-1', ts: 1000, receivedAt: 1010, data: { t: 1 } },
+        { id: 'b', ts: 2000, receivedAt: 2010, data: { t: 2 } },
+        { id: '', deviceId: 'dev-1', ts: 1, data: {} },
+        'not a reading',
+      ],
+    });
+
+    expect(parseServerFrame(text)).to.deep.equal({
+      type: 'telemetry-batch',
+      invalid: 2,
+      readings: [
+        { type: 'telemetry', id: 'a', deviceId: 'dev-1', ts: 1000, receivedAt: 1010, data: { t: 1 } },
+        { type: 'telemetry', id: 'b', deviceId: 'dev-9', ts: 2000, receivedAt: 2010, data: { t: 2 } },
+      ],
+    });
+    expect(parseServerFrame('{"type":"telemetry-batch","readings":{}}')).to.deep.equal({ type: 'invalid', reason: 'telemetry-batch without readings' });
+  });
 });

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { DashboardModel } from '../../dashboard/src/model.js';
+import { fieldColor } from '../../dashboard/src/view/palette.js';
 
 const T0 = 1_764_057_600_000;
 const telemetry = (id: string, deviceId: string, ts: number, data: Record<string, unknown> = { temperature: 20 }) =>
@@ -39,6 +41,41 @@ describe('dashboard model (one server frame at a time)', () => {
     expect(model.counters).to.include({ telemetry: 1, duplicates: 1 });
     expect(model.store.device('dev-1')!.messages).to.equal(1);
     expect(model.store.device('dev-1')!.x).to.have.length(1);
+  });
+
+  it('keeps frames of two devices that carry the same id: duplicates are per (deviceId, id)', () => {
+    // A device that reuses another's ids ("seq-100" …) must not blank that device out on the page.
+    const model = new DashboardModel({ scope: '*' });
+    model.receive(telemetry('seq-100', 'attacker', T0), T0 + 10);
+
+    const victim = model.receive(telemetry('seq-100', 'victim', T0 + 1), T0 + 20);
+    const repeat = model.receive(telemetry('seq-100', 'victim', T0 + 1), T0 + 30);
+
+    expect(victim).to.deep.equal({ kind: 'telemetry', deviceId: 'victim' });
+    expect(repeat.kind).to.equal('duplicate');
+    expect(model.store.device('victim')!.messages).to.equal(1);
+  });
+
+  it('charts and colours any field name a device sends, Object.prototype names included (property)', () => {
+    const fieldName = fc.oneof(
+      fc.constantFrom('__defineGetter__', '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'temperature', ''),
+      fc.string({ maxLength: 40 }),
+    );
+    fc.assert(
+      fc.property(fc.uniqueArray(fieldName, { minLength: 1, maxLength: 6 }), fc.double({ noNaN: true, noDefaultInfinity: true }), (fields, value) => {
+        const model = new DashboardModel({ scope: '*' });
+        // Built from JSON text, as frames arrive: JSON.parse makes "__proto__" an own field, like any other.
+        const data = JSON.parse(`{${fields.map((f) => `${JSON.stringify(f)}:${JSON.stringify(value)}`).join(',')}}`);
+
+        const outcome = model.receive(JSON.stringify({ type: 'telemetry', id: 'm1', deviceId: 'dev-1', ts: T0, receivedAt: T0, data }), T0 + 5);
+
+        expect(outcome.kind).to.equal('telemetry');
+        const device = model.store.device('dev-1')!;
+        expect(Object.keys(device.latest).sort()).to.deep.equal([...fields].sort());
+        for (const field of [...fields, ...device.fields]) expect(fieldColor(field)).to.match(/^#[0-9a-f]{6}$/);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('measures end-to-end latency as receive time minus the device ts', () => {
@@ -125,5 +162,27 @@ describe('dashboard model (one server frame at a time)', () => {
 
     expect(model.rate(T0 + 9_999, 5_000)).to.equal(10);
     expect(model.rate(T0 + 60_000, 5_000)).to.equal(0);
+  });
+  it('treats each reading of a telemetry-batch frame exactly as a telemetry frame, duplicates across both kinds included', () => {
+    const model = new DashboardModel({ scope: '*' });
+    model.receive(telemetry('m1', 'dev-1', T0), T0 + 10);
+    const reading = (id: string, deviceId: string, ts: number) => ({ id, deviceId, ts, receivedAt: ts + 5, data: { temperature: 21 } });
+
+    const outcome = model.receive(
+      JSON.stringify({ type: 'telemetry-batch', readings: [reading('m1', 'dev-1', T0), reading('m2', 'dev-1', T0 + 1000), reading('m3', 'dev-2', T0 + 1000), { id: 'no-data' }] }),
+      T0 + 1100,
+    );
+    // A redelivered batch: every reading is a duplicate now.
+    const again = model.receive(JSON.stringify({ type: 'telemetry-batch', readings: [reading('m2', 'dev-1', T0 + 1000), reading('m3', 'dev-2', T0 + 1000)] }), T0 + 2000);
+
+    expect(outcome).to.deep.equal({
+      kind: 'batch',
+      invalid: 1,
+      outcomes: [{ kind: 'duplicate', id: 'm1' }, { kind: 'telemetry', deviceId: 'dev-1' }, { kind: 'telemetry', deviceId: 'dev-2' }],
+    });
+    expect(again).to.deep.equal({ kind: 'batch', invalid: 0, outcomes: [{ kind: 'duplicate', id: 'm2' }, { kind: 'duplicate', id: 'm3' }] });
+    expect(model.counters).to.include({ telemetry: 3, duplicates: 3, invalid: 1 });
+    expect(model.store.device('dev-1')!.messages).to.equal(2);
+    expect(model.store.device('dev-2')!.messages).to.equal(1);
   });
 });

@@ -159,4 +159,16 @@ describe('dashboard subscriptions (what the user wants vs what the server holds)
 
     expect(planner.confirmed()).to.deep.equal(['b', 'c']);
   });
+
+  it('names only in-scope devices in the connect URL; an out-of-scope one is asked for by a subscribe frame, whose refusal falls back', () => {
+    // $connect refuses a whole connection (403) for a device outside the token; a subscribe frame gets a visible forbidden.
+    const planner = new SubscriptionPlanner(['dev-1', 'dev-2'], ['dev-1', 'dev-9']);
+
+    expect(planner.connectDevices()).to.deep.equal(['dev-1']);
+    planner.onConnected(planner.connectDevices());
+    expect(planner.next(0)).to.deep.equal({ action: 'subscribe', devices: ['dev-9'] });
+    expect(planner.onError()).to.deep.equal({ action: 'subscribe', devices: ['dev-9'] });
+    expect(planner.next(1)).to.equal(undefined);
+    expect(new SubscriptionPlanner(['dev-1'], ['dev-9']).connectDevices()).to.equal(undefined);
+  });
 });

@@ -113,6 +113,8 @@ export class ScriptedGateway {
   readonly received: Record<string, unknown>[] = [];
   /** The `devices` query parameter of each connection ('' when none). */
   readonly connects: string[] = [];
+  /** The `token` query parameter of each connection (null when none). */
+  readonly tokens: (string | null)[] = [];
   private readonly server: WebSocketServer;
   private sockets = new Set<WebSocket>();
   private subscriptions = new Set<string>();
@@ -123,6 +125,7 @@ export class ScriptedGateway {
       this.sockets.add(socket);
       const url = new URL(req.url ?? '/', 'ws://localhost');
       this.connects.push(url.searchParams.get('devices') ?? '');
+      this.tokens.push(url.searchParams.get('token'));
       this.subscriptions = new Set(url.searchParams.get('devices')?.split(',') ?? ['*']);
       socket.on('close', () => this.sockets.delete(socket));
       socket.on('message', (raw) => this.answer(socket, JSON.parse(String(raw)) as Record<string, unknown>));

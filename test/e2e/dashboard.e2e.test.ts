@@ -71,7 +71,7 @@ describe('dashboard in Chromium, end to end through the local stack', function (
     // A build of our own: dashboard/dist may be serving a developer's `npm start` meanwhile.
     dist = await mkdtemp(join(tmpdir(), 'dashboard-e2e-'));
     await buildDashboard({ outDir: dist });
-    stack = await startStack({ port: 0, wsPort: 0, mqttPort: 0, simulatedDevices: 0, dashboardRoot: dist, log: (line) => stackLog.push(line) });
+    stack = await startStack({ port: 0, wsPort: 0, mqttPort: 0, simulatedDevices: 0, localAuth: 'token', dashboardRoot: dist, log: (line) => stackLog.push(line) });
     device = await mqtt.connectAsync(stack.urls.mqtt, { clientId: 'dashboard-e2e', connectTimeout: 10_000 });
     page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
     pageErrors = watchPageErrors(page);
@@ -277,6 +277,22 @@ describe('dashboard in Chromium against a scripted gateway', function () {
     await waitForState(page, '[data-testid="connection-status"]', 'reconnecting', 5_000);
     await waitForState(page, '[data-testid="connection-status"]', 'live', 10_000);
     expect(gateway.connects.slice(connects)).to.deep.equal(['dev-a']);
+  });
+
+  it('takes ?token= out of the address bar and the history, and still connects (and reconnects) with it', async () => {
+    const token = `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.${Buffer.from('{"devices":"*"}').toString('base64url')}.c2lnbmF0dXJl`;
+
+    await open(`?token=${token}&window=1m`);
+    const address = await page.evaluate(() => location.href);
+    const connects = gateway.tokens.length;
+    gateway.dropAll();
+    await waitForState(page, '[data-testid="connection-status"]', 'reconnecting', 5_000);
+    await waitForState(page, '[data-testid="connection-status"]', 'live', 10_000);
+
+    expect(address).to.not.include('token');
+    expect(address).to.include('window=1m');
+    expect(gateway.tokens.at(connects - 1)).to.equal(token);
+    expect(gateway.tokens.slice(connects)).to.deep.equal([token]);
   });
 
   it('fits a phone screen without sideways scrolling', async () => {

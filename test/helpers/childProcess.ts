@@ -17,7 +17,8 @@ export interface ScriptProcess {
 export const runScript = (script: string, args: string[] = [], env: Record<string, string> = {}): ScriptProcess => {
   const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, script), ...args], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, NO_COLOR: '1', ...env },
+    // Scripts and tests use today's token mode (npm start's default is LOCAL_AUTH=oidc, sign-in).
+    env: { ...process.env, NO_COLOR: '1', LOCAL_AUTH: 'token', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stdout: string[] = [];

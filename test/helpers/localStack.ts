@@ -20,6 +20,8 @@ export const startTestStack = async (options: StackOptions = {}): Promise<TestSt
     wsPort: 0,
     mqttPort: 0,
     simulatedDevices: 0,
+    // Today's development-token mode; sign-in specs pass localAuth: 'oidc'.
+    localAuth: 'token',
     asyncRetryDelaysMs: [20, 40],
     logLevel: 'debug',
     log: (line) => {

@@ -32,7 +32,9 @@ describe('local stack: history and last-known state', function () {
     }
   };
 
-  before(async () => {
+  before(async function () {
+    // A stack start, 21 readings through both rules, and their writes: room for a loaded machine.
+    this.timeout(90_000);
     stack = await startTestStack({ auth: true });
     device = await connectDevice(stack.urls.mqtt, 'hist-device');
     for (let i = 0; i < 20; i++) await device.publishAsync('devices/hist-1/telemetry', JSON.stringify({ ts: t0 + i * 1000, seq: i, temperature: 20 + i }));

@@ -198,7 +198,7 @@ describe('local stack: the pipeline end to end (auth off)', function () {
 
     try {
       // Act
-      const out = await lambda.send(new InvokeCommand({ FunctionName: 'local-Telemetry', Payload: Buffer.from(JSON.stringify({ deviceId: 'dev-0', ts: 1, seq: 1 })) }));
+      const out = await lambda.send(new InvokeCommand({ FunctionName: stack.model.functions.get('TelemetryFunction')!.name, Payload: Buffer.from(JSON.stringify({ deviceId: 'dev-0', ts: 1, seq: 1 })) }));
       const missing = await lambda.send(new InvokeCommand({ FunctionName: 'nope' })).catch((e: Error) => e);
 
       // Assert

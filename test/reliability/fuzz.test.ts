@@ -19,7 +19,8 @@ import { debug, halfStored, readTable } from './support.js';
 // 128 KB: API Gateway's WebSocket message payload quota, enforced by the gateway (1009 past it).
 const MAX_PAYLOAD_BYTES = 128 * 1024;
 const REPLY_TIMEOUT_MS = 10_000;
-const CLIENT_MISTAKES = new Set(['bad_request', 'forbidden', 'not_found', 'payload_too_large']);
+// rate_limited: the fuzzer broadcasts far faster than one sender may (MessageRatePerMinute).
+const CLIENT_MISTAKES = new Set(['bad_request', 'forbidden', 'not_found', 'payload_too_large', 'rate_limited']);
 const SUCCESS_REPLY: Record<string, string> = { subscribe: 'subscribed', unsubscribe: 'unsubscribed', ping: 'pong', message: 'sent', history: 'history', devices: 'snapshot' };
 /**
  * A device payload with no room left for the envelope under the 128 KB quota is dropped by design:

@@ -35,6 +35,8 @@ describe('reliability: graceful shutdown of npm start (SIGINT)', function () {
       WS_PORT: '0',
       MQTT_PORT: '0',
       SIMULATED_DEVICES: '0',
+      // A line per invocation: this spec reads each $disconnect's.
+      LOG: 'verbose',
       DYNAMODB_ENDPOINT: dynamo.endpoint,
       LOCAL_STACK_STATE_FILE: join(tmpdir(), `shutdown-state-${process.pid}-${Date.now()}.json`),
     });

@@ -13,6 +13,10 @@ export interface TableState {
   connections: Map<string, string[]>;
   /** Subscription items (`dev#<device>` / `<id>`). */
   subscriptions: { device: string; connectionId: string }[];
+  /** Message senders' rate buckets (`rate#<sub>`): they outlive connections, until their TTL. */
+  rateBuckets: number;
+  /** Keys of the version items (`ver`, `ver#{device}`). */
+  versions: string[];
   /** Whatever else is in the table. */
   other: Record<string, unknown>[];
 }
@@ -21,7 +25,7 @@ export interface TableState {
 export const readTable = async (endpoint: string, tableName: string): Promise<TableState> => {
   const client = dynamoClient(endpoint);
   const doc = DynamoDBDocumentClient.from(client);
-  const state: TableState = { connections: new Map(), subscriptions: [], other: [] };
+  const state: TableState = { connections: new Map(), subscriptions: [], rateBuckets: 0, versions: [], other: [] };
   try {
     let ExclusiveStartKey: Record<string, unknown> | undefined;
     for (let page = 0; page < 1000; page++) {
@@ -32,6 +36,12 @@ export const readTable = async (endpoint: string, tableName: string): Promise<Ta
           state.connections.set(pk.slice('conn#'.length), item.devices instanceof Set ? [...(item.devices as Set<string>)].sort() : []);
         } else if (pk.startsWith('dev#')) {
           state.subscriptions.push({ device: pk.slice('dev#'.length), connectionId: String(item.sk) });
+        } else if (pk.startsWith('rate#')) {
+          // A message sender's rate bucket (layers/shared/src/rateLimit.ts): not part of any connection.
+          state.rateBuckets++;
+        } else if (pk === 'ver' || pk.startsWith('ver#')) {
+          // Subscription versions for the fan-out's recipient cache (recipientCache.ts): they outlive their subscriptions.
+          state.versions.push(pk);
         } else {
           state.other.push(item);
         }

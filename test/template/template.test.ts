@@ -1,6 +1,6 @@
 /** template.yaml is the product's core: these specs hold it to the design and to least privilege. */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -63,9 +63,25 @@ describe('template.yaml', () => {
       const [[, rule]] = resourcesOfType(template, 'AWS::IoT::TopicRule') as [string, Resource][];
       const payload = rule.Properties!.TopicRulePayload;
       expect(payload.Sql).to.equal("SELECT *, topic(2) AS deviceId, timestamp() AS receivedAt FROM 'devices/+/telemetry'");
-      expect(getAttTarget(payload.Actions[0].Lambda.FunctionArn)).to.equal('TelemetryFunction');
+      const [condition, coalesced, direct] = payload.Actions['Fn::If'];
+      expect(condition).to.equal('CoalescedFanout');
+      expect(getAttTarget(direct[0].Lambda.FunctionArn)).to.equal('TelemetryFunction');
+      expect(ref(coalesced[0].Sqs.QueueUrl)).to.equal('TelemetryQueue');
       expect(payload.ErrorAction).to.be.an('object');
       expect(existsSync(join(PROJECT_ROOT, 'events', 'telemetry.json'))).to.equal(true);
+    });
+
+    it('throttles the message route tighter than the stage, and limits each sender in the function', () => {
+      const [[, stage]] = resourcesOfType(template, 'AWS::ApiGatewayV2::Stage') as [string, Resource][];
+      const message = stage.Properties!.RouteSettings?.message;
+      const params = template.Parameters!;
+      expect(message).to.deep.equal({ ThrottlingRateLimit: { Ref: 'MessageRouteRateLimit' }, ThrottlingBurstLimit: { Ref: 'MessageRouteBurstLimit' } });
+      expect(Number(params.MessageRouteRateLimit!.Default)).to.be.below(Number(params.ThrottlingRateLimit!.Default));
+      expect(Number(params.MessageRouteBurstLimit!.Default)).to.be.below(Number(params.ThrottlingBurstLimit!.Default));
+      expect(resources.MessageFunction!.Properties!.Environment.Variables).to.deep.include({
+        MESSAGE_RATE_PER_MINUTE: { Ref: 'MessageRatePerMinute' },
+        MESSAGE_BURST: { Ref: 'MessageBurst' },
+      });
     });
 
     it('stores history through a DynamoDBv2 rule action: every reading under its device, sorted by ts, with a TTL from HistoryRetentionDays', () => {
@@ -93,7 +109,7 @@ describe('template.yaml', () => {
 
     it('gives every function the shared layer, a LogGroup with retention, and esbuild Metadata with the createRequire banner', () => {
       expect(template.Globals!.Function!.Layers).to.deep.equal([{ Ref: 'SharedLayer' }]);
-      expect(template.Globals!.Function).to.include({ Runtime: 'nodejs24.x', Tracing: 'Active' });
+      expect(template.Globals!.Function).to.include({ Runtime: 'nodejs24.x' });
       expect(template.Globals!.Function!.Architectures).to.deep.equal(['arm64']);
       for (const [id, fn] of resourcesOfType(template, 'AWS::Serverless::Function')) {
         const logGroup = resources[ref(fn.Properties!.LoggingConfig?.LogGroup)!];
@@ -105,6 +121,63 @@ describe('template.yaml', () => {
         expect(props.External, id).to.include(LAYER_PACKAGE);
         expect(props.Banner.join(''), id).to.include('createRequire(import.meta.url)');
       }
+    });
+  });
+
+  describe('fan-out modes', () => {
+    const conditionOf = (id: string) => resources[id]!.Condition;
+
+    it('takes FanoutMode (direct by default), BatchSize and MaximumBatchingWindowInSeconds as parameters', () => {
+      expect(template.Parameters!.FanoutMode).to.deep.include({ Default: 'direct', AllowedValues: ['direct', 'coalesced'] });
+      expect(template.Parameters!.BatchSize).to.deep.include({ Type: 'Number', Default: 1000, MaxValue: 10000 });
+      expect(template.Parameters!.MaximumBatchingWindowInSeconds).to.deep.include({ Type: 'Number', Default: 1, MaxValue: 300 });
+      expect(template.Conditions!.CoalescedFanout).to.deep.equal({ 'Fn::Equals': [{ Ref: 'FanoutMode' }, 'coalesced'] });
+    });
+
+    it('deploys the per-reading functions only in direct mode, and the queue, its dead-letter queue and the batch function only in coalesced mode', () => {
+      for (const id of ['TelemetryFunction', 'FanoutWorkerFunction', 'TelemetryRulePermission', 'TelemetryLogGroup', 'FanoutWorkerLogGroup']) expect(conditionOf(id), id).to.equal('DirectFanout');
+      for (const id of ['TelemetryQueue', 'TelemetryDeadLetterQueue', 'TelemetryRuleQueueRole', 'TelemetryBatchFunction', 'TelemetryBatchLogGroup', 'TelemetryBatchEventSource']) {
+        expect(conditionOf(id), id).to.equal('CoalescedFanout');
+      }
+      expect(existsSync(join(PROJECT_ROOT, 'events', 'telemetry-batch.json'))).to.equal(true);
+    });
+
+    it('encrypts both queues and redrives the telemetry queue to the dead-letter queue after MaxReceiveCount', () => {
+      const queue = resources.TelemetryQueue!.Properties!;
+      expect(queue.SqsManagedSseEnabled).to.equal(true);
+      expect(resources.TelemetryDeadLetterQueue!.Properties!.SqsManagedSseEnabled).to.equal(true);
+      expect(getAttTarget(queue.RedrivePolicy.deadLetterTargetArn)).to.equal('TelemetryDeadLetterQueue');
+      expect(ref(queue.RedrivePolicy.maxReceiveCount)).to.equal('MaxReceiveCount');
+      // Lambda refuses an event source whose queue hides a message for less than the function may run.
+      expect(template.Parameters!.QueueVisibilityTimeout!.Default as number).to.be.at.least(6 * (resources.TelemetryBatchFunction!.Properties!.Timeout as number));
+    });
+
+    it('maps the queue to the batch function with the batch parameters and partial batch failures', () => {
+      const mapping = resources.TelemetryBatchEventSource!.Properties!;
+      expect(getAttTarget(mapping.EventSourceArn)).to.equal('TelemetryQueue');
+      expect(ref(mapping.FunctionName)).to.equal('TelemetryBatchFunction');
+      expect(ref(mapping.BatchSize)).to.equal('BatchSize');
+      expect(ref(mapping.MaximumBatchingWindowInSeconds)).to.equal('MaximumBatchingWindowInSeconds');
+      expect(mapping.FunctionResponseTypes).to.deep.equal(['ReportBatchItemFailures']);
+    });
+
+    it('lets the rule only send to the queue, and the batch function only consume it', () => {
+      const send = resources.TelemetryRuleQueueRole!.Properties!.Policies[0].PolicyDocument.Statement;
+      expect(send).to.deep.equal([{ Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': ['TelemetryQueue', 'Arn'] } }]);
+      const statements = resources.TelemetryBatchFunction!.Properties!.Policies[0].Statement as { Action: string | string[]; Resource: unknown }[];
+      const sqs = statements.filter((st) => [st.Action].flat().some((a) => a.startsWith('sqs:')));
+      expect(sqs).to.have.length(1);
+      expect([sqs[0]!.Action].flat().sort()).to.deep.equal(['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage']);
+      expect(getAttTarget(sqs[0]!.Resource)).to.equal('TelemetryQueue');
+    });
+  });
+
+  describe('tracing', () => {
+    it('makes X-Ray tracing a parameter, Active by default, that sets both Lambda tracing and the Powertools tracer', () => {
+      expect(template.Parameters!.Tracing).to.deep.include({ Default: 'Active', AllowedValues: ['Active', 'PassThrough'] });
+      expect(template.Globals!.Function!.Tracing).to.deep.equal({ Ref: 'Tracing' });
+      expect(template.Conditions!.TracingActive).to.deep.equal({ 'Fn::Equals': [{ Ref: 'Tracing' }, 'Active'] });
+      expect(template.Globals!.Function!.Environment.Variables.POWERTOOLS_TRACE_ENABLED).to.deep.equal({ 'Fn::If': ['TracingActive', 'true', 'false'] });
     });
   });
 
@@ -134,18 +207,24 @@ describe('template.yaml', () => {
       }
     });
 
-    it('scopes ManageConnections to POST on this API and stage only', () => {
+    it('scopes ManageConnections to POST (and DELETE, for the functions that close expired connections) on this API and stage only', () => {
       const manage = statements.filter(({ statement }) => statement.Action === 'execute-api:ManageConnections');
       expect(manage.length).to.be.greaterThan(0);
       for (const { statement } of manage) {
-        expect(subText(statement.Resource)).to.match(/:\$\{WebSocketApi\}\/\$\{StageName\}\/POST\/@connections\/\*$/);
+        expect(subText(statement.Resource)).to.match(/:\$\{WebSocketApi\}\/\$\{StageName\}\/(POST|DELETE)\/@connections\/\*$/);
       }
+      const deleters = manage.filter(({ statement }) => subText(statement.Resource).includes('/DELETE/')).map(({ where }) => where);
+      expect(deleters.sort()).to.deep.equal(['ConnectionExpiryFunction', 'MessageFunction', 'TelemetryFunction']);
     });
 
     it('scopes DynamoDB actions to one of the three tables', () => {
       const dynamo = statements.filter(({ statement }) => [statement.Action].flat().some((a: string) => a.startsWith('dynamodb:')));
       expect(dynamo.length).to.be.greaterThan(0);
-      for (const { where, statement } of dynamo) expect(getAttTarget(statement.Resource), where).to.be.oneOf(['ConnectionsTable', 'HistoryTable', 'DevicesTable']);
+      for (const { where, statement } of dynamo) {
+        // A table, or one of the connections table's indexes (${ConnectionsTable.Arn}/index/NAME).
+        const target = getAttTarget(statement.Resource) ?? /^\$\{(\w+)\.Arn\}\/index\/\w+$/.exec(subText(statement.Resource))?.[1];
+        expect(target, where).to.be.oneOf(['ConnectionsTable', 'HistoryTable', 'DevicesTable']);
+      }
     });
 
     it('gives each history reader and writer only the actions it uses, on its table', () => {
@@ -195,6 +274,11 @@ describe('template.yaml', () => {
       const secretsManager = 'GetSecretValue';
       expect(loads('authorizer', jose), 'the authorizer loads jose (this check can see it)').to.equal(true);
       expect(loads('authorizer', secretsManager), 'the authorizer loads Secrets Manager').to.equal(true);
+      // The X-Ray SDK comes in only through the tracing chunk, which observability.ts imports dynamically when tracing is on.
+      const xray = 'AWS_XRAY_DAEMON_ADDRESS';
+      const tracingChunks = readdirSync(join(layerDir, 'chunks')).filter((f) => f.endsWith('.mjs') && readFileSync(join(layerDir, 'chunks', f), 'utf8').includes(xray));
+      expect(tracingChunks, 'the layer carries the X-Ray SDK for Tracing=Active (this check can see it)').to.have.length(1);
+      for (const entry of ['routes', 'telemetry', 'authorizer']) expect(loads(entry, xray), `${entry} loads the X-Ray SDK at init`).to.equal(false);
       for (const entry of ['routes', 'telemetry']) {
         expect(loads(entry, jose), `${entry} loads jose`).to.equal(false);
         expect(loads(entry, secretsManager), `${entry} loads Secrets Manager`).to.equal(false);
@@ -223,5 +307,15 @@ describe('template.yaml', () => {
         expect(type).to.equal('function');
       });
     }
+
+    it('loads the X-Ray SDK and traces with Tracing=Active (POWERTOOLS_TRACE_ENABLED=true), as before', async () => {
+      const fn = functionBuilds().find((f) => f.logicalId === 'TelemetryFunction')!;
+      const out = await buildFunction(fn, join(dir, 'functions', 'traced'));
+      const layerEntry = join(dir, 'node_modules', ...LAYER_PACKAGE.split('/'), 'telemetry.mjs');
+      const probe = `Promise.all([import('${out.file}'), import('${layerEntry}')]).then(([m, shared]) => process.stdout.write(typeof m.handler + ' ' + shared.tracingEnabled() + ' ' + (typeof shared.tracer?.captureAWSv3Client === 'function' ? 'tracer' : 'none')))`;
+      const env = { PATH: process.env.PATH, TABLE_NAME: 'probe', WEBSOCKET_ENDPOINT: 'http://127.0.0.1:9/production', AWS_REGION: 'us-east-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+      expect(execFileSync(process.execPath, ['-e', probe], { cwd: dir, env: { ...env, POWERTOOLS_TRACE_ENABLED: 'true' } }).toString()).to.equal('function true tracer');
+      expect(execFileSync(process.execPath, ['-e', probe], { cwd: dir, env: { ...env, POWERTOOLS_TRACE_ENABLED: 'false' } }).toString()).to.equal('function false none');
+    });
   });
 });

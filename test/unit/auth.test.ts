@@ -31,7 +31,12 @@ describe('tokens', () => {
   it('accepts a token signed with the secret and returns its scope', async () => {
     const token = await signToken({ secret: SECRET, sub: 'alice', devices: ['dev-1', 'dev-2'], publish: true, ttlSeconds: 60 });
 
-    expect(await verify(token)).to.deep.equal({ sub: 'alice', devices: ['dev-1', 'dev-2'], publish: true });
+    const before = Math.floor(Date.now() / 1000);
+
+    const principal = await verify(token);
+
+    expect(principal).to.deep.include({ sub: 'alice', devices: ['dev-1', 'dev-2'], publish: true });
+    expect(principal.exp).to.be.within(before + 59, before + 61);
   });
 
   it('rejects a missing token', async () => {
@@ -90,7 +95,7 @@ describe('tokens', () => {
   });
 
   it('round-trips a principal through the authorizer context', () => {
-    const principal = { sub: 'bob', devices: ['a', 'b'], publish: false };
+    const principal = { sub: 'bob', devices: ['a', 'b'], publish: false, exp: 1_795_600_000 };
     expect(principalFromContext(principalToContext(principal))).to.deep.equal(principal);
   });
 

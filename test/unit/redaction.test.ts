@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import sinon from 'sinon';
 import { logger, redact, redactString, wsRoute } from '@serverless-iot-dashboard/shared';
 import { lambdaContext, loadEvent } from '../helpers/events.js';
 
@@ -24,11 +25,15 @@ describe('log redaction', () => {
 
   beforeEach(() => {
     previousLevel = logger.getLevelName();
+    // Every invocation after a container's first resets the level to the configured one (SILENT in
+    // the specs) through the sample-rate refresh; the handler specs share this logger and invoke first.
+    sinon.stub(logger, 'refreshSampleRateCalculation');
     logger.setLogLevel('DEBUG');
     process.env.POWERTOOLS_LOGGER_LOG_EVENT = 'true';
   });
 
   afterEach(() => {
+    sinon.restore();
     logger.setLogLevel(previousLevel as never);
     delete process.env.POWERTOOLS_LOGGER_LOG_EVENT;
   });

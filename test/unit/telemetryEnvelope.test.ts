@@ -20,8 +20,19 @@ describe('telemetry envelope', () => {
     expect(telemetryEnvelope(other).id).to.not.equal(telemetryEnvelope(loadEvent('telemetry')).id);
   });
 
-  it('keeps a device-supplied id', () => {
-    expect(telemetryEnvelope({ ...loadEvent<Record<string, unknown>>('telemetry'), id: 'msg-7' }).id).to.equal('msg-7');
+  it('keys a device-supplied id by its device, so two devices never share an id', () => {
+    const event = loadEvent<Record<string, unknown>>('telemetry');
+
+    const own = telemetryEnvelope({ ...event, id: 'seq-100' }).id;
+    const other = telemetryEnvelope({ ...event, deviceId: 'dev-2', id: 'seq-100' }).id;
+    // Device ids may hold ":", so a ":" separator could collide ("a:b" + "c" and "a" + "b:c"); "/" cannot.
+    const colonA = telemetryEnvelope({ ...event, deviceId: 'a:b', id: 'c' }).id;
+    const colonB = telemetryEnvelope({ ...event, deviceId: 'a', id: 'b:c' }).id;
+
+    expect(own).to.equal('dev-1/seq-100');
+    expect(other).to.equal('dev-2/seq-100');
+    expect(colonA).to.not.equal(colonB);
+    expect(telemetryEnvelope({ ...event, id: 'seq-100' }).id).to.equal(own);
   });
 
   it('falls back to receivedAt when the device sends no numeric ts', () => {

@@ -8,8 +8,9 @@
  */
 import { SignJWT, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { Unauthorized } from './errors.js';
-import { type DeviceSelection, validateDeviceSelection } from './frames.js';
+import { type DeviceSelection, MAX_SCOPE_DEVICES, validateDeviceSelection } from './frames.js';
 import type { Principal } from './principal.js';
+import { MAX_SCOPE_CONTEXT_BYTES, encodeScope } from './scopeEncoding.js';
 
 export const DEFAULT_ISSUER = 'serverless-iot-dashboard';
 export const DEFAULT_AUDIENCE = 'serverless-iot-dashboard';
@@ -47,11 +48,17 @@ export const createTokenVerifier = ({ secret, jwksUrl, issuer, audience, clockTo
       if (typeof payload.sub !== 'string' || payload.sub === '') throw new Unauthorized('token has no subject');
       let devices: DeviceSelection;
       try {
-        devices = validateDeviceSelection(payload.devices ?? []);
+        // The scope limit, not the per-frame one: a token for 51 devices is an ordinary token.
+        devices = validateDeviceSelection(payload.devices ?? [], { max: MAX_SCOPE_DEVICES, per: 'token' });
       } catch {
-        throw new Unauthorized('token has an invalid "devices" claim');
+        throw new Unauthorized(`token has an invalid "devices" claim (a list of at most ${MAX_SCOPE_DEVICES} device ids, or "*")`);
       }
-      return { sub: payload.sub, devices, publish: payload.publish === true };
+      if (encodeScope(devices).length > MAX_SCOPE_CONTEXT_BYTES) {
+        throw new Unauthorized(`token's "devices" claim does not fit API Gateway's 8 KB authorizer result: use shorter ids, fewer devices, or "*"`);
+      }
+      // Access ends when the token does: exp travels to the connection item, and every route and delivery checks it.
+      if (typeof payload.exp !== 'number') throw new Unauthorized('token has no expiry (exp)');
+      return { sub: payload.sub, devices, publish: payload.publish === true, exp: payload.exp };
     } catch (error) {
       if (error instanceof Unauthorized) throw error;
       if (error instanceof joseErrors.JWTExpired) throw new Unauthorized('token expired');

@@ -3,6 +3,8 @@
  *
  *   connection:   pk = conn#{connectionId}  sk = meta              (scope, publish, devices it subscribes to)
  *   subscription: pk = dev#{deviceId}       sk = {connectionId}    (deviceId "*" = every device)
+ *   version:      pk = ver#{deviceId}       sk = version           (changes whenever dev#{deviceId} does; recipientCache.ts)
+ *   version:      pk = ver                  sk = version           (changes after any of them does)
  *
  * Recipients of a device's message are one Query on dev#{deviceId} plus one on
  * dev#*: the cost grows with the recipients, never with the table (the original
@@ -21,9 +23,13 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { randomUUID } from 'node:crypto';
 import { BadRequest, NotFound } from './errors.js';
 import { ALL_DEVICES, type DeviceSelection, MAX_SUBSCRIPTIONS_PER_CONNECTION } from './frames.js';
+import { GLOBAL_VERSION_KEY, versionKey } from './recipientCache.js';
 import { backoffDelay, sleep } from './retry.js';
+import { subscriptionCapCondition } from './subscriptionCap.js';
+import { expiryIndexAttributes } from './expiryIndex.js';
 
 export interface ConnectionRecord {
   connectionId: string;
@@ -36,6 +42,8 @@ export interface ConnectionRecord {
   devices: string[];
   connectedAt: number;
   expiresAt: number;
+  /** The token's `exp` (epoch seconds): past it the connection receives nothing and no route serves it. */
+  tokenExpiresAt?: number;
 }
 
 export interface NewConnection {
@@ -44,6 +52,7 @@ export interface NewConnection {
   scope: DeviceSelection;
   publish: boolean;
   devices: DeviceSelection;
+  tokenExpiresAt?: number;
 }
 
 /** What DynamoDB reads cost; the benchmark reads it, the logs report it. */
@@ -63,7 +72,7 @@ export interface ConnectionStore {
    * Pages of connection ids subscribed to `deviceId` or to every device, each id once.
    * `tally`, when given, counts this lookup's own requests and read units (`usage` counts every call).
    */
-  recipientPages(deviceId: string, options?: RecipientPagesOptions): AsyncGenerator<string[]>;
+  recipientPages(deviceId: string, options?: RecipientOptions): AsyncGenerator<string[]>;
   readonly usage: StoreUsage;
 }
 
@@ -80,14 +89,25 @@ export interface RecipientPosition {
   after?: string;
 }
 
-export interface RecipientPagesOptions {
+export interface RecipientOptions {
   pageSize?: number;
   tally?: StoreUsage;
+  /**
+   * Called with the subscribers met past their expiry (the token's `exp`, or the TTL): they are never
+   * yielded, and the caller may close them (connectionExpiry.ts). Filtered in code, not by a
+   * FilterExpression, so that they are seen at all; the read units are the same either way.
+   */
+  expired?: (connectionIds: string[]) => void;
+  /** false: only the device's own subscribers, not those of every device (dev#*). */
+  wildcard?: boolean;
   /** Resume here (see RecipientPosition). Earlier partitions are read only to skip their ids again, each id once. */
   from?: RecipientPosition;
   /** Called with the partition of each page just before the page is yielded. */
   onPage?: (key: string) => void;
 }
+
+/** The name issue 16 gave RecipientOptions. */
+export type RecipientPagesOptions = RecipientOptions;
 
 export interface ConnectionStoreOptions {
   doc: DynamoDBDocumentClient;
@@ -102,6 +122,7 @@ export interface ConnectionStoreOptions {
 const connKey = (connectionId: string) => ({ pk: `conn#${connectionId}`, sk: 'meta' });
 const subKey = (deviceId: string, connectionId: string) => ({ pk: `dev#${deviceId}`, sk: connectionId });
 const BATCH_LIMIT = 25; // BatchWriteItem takes at most 25 requests.
+const MAX_SUBSCRIBE_ATTEMPTS = 5;
 
 export const DEFAULT_TTL_SECONDS = 2 * 60 * 60 + 10 * 60;
 
@@ -143,6 +164,7 @@ export const createConnectionStore = ({
       devices: item.devices instanceof Set ? [...(item.devices as Set<string>)].sort() : [],
       connectedAt: item.connectedAt as number,
       expiresAt: item.expiresAt as number,
+      ...(typeof item.tokenExpiresAt === 'number' ? { tokenExpiresAt: item.tokenExpiresAt } : {}),
     };
   };
 
@@ -150,11 +172,14 @@ export const createConnectionStore = ({
     usage.requests++;
     const out = await doc.send(new GetCommand({ TableName: tableName, Key: connKey(connectionId), ConsistentRead: true }));
     if (!out.Item || (out.Item.expiresAt as number) <= nowSeconds()) return undefined;
-    return toRecord(out.Item);
+    const record = toRecord(out.Item);
+    // A ping extends expiresAt, never the token: past exp the connection is gone for every route.
+    if (record.tokenExpiresAt !== undefined && record.tokenExpiresAt <= nowSeconds()) return undefined;
+    return record;
   };
 
-  /** Updates the connection item only if it still exists; false when it does not. */
-  const updateConnection = async (UpdateExpression: string, connectionId: string, values: Record<string, unknown>) => {
+  /** Updates the connection item only if it still exists (and `condition` holds); false when not. */
+  const updateConnection = async (UpdateExpression: string, connectionId: string, values: Record<string, unknown>, condition?: string) => {
     usage.requests++;
     try {
       await doc.send(
@@ -162,7 +187,7 @@ export const createConnectionStore = ({
           TableName: tableName,
           Key: connKey(connectionId),
           UpdateExpression,
-          ConditionExpression: 'attribute_exists(pk)',
+          ConditionExpression: condition ? `attribute_exists(pk) AND ${condition}` : 'attribute_exists(pk)',
           ExpressionAttributeValues: values,
         }),
       );
@@ -173,6 +198,20 @@ export const createConnectionStore = ({
     }
   };
 
+  /**
+   * A new, never-repeated version for each key whose subscribers just changed,
+   * written after the change itself and before the caller answers: the
+   * fan-out's recipient cache re-reads a key whose version moved (recipientCache.ts).
+   */
+  const bumpVersions = async (devices: string[]) => {
+    if (devices.length === 0) return;
+    await batchWrite(devices.map((d) => ({ PutRequest: { Item: { ...versionKey(d), v: `${now()}-${randomUUID()}`, expiresAt: expiry() } } })));
+    // The table-wide version last, in a write of its own: a batch may land in any order.
+    await batchWrite([{ PutRequest: { Item: { ...GLOBAL_VERSION_KEY, v: `${now()}-${randomUUID()}`, expiresAt: expiry() } } }]);
+  };
+
+  // Each operation below writes the versions last, after every item it changes: a failed version write then
+  // leaves no half-stored connection, and the caller still answers only after the versions moved.
   const putSubscriptions = (connectionId: string, devices: string[], expiresAt: number) =>
     batchWrite(devices.map((d) => ({ PutRequest: { Item: { ...subKey(d, connectionId), expiresAt } } })));
 
@@ -188,6 +227,7 @@ export const createConnectionStore = ({
     // connection item that a retry (or the TTL) still finds and finishes.
     await deleteSubscriptions(connectionId, devices);
     await batchWrite([{ DeleteRequest: { Key: connKey(connectionId) } }]);
+    await bumpVersions(devices);
   };
 
   return {
@@ -195,7 +235,7 @@ export const createConnectionStore = ({
     getConnection,
     removeConnection,
 
-    async putConnection({ connectionId, sub, scope, publish, devices }) {
+    async putConnection({ connectionId, sub, scope, publish, devices, tokenExpiresAt }) {
       const list = asList(devices);
       const record: ConnectionRecord = {
         connectionId,
@@ -204,7 +244,9 @@ export const createConnectionStore = ({
         publish,
         devices: list,
         connectedAt: now(),
-        expiresAt: expiry(),
+        // Its subscriptions get this too: no recipient lookup returns the connection past its token's exp.
+        expiresAt: tokenExpiresAt === undefined ? expiry() : Math.min(expiry(), tokenExpiresAt),
+        ...(tokenExpiresAt !== undefined ? { tokenExpiresAt } : {}),
       };
       usage.requests++;
       // The connection item first, listing its subscriptions, then the subscriptions:
@@ -213,11 +255,18 @@ export const createConnectionStore = ({
         new PutCommand({
           TableName: tableName,
           // DynamoDB has no empty sets: a connection with no subscriptions has no `devices` attribute.
-          Item: { ...connKey(connectionId), ...record, scope, devices: list.length > 0 ? new Set(list) : undefined },
+          Item: {
+            ...connKey(connectionId),
+            ...record,
+            ...expiryIndexAttributes(connectionId, tokenExpiresAt),
+            scope,
+            devices: list.length > 0 ? new Set(list) : undefined,
+          },
         }),
       );
       try {
         await putSubscriptions(connectionId, list, record.expiresAt);
+        await bumpVersions(list);
       } catch (error) {
         await removeConnection(connectionId, list).catch(() => undefined);
         throw error;
@@ -226,18 +275,21 @@ export const createConnectionStore = ({
     },
 
     async subscribe(connectionId, devices) {
-      const current = await getConnection(connectionId);
-      if (!current) throw new NotFound('this connection is not registered; reconnect');
       const list = asList(devices);
-      const total = new Set([...current.devices, ...list]).size;
-      if (total > MAX_SUBSCRIPTIONS_PER_CONNECTION) {
-        throw new BadRequest(`a connection may subscribe to at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} devices`);
+      // The cap is a condition on the write (subscriptionCap.ts): a failed condition means another frame
+      // changed the set since the read, so read again and decide again, a bounded number of times.
+      for (let attempt = 1; ; attempt++) {
+        const current = await getConnection(connectionId);
+        if (!current) throw new NotFound('this connection is not registered; reconnect');
+        const cap = subscriptionCapCondition(current.devices, list, MAX_SUBSCRIPTIONS_PER_CONNECTION);
+        if (!cap) throw new BadRequest(`a connection may subscribe to at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} devices`);
+        if (await updateConnection('ADD devices :d', connectionId, { ':d': new Set(list), ...cap.values }, cap.expression)) {
+          await putSubscriptions(connectionId, list, Math.min(current.expiresAt, current.tokenExpiresAt ?? Infinity));
+          await bumpVersions(list);
+          return [...new Set([...current.devices, ...list])].sort();
+        }
+        if (attempt >= MAX_SUBSCRIBE_ATTEMPTS) throw new BadRequest('subscriptions changed concurrently; send the frame again');
       }
-      if (!(await updateConnection('ADD devices :d', connectionId, { ':d': new Set(list) }))) {
-        throw new NotFound('this connection is not registered; reconnect');
-      }
-      await putSubscriptions(connectionId, list, current.expiresAt);
-      return [...new Set([...current.devices, ...list])].sort();
     },
 
     async unsubscribe(connectionId, devices) {
@@ -246,17 +298,18 @@ export const createConnectionStore = ({
       const list = devices === ALL_DEVICES ? current.devices : devices;
       await deleteSubscriptions(connectionId, list);
       if (list.length > 0) await updateConnection('DELETE devices :d', connectionId, { ':d': new Set(list) });
+      await bumpVersions(list);
       const removed = new Set(list);
       return current.devices.filter((d) => !removed.has(d));
     },
 
     touch(connectionId) {
-      return updateConnection('SET expiresAt = :e', connectionId, { ':e': expiry() });
+      return updateConnection('SET expiresAt = :e', connectionId, { ':e': expiry(), ':now': nowSeconds() }, '(attribute_not_exists(tokenExpiresAt) OR tokenExpiresAt > :now)');
     },
 
-    async *recipientPages(deviceId, { pageSize, tally, from, onPage } = {}) {
+    async *recipientPages(deviceId, { pageSize, tally, expired, wildcard = true, from, onPage } = {}) {
       const seen = new Set<string>();
-      const keys = deviceId === ALL_DEVICES ? [ALL_DEVICES] : [deviceId, ALL_DEVICES];
+      const keys = deviceId === ALL_DEVICES || !wildcard ? [deviceId] : [deviceId, ALL_DEVICES];
       const start = from ? keys.indexOf(from.key) : 0;
       if (start < 0) throw new BadRequest(`a recipient position for ${deviceId} names partition ${from!.key}`);
       for (const [index, key] of keys.entries()) {
@@ -273,9 +326,8 @@ export const createConnectionStore = ({
             new QueryCommand({
               TableName: tableName,
               KeyConditionExpression: 'pk = :pk',
-              FilterExpression: 'expiresAt > :now',
-              ProjectionExpression: 'sk',
-              ExpressionAttributeValues: { ':pk': `dev#${key}`, ':now': nowSeconds() },
+              ProjectionExpression: 'sk, expiresAt',
+              ExpressionAttributeValues: { ':pk': `dev#${key}` },
               ExclusiveStartKey,
               Limit: pageSize,
               ReturnConsumedCapacity: 'TOTAL',
@@ -286,14 +338,18 @@ export const createConnectionStore = ({
           if (tally) tally.readUnits += units;
           ExclusiveStartKey = out.LastEvaluatedKey;
           const page: string[] = [];
+          const past: string[] = [];
+          const nowS = nowSeconds();
           for (const item of out.Items ?? []) {
             const id = item.sk as string;
-            if (!seen.has(id)) {
+            if (seen.has(id)) continue;
+            if ((item.expiresAt as number) > nowS) {
               seen.add(id);
               // Sort keys come in ascending order: up to `after`, delivered before the resume.
               if (after === undefined || id > after) page.push(id);
-            }
+            } else if (!skipOnly && (after === undefined || id > after)) past.push(id);
           }
+          if (past.length > 0) expired?.(past);
           if (page.length > 0 && !skipOnly) {
             onPage?.(key);
             yield page;

@@ -4,7 +4,7 @@
  * an error frame (MESSAGE routes) or a status ($connect / $disconnect).
  * `expose` follows the http-errors convention that @middy/http-error-handler reads.
  */
-export type ErrorCode = 'bad_request' | 'forbidden' | 'not_found' | 'payload_too_large' | 'unauthorized' | 'internal';
+export type ErrorCode = 'bad_request' | 'forbidden' | 'not_found' | 'payload_too_large' | 'unauthorized' | 'rate_limited' | 'internal';
 
 export class FrameError extends Error {
   readonly expose = true;
@@ -49,6 +49,13 @@ export class PayloadTooLarge extends FrameError {
   override name = 'PayloadTooLarge';
   constructor(message: string) {
     super('payload_too_large', 413, message);
+  }
+}
+
+export class RateLimited extends FrameError {
+  override name = 'RateLimited';
+  constructor(message: string) {
+    super('rate_limited', 429, message);
   }
 }
 

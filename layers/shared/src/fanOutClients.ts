@@ -5,6 +5,7 @@
  */
 import { createDocumentClient } from './clients.js';
 import { intEnv, requireEnv } from './config.js';
+import { createConnectionCloser, createLazyDisconnector } from './connectionExpiry.js';
 import { createConnectionStore } from './connectionStore.js';
 import { createFanOut } from './fanOut.js';
 import { logger, metricsCounter } from './observability.js';
@@ -28,11 +29,14 @@ export const fanOutConfigFromEnv = (): FanOutConfig => ({
 });
 
 export const createFanOutClients = ({ tableName, endpoint, region, concurrency }: FanOutConfig) => {
-  const store = createConnectionStore({ doc: createDocumentClient(), tableName });
+  const doc = createDocumentClient();
+  const store = createConnectionStore({ doc, tableName });
   // SigV4 over a keep-alive pool, not the SDK client: a fifth of the CPU per post (see bench/).
   // Not traced per post: one X-Ray subsegment per post would cost more than the post.
   const post = createSignedPoster({ endpoint, region, maxSockets: concurrency });
   const counter = metricsCounter();
   const fanOut = createFanOut({ store, post, log: logger, counter, concurrency });
-  return { store, fanOut, counter };
+  // Closes the connections a lookup meets past their token's exp (DeleteConnection, rare: loaded on first use).
+  const closer = createConnectionCloser({ disconnect: createLazyDisconnector(endpoint, region), store, log: logger, counter });
+  return { store, fanOut, counter, closer, post, doc };
 };

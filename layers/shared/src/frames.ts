@@ -11,6 +11,10 @@ export const MAX_PAYLOAD_BYTES = 128 * 1024;
 export const MAX_DEVICES_PER_FRAME = 50;
 // A connection holds at most this many subscriptions: bounds disconnect's work.
 export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 200;
+// A token's `devices` claim lists at most this many devices. Separate from the per-frame limit, so that an
+// operator never has to issue a "*" token for a fleet of 51; the list must also fit API Gateway's 8 KB
+// authorizer result (scopeEncoding.ts).
+export const MAX_SCOPE_DEVICES = 1000;
 // JSON nested deeper than this is refused: no dashboard needs it, and JSON.stringify recurses, so a
 // few thousand levels (which fit in 128 KB) overflow the stack: an `internal` error for a client's mistake.
 export const MAX_NESTING_DEPTH = 32;
@@ -84,14 +88,15 @@ export const validateDeviceId = (value: unknown, where = 'device id'): string =>
   return value;
 };
 
-export const validateDeviceSelection = (value: unknown): DeviceSelection => {
+/** `max`: the per-frame limit by default; a token's scope passes MAX_SCOPE_DEVICES. */
+export const validateDeviceSelection = (value: unknown, { max = MAX_DEVICES_PER_FRAME, per = 'frame' }: { max?: number; per?: string } = {}): DeviceSelection => {
   if (value === ALL_DEVICES) return ALL_DEVICES;
   if (!Array.isArray(value)) {
     throw new BadRequest(`"devices" must be an array of device ids or "*", got ${describe(value)}`);
   }
   if (value.length === 0) throw new BadRequest('"devices" must name at least one device');
-  if (value.length > MAX_DEVICES_PER_FRAME) {
-    throw new BadRequest(`"devices" names ${value.length} devices; at most ${MAX_DEVICES_PER_FRAME} per frame`);
+  if (value.length > max) {
+    throw new BadRequest(`"devices" names ${value.length} devices; at most ${max} per ${per}`);
   }
   const ids = value.map((id, i) => (id === ALL_DEVICES ? ALL_DEVICES : validateDeviceId(id, `devices[${i}]`)));
   return ids.includes(ALL_DEVICES) ? ALL_DEVICES : [...new Set(ids)];

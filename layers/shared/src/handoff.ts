@@ -24,7 +24,7 @@
  * history. A resync is handed on like a reading, with its own age limit;
  * past that it is dropped, counted `ResyncShed` and logged with the numbers.
  */
-import type { RecipientPosition, StoreUsage } from './connectionStore.js';
+import type { RecipientOptions, RecipientPosition, StoreUsage } from './connectionStore.js';
 import type { ConnectionStore } from './connectionStore.js';
 import { isPlainObject, validateDeviceId } from './frames.js';
 import type { Counter, Log } from './observability.js';
@@ -85,6 +85,13 @@ export interface RunOptions {
   tally?: StoreUsage;
   /** The task came through the worker's queue: a reading that waited there past the age limit is shed at once. */
   queued?: boolean;
+  /**
+   * This run's recipient lookup in place of the hand-on's store: the telemetry function's first invocation reads
+   * the recipient cache (recipientCache.ts); a handed-on cursor is resumed by the worker from the store itself.
+   */
+  store?: HandOnOptions['store'];
+  /** Where the lookup reports subscribers past their expiry (connectionExpiry.ts), for this run only. */
+  expired?: RecipientOptions['expired'];
 }
 
 const validCursor = (value: unknown): value is FanoutCursor => {
@@ -129,7 +136,7 @@ export const resyncFor = (task: FanoutTask): ResyncFrame => {
  * of the last id taken is exact: first the explicit ids, then the lookup from
  * the cursor on.
  */
-const trackedRecipients = (task: FanoutTask, store: HandOnOptions['store'], tally?: StoreUsage) => {
+const trackedRecipients = (task: FanoutTask, store: HandOnOptions['store'], tally?: StoreUsage, expired?: RecipientOptions['expired']) => {
   const explicit = task.connectionIds ?? [];
   const state = { offset: 0, position: task.cursor as FanoutCursor | undefined, exhausted: false };
   async function* pages(): AsyncGenerator<readonly string[]> {
@@ -138,7 +145,7 @@ const trackedRecipients = (task: FanoutTask, store: HandOnOptions['store'], tall
     if (cursor) {
       let key = cursor.key;
       const from = cursor.key === undefined ? undefined : { key: cursor.key, after: cursor.after };
-      for await (const page of store.recipientPages(cursor.deviceId, { tally, from, onPage: (k) => void (key = k) })) {
+      for await (const page of store.recipientPages(cursor.deviceId, { tally, expired, from, onPage: (k) => void (key = k) })) {
         for (const id of page) {
           state.position = { deviceId: cursor.deviceId, key, after: id };
           yield [id];
@@ -209,7 +216,7 @@ export const createHandOn = ({ deliver, store, dispatch, maxEventAgeMs = DEFAULT
   };
 
   /** Delivers a task until its deadline, then hands on whatever is left. */
-  const run = async (input: FanoutTask, { deadline, tally, queued = false }: RunOptions = {}): Promise<HandOnResult> => {
+  const run = async (input: FanoutTask, { deadline, tally, queued = false, store: lookup = store, expired }: RunOptions = {}): Promise<HandOnResult> => {
     let task = input;
     let shed = false;
     // Waited in Lambda's queue past the limit: this invocation has the time for a resync, not for the reading.
@@ -218,7 +225,7 @@ export const createHandOn = ({ deliver, store, dispatch, maxEventAgeMs = DEFAULT
       task = asResync(task);
       shed = true;
     }
-    const recipients = trackedRecipients(task, store, tally);
+    const recipients = trackedRecipients(task, lookup, tally, expired);
     const leftover: string[] = [];
     const sharded = await deliver(recipients.pages, task.body, task.id, undefined, {
       deadline,

@@ -45,7 +45,8 @@ export const createHistoryStore = ({ doc, tableName, now = Date.now }: { doc: Dy
   const usage: StoreUsage = { requests: 0, readUnits: 0 };
   return {
     usage,
-    async *pages(deviceId, since, until, { pageSize = 1000, tally } = {}) {
+    // No Limit by default: DynamoDB's own 1 MB pages, the fewest requests (each rounds up to 4 KB) with memory still bounded.
+    async *pages(deviceId, since, until, { pageSize, tally } = {}) {
       let startKey: Record<string, unknown> | undefined;
       do {
         const out = await doc.send(
@@ -55,7 +56,7 @@ export const createHistoryStore = ({ doc, tableName, now = Date.now }: { doc: Dy
             ExpressionAttributeNames: { '#d': 'deviceId', '#ts': 'ts' },
             ExpressionAttributeValues: { ':d': deviceId, ':since': since, ':until': until },
             ExclusiveStartKey: startKey,
-            Limit: pageSize,
+            ...(pageSize ? { Limit: pageSize } : {}),
             ReturnConsumedCapacity: 'TOTAL',
           }),
         );

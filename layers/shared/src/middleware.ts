@@ -3,13 +3,12 @@
  * WebSocket glue that @middy/ws-* would provide (not on this registry).
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import httpErrorHandler from '@middy/http-error-handler';
 import type { Context } from 'aws-lambda';
 import { isFrameError } from './errors.js';
 import { errorFrame, parseJsonObject } from './frames.js';
-import { logger, metrics, tracer } from './observability.js';
+import { logger, metrics, traceHandler } from './observability.js';
 
 export interface WsRequestContext {
   routeKey: string;
@@ -93,7 +92,7 @@ export const wsRoute = (fn: (event: WsEvent, context: Context) => Promise<WsResu
   middy<WsEvent, WsResult>()
     // logEvent goes through the logger's redacting replacer: no token or cookie reaches the log.
     .use(injectLambdaContext(logger, { resetKeys: true, logEvent: logEventEnabled() }))
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(traceHandler())
     .use(flushMetrics())
     .use(httpErrorHandler({ logger: false, fallbackMessage: 'Internal error' }))
     .use(errorFrames())
@@ -104,7 +103,7 @@ export const wsRoute = (fn: (event: WsEvent, context: Context) => Promise<WsResu
 export const eventHandler = <TEvent, TResult>(fn: (event: TEvent, context: Context) => Promise<TResult>) =>
   middy<TEvent, TResult>()
     .use(injectLambdaContext(logger, { resetKeys: true, logEvent: logEventEnabled() }))
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(traceHandler())
     .use(flushMetrics())
     .handler(fn);
 

@@ -5,26 +5,36 @@
  */
 import { Forbidden } from './errors.js';
 import { ALL_DEVICES, type DeviceSelection } from './frames.js';
+import { decodeScope, encodeScope } from './scopeEncoding.js';
 
 export interface Principal {
   sub: string;
   devices: DeviceSelection;
   publish: boolean;
+  /** The token's `exp` (epoch seconds): the connection ends then. Absent only when auth is off. */
+  exp?: number;
 }
 
 /** What API Gateway hands the integration as `requestContext.authorizer` (context values are strings). */
-export type AuthorizerContext = { sub: string; devices: string; publish: 'true' | 'false' };
+export type AuthorizerContext = { sub: string; devices: string; publish: 'true' | 'false'; exp?: string };
 
 export const principalToContext = (p: Principal): AuthorizerContext => ({
   sub: p.sub,
-  devices: p.devices === ALL_DEVICES ? ALL_DEVICES : p.devices.join(','),
+  devices: encodeScope(p.devices),
   publish: p.publish ? 'true' : 'false',
+  ...(p.exp !== undefined ? { exp: String(p.exp) } : {}),
 });
 
 export const principalFromContext = (context: Record<string, unknown> | null | undefined): Principal | undefined => {
   if (!context || typeof context.sub !== 'string' || typeof context.devices !== 'string') return undefined;
-  const devices = context.devices === ALL_DEVICES ? ALL_DEVICES : context.devices.split(',').filter(Boolean);
-  return { sub: context.sub, devices, publish: context.publish === 'true' || context.publish === true };
+  const devices = decodeScope(context.devices);
+  const exp = Number(context.exp);
+  return {
+    sub: context.sub,
+    devices,
+    publish: context.publish === 'true' || context.publish === true,
+    ...(context.exp !== undefined && Number.isFinite(exp) ? { exp } : {}),
+  };
 };
 
 /** The principal a connection gets when auth is off (local development only). */

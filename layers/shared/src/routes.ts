@@ -3,14 +3,17 @@
  * Handlers in functions/ only build the clients and the middy chain.
  */
 import { ANONYMOUS, type Principal, assertInScope, principalFromContext } from './principal.js';
+import type { ConnectionCloser } from './connectionExpiry.js';
 import type { ConnectionStore } from './connectionStore.js';
+import { broadcastRecipientPages } from './broadcastAudience.js';
 import { type DevicesStore, postSnapshot } from './devices.js';
-import { BadRequest, Forbidden, NotFound, Unauthorized } from './errors.js';
+import { BadRequest, Forbidden, NotFound, RateLimited, Unauthorized } from './errors.js';
 import { type FanOut, type FanOutResult, type PostToConnection, fanOutDeadline } from './fanOut.js';
 import {
   ACTIONS,
   ALL_DEVICES,
   type ClientFrame,
+  MAX_SUBSCRIPTIONS_PER_CONNECTION,
   type DeviceSelection,
   type MessageFrame,
   isPlainObject,
@@ -21,6 +24,8 @@ import type { WsEvent, WsResult } from './middleware.js';
 import { ok } from './middleware.js';
 import type { Counter, Log } from './observability.js';
 import type { HandOn } from './handoff.js';
+import type { RateLimiter } from './rateLimit.js';
+import type { ShardedDelivery } from './sharding.js';
 import { telemetryEnvelope } from './telemetryEnvelope.js';
 
 /** The part of the Lambda context a fan-out needs: its time left. */
@@ -61,8 +66,13 @@ export const createConnectRoute =
     if (requested !== undefined && requested !== '') {
       devices = validateDeviceSelection(requested === ALL_DEVICES ? ALL_DEVICES : requested.split(','));
       assertInScope(principal.devices, devices);
+    } else if (devices !== ALL_DEVICES && devices.length > MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+      // A token may list up to MAX_SCOPE_DEVICES, a connection subscribe to fewer: it must say which.
+      throw new BadRequest(
+        `your token covers ${devices.length} devices, more than the ${MAX_SUBSCRIPTIONS_PER_CONNECTION} one connection may subscribe to: name them in ?devices=`,
+      );
     }
-    await store.putConnection({ connectionId, sub: principal.sub, scope: principal.devices, publish: principal.publish, devices });
+    await store.putConnection({ connectionId, sub: principal.sub, scope: principal.devices, publish: principal.publish, devices, tokenExpiresAt: principal.exp });
     log.info('connected', { connectionId, sub: principal.sub, devices });
     return ok();
   };
@@ -127,18 +137,40 @@ export const createDefaultRoute = () => async (event: WsEvent): Promise<WsResult
   throw new BadRequest(`unknown action; valid actions: ${ACTIONS.join(', ')}`);
 };
 
-/** `message`: the original design's broadcast, now gated by the token's `publish` claim. */
+/**
+ * `message`: the original design's broadcast, gated by the token's `publish` claim, limited per token
+ * holder (`limiter`), and heard only by connections whose subscriptions overlap the publisher's scope
+ * (broadcastAudience.ts).
+ */
 export const createMessageRoute =
-  ({ store, fanOut, log, now = Date.now, newId }: RouteDeps & { fanOut: FanOut; now?: () => number; newId: () => string }) =>
+  ({
+    store,
+    fanOut,
+    log,
+    now = Date.now,
+    newId,
+    closer,
+    limiter,
+  }: RouteDeps & { fanOut: FanOut; now?: () => number; newId: () => string; closer?: ConnectionCloser; limiter?: RateLimiter }) =>
   async (event: WsEvent, context?: LambdaClock): Promise<WsResult> => {
     const { data } = frameOf(event, 'message');
     const { connectionId } = event.requestContext;
     const connection = await requireConnection(store, connectionId);
     if (!connection.publish) throw new Forbidden('your token does not allow publishing messages');
+    const decision = await limiter?.(connection.sub);
+    if (decision && !decision.allowed) {
+      throw new RateLimited(
+        `too many messages: at most ${limiter!.perMinute} a minute, in bursts of ${limiter!.burst}, per token holder; retry in ${Math.ceil((decision.retryAfterMs ?? 1000) / 1000)} s`,
+      );
+    }
     const frame: MessageFrame = { type: 'message', id: event.requestContext.messageId ?? newId(), from: connection.sub, ts: now(), data };
-    const result = await fanOut.deliver(store.recipientPages(ALL_DEVICES), JSON.stringify(frame), connectionId, { deadline: fanOutDeadline(context) });
+    const expired = closer?.collect();
+    const result = await fanOut.deliver(broadcastRecipientPages(store, connection.scope, { expired: expired?.expired }), JSON.stringify(frame), connectionId, {
+      deadline: fanOutDeadline(context),
+    });
+    const closed = await expired?.settle();
     if (result.rejected) throw new BadRequest('message too large to broadcast');
-    log.info('broadcast a message', { ...result });
+    log.info('broadcast a message', { ...result, ...(closed ? { expiredClosed: closed.closed + closed.gone } : {}) });
     return ok({ type: 'sent', id: frame.id, recipients: result.recipients, delivered: result.delivered });
   };
 
@@ -158,7 +190,21 @@ export interface TelemetryOutcome extends Partial<FanOutResult> {
  * fix it); a failed lookup throws so that Lambda retries the invocation.
  */
 export const createTelemetryHandler =
-  ({ log, counter, handOn, devices }: Pick<RouteDeps, 'log'> & { handOn: HandOn; counter: Counter; devices?: Pick<DevicesStore, 'recordLatest'> }) =>
+  ({
+    store,
+    handOn,
+    log,
+    counter,
+    devices,
+    closer,
+  }: Pick<RouteDeps, 'log'> & {
+    /** The first invocation's recipient lookup (the recipient cache); without it, the hand-on's own store. */
+    store?: Pick<ConnectionStore, 'recipientPages'>;
+    handOn: HandOn;
+    counter: Counter;
+    devices?: Pick<DevicesStore, 'recordLatest'>;
+    closer?: ConnectionCloser;
+  }) =>
   async (event: unknown, context?: LambdaClock): Promise<TelemetryOutcome> => {
     let envelope;
     try {
@@ -169,23 +215,26 @@ export const createTelemetryHandler =
       return { status: 'rejected' };
     }
     const lookup = { requests: 0, readUnits: 0 };
-    // The latest-reading write runs beside the fan-out, not before it: the live path does not wait on it,
-    // and its failure only leaves the previous latest reading in place (the next one fixes it).
-    const latest = devices?.recordLatest(envelope).catch((error: Error) => {
+    const expired = closer?.collect();
+    // Its recipients are the device's subscribers, from the start of the lookup; what the deadline leaves is handed on.
+    const task = { body: JSON.stringify(envelope), id: envelope.id, deviceId: envelope.deviceId, receivedAt: envelope.receivedAt, connectionIds: [], cursor: { deviceId: envelope.deviceId } };
+    const result = await handOn.run(task, { deadline: fanOutDeadline(context), tally: lookup, store, expired: expired?.expired });
+    const closed = await expired?.settle();
+    // The latest-reading write starts once the fan-out is done: the live path never waits on it or shares the
+    // event loop with it. A failure only leaves the previous latest reading in place (the next one fixes it).
+    const latest = await devices?.recordLatest(envelope).catch((error: Error) => {
       log.warn('could not store the latest reading', { deviceId: envelope.deviceId, reason: `${error.name}: ${error.message}` });
       counter.count('LatestStateFailed', 1);
       return undefined;
     });
-    // Its recipients are the device's subscribers, from the start of the lookup; what the deadline leaves is handed on.
-    const task = { body: JSON.stringify(envelope), id: envelope.id, deviceId: envelope.deviceId, receivedAt: envelope.receivedAt, connectionIds: [], cursor: { deviceId: envelope.deviceId } };
-    const result = await handOn.run(task, { deadline: fanOutDeadline(context), tally: lookup });
     log.info('fanned out telemetry', {
       id: envelope.id,
       deviceId: envelope.deviceId,
       ...result,
       ddbRequests: lookup.requests,
       ddbReadUnits: lookup.readUnits,
-      ...(latest ? { latest: await latest } : {}),
+      ...(closed ? { expiredClosed: closed.closed + closed.gone } : {}),
+      ...(devices ? { latest } : {}),
     });
     return { status: result.rejected ? 'rejected' : 'delivered', id: envelope.id, deviceId: envelope.deviceId, ...result };
   };

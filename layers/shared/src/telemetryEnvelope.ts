@@ -17,6 +17,14 @@ const RESERVED = new Set(['deviceId', 'receivedAt', 'ts', 'id']);
 export const telemetryId = (deviceId: string, receivedAt: number, payload: unknown): string =>
   createHash('sha256').update(`${deviceId}\n${receivedAt}\n${JSON.stringify(payload)}`).digest('base64url').slice(0, 22);
 
+/**
+ * A device-supplied id, keyed by its device: dashboards drop repeats by id, so
+ * a bare payload id would let one device hide another's frames by reusing its
+ * ids. "/" cannot occur in a device id (DEVICE_ID_PATTERN), so the device part
+ * ends at the first "/" and no two devices can produce the same id.
+ */
+export const deviceScopedId = (deviceId: string, id: string): string => `${deviceId}/${id}`;
+
 export const telemetryEnvelope = (event: unknown, now: () => number = Date.now): TelemetryFrame => {
   if (!isPlainObject(event)) throw new BadRequest('telemetry event must be a JSON object');
   const deviceId = validateDeviceId(event.deviceId, 'deviceId');
@@ -28,7 +36,7 @@ export const telemetryEnvelope = (event: unknown, now: () => number = Date.now):
   }
   const id =
     typeof event.id === 'string' && event.id.length > 0 && event.id.length <= 128
-      ? event.id
+      ? deviceScopedId(deviceId, event.id)
       : telemetryId(deviceId, receivedAt, event);
   return { type: 'telemetry', id, deviceId, ts, receivedAt, data };
 };

@@ -1,0 +1,32 @@
+/** FanoutMode=coalesced: the SQS event source mapping's target; fans each batch of readings out as telemetry-batch frames. */
+import {
+  createDevicesStore,
+  createDocumentClient,
+  createFanOutClients,
+  createRecipientCache,
+  createTelemetryBatchHandler,
+  eventHandler,
+  fanOutConfigFromEnv,
+  intEnv,
+  logger,
+} from '@serverless-iot-dashboard/shared/telemetry';
+
+const config = {
+  ...fanOutConfigFromEnv(),
+  // Each device's latest reading (the snapshot frame); unset, none is kept.
+  devicesTableName: process.env.DEVICES_TABLE_NAME || undefined,
+  retentionDays: intEnv('HISTORY_RETENTION_DAYS', 7),
+};
+
+const { store, counter, post, doc } = createFanOutClients(config);
+
+// One lookup per batch for all its devices, cached across warm invocations (recipientCache.ts).
+const recipients = createRecipientCache({ doc, tableName: config.tableName });
+
+const devices = config.devicesTableName
+  ? createDevicesStore({ doc: createDocumentClient(undefined, { allowImpreciseNumbers: true }), tableName: config.devicesTableName, retentionDays: config.retentionDays })
+  : undefined;
+
+export const handler = eventHandler(
+  createTelemetryBatchHandler({ lookup: recipients.lookup, store, post, log: logger, counter, concurrency: config.concurrency, devices }),
+);

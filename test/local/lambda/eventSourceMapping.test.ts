@@ -1,0 +1,226 @@
+/**
+ * Lambda's SQS event source mapping, locally, against the in-process queue
+ * (local/sqs) and a fake function, checked against what the Lambda developer
+ * guide documents: batching, the batching window, visibility timeout and
+ * retries, partial batch responses, and redrive to a dead-letter queue.
+ */
+import { expect } from 'chai';
+import {
+  type SqsEventRecord,
+  type SqsEventSourceMapping,
+  type SqsEventSourceMappingSpec,
+  messagesToDelete,
+  startSqsEventSourceMapping,
+  validateSqsMapping,
+} from '../../../local/lambda/eventSourceMapping.js';
+import { type Sqs, createSqs } from '../../../local/sqs/queue.js';
+import { parameterOverridesFromArgs, parameterOverridesFromEnv, parseParameterOverrides } from '../../../local/template/parameterOverrides.js';
+import { buildStackModel } from '../../../local/template/stackModel.js';
+import { sleep, waitFor } from '../../helpers/waitFor.js';
+
+const baseSpec = (queueUrl: string, overrides: Partial<SqsEventSourceMappingSpec> = {}): SqsEventSourceMappingSpec => ({
+  logicalId: 'Mapping',
+  functionId: 'Fn',
+  queueUrl,
+  queueArn: 'arn:aws:sqs:us-east-1:000000000000:source',
+  batchSize: 10,
+  maximumBatchingWindowInSeconds: 0,
+  reportBatchItemFailures: true,
+  enabled: true,
+  ...overrides,
+});
+
+describe('local Lambda: SQS event source mapping', function () {
+  this.timeout(30_000);
+  let sqs: Sqs;
+  let mapping: SqsEventSourceMapping | undefined;
+  let source: string;
+  let deadLetters: string;
+  let batches: { records: SqsEventRecord[]; at: number }[];
+
+  const send = (count: number, prefix = 'm') => {
+    for (let i = 0; i < count; i++) sqs.sendMessage({ QueueUrl: source, MessageBody: `${prefix}-${i}` });
+  };
+
+  const start = (overrides: Partial<SqsEventSourceMappingSpec>, respond: (records: SqsEventRecord[]) => unknown = () => ({ batchItemFailures: [] })) => {
+    mapping = startSqsEventSourceMapping({
+      spec: baseSpec(source, overrides),
+      queue: sqs,
+      region: 'us-east-1',
+      log: () => undefined,
+      concurrency: 1,
+      invoke: async ({ Records }) => {
+        batches.push({ records: Records, at: performance.now() });
+        return respond(Records);
+      },
+    });
+  };
+
+  beforeEach(() => {
+    sqs = createSqs();
+    deadLetters = sqs.createQueue({ QueueName: 'dead-letters' }).QueueUrl;
+    source = sqs.createQueue({
+      QueueName: 'source',
+      Attributes: { VisibilityTimeout: '1', RedrivePolicy: JSON.stringify({ deadLetterTargetArn: 'arn:aws:sqs:us-east-1:000000000000:dead-letters', maxReceiveCount: 2 }) },
+    }).QueueUrl;
+    batches = [];
+  });
+
+  afterEach(async () => {
+    const stopping = mapping?.stop();
+    sqs.close();
+    await stopping;
+    await mapping?.finished();
+    mapping = undefined;
+  });
+
+  it('refuses what CreateEventSourceMapping refuses: BatchSize over 10 without a window, out-of-range values', () => {
+    expect(() => validateSqsMapping(baseSpec('q', { batchSize: 11 }))).to.throw(/at least 1/);
+    expect(() => validateSqsMapping(baseSpec('q', { batchSize: 10_001, maximumBatchingWindowInSeconds: 1 }))).to.throw(/BatchSize/);
+    expect(() => validateSqsMapping(baseSpec('q', { maximumBatchingWindowInSeconds: 301 }))).to.throw(/MaximumBatchingWindowInSeconds/);
+    expect(() => validateSqsMapping(baseSpec('q', { batchSize: 10_000, maximumBatchingWindowInSeconds: 1 }))).not.to.throw();
+  });
+
+  it('invokes at once with at most BatchSize records when there is no batching window, in the SQS event shape', async () => {
+    send(25);
+    start({ batchSize: 10 });
+
+    await waitFor(() => batches.reduce((n, b) => n + b.records.length, 0) === 25, { message: 'every message delivered' });
+
+    expect(batches.every((b) => b.records.length <= 10)).to.equal(true);
+    const [record] = batches[0]!.records;
+    expect(record).to.include({ eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:source', awsRegion: 'us-east-1' });
+    expect(record!.attributes.ApproximateReceiveCount).to.equal('1');
+    expect(record!.receiptHandle).to.be.a('string');
+    await waitFor(() => sqs.counts(source).inFlight === 0, { message: 'the batches deleted' });
+    expect(sqs.counts(source)).to.deep.include({ visible: 0, inFlight: 0 });
+  });
+
+  it('gathers records for the batching window, then invokes with all of them in one batch', async () => {
+    // Longer than the window, as AWS asks: else the first records come back while the batch is still gathering.
+    sqs.setQueueAttributes({ QueueUrl: source, Attributes: { VisibilityTimeout: '10' } });
+    start({ batchSize: 1000, maximumBatchingWindowInSeconds: 1 });
+    await sleep(50);
+    const first = performance.now();
+
+    for (let i = 0; i < 6; i++) {
+      send(5, `wave-${i}`);
+      await sleep(100);
+    }
+    await waitFor(() => batches.length > 0, { message: 'a batch' });
+    await sleep(300);
+
+    expect(batches).to.have.length(1);
+    expect(batches[0]!.records).to.have.length(30);
+    const waited = batches[0]!.at - first;
+    expect(waited).to.be.within(900, 1400); // the window, counted from the first record
+  });
+
+  it('invokes as soon as BatchSize records are gathered, before the window ends', async () => {
+    sqs.setQueueAttributes({ QueueUrl: source, Attributes: { VisibilityTimeout: '10' } });
+    start({ batchSize: 20, maximumBatchingWindowInSeconds: 5 });
+    const first = performance.now();
+    send(50);
+
+    await waitFor(() => batches.length >= 2, { message: 'two full batches' });
+
+    expect(batches[0]!.records).to.have.length(20);
+    expect(batches[1]!.records).to.have.length(20);
+    expect(batches[0]!.at - first).to.be.lessThan(2000);
+  });
+
+  it('deletes nothing when the function fails: the batch comes back after the visibility timeout, one receive higher', async () => {
+    let calls = 0;
+    send(3);
+    start({}, () => {
+      calls++;
+      if (calls === 1) throw Object.assign(new Error('boom'), { name: 'Error' });
+      return null;
+    });
+
+    await waitFor(() => batches.length === 2, { timeoutMs: 5000, message: 'the retry' });
+
+    expect(batches[1]!.at - batches[0]!.at).to.be.at.least(900); // VisibilityTimeout 1 s
+    expect(batches[1]!.records.map((r) => r.attributes.ApproximateReceiveCount)).to.deep.equal(['2', '2', '2']);
+    expect(batches[1]!.records.map((r) => r.messageId).sort()).to.deep.equal(batches[0]!.records.map((r) => r.messageId).sort());
+  });
+
+  it('keeps only the reported batch item failures on the queue', async () => {
+    send(4);
+    start({}, (records) => (batches.length === 1 ? { batchItemFailures: [{ itemIdentifier: records[1]!.messageId }] } : { batchItemFailures: [] }));
+
+    await waitFor(() => batches.length === 2, { timeoutMs: 5000, message: 'the retry of the failed item' });
+
+    expect(batches[1]!.records.map((r) => r.messageId)).to.deep.equal([batches[0]!.records[1]!.messageId]);
+    expect(batches[1]!.records[0]!.body).to.equal(batches[0]!.records[1]!.body);
+  });
+
+  it('moves a message that keeps failing to the dead-letter queue after maxReceiveCount receives', async () => {
+    send(1, 'poison');
+    start({}, (records) => ({ batchItemFailures: records.map((r) => ({ itemIdentifier: r.messageId })) }));
+
+    await waitFor(() => sqs.counts(deadLetters).visible === 1, { timeoutMs: 8000, message: 'the message in the dead-letter queue' });
+
+    expect(batches).to.have.length(2); // maxReceiveCount: 2
+    const [dead] = (await sqs.receiveMessage({ QueueUrl: deadLetters })).Messages ?? [];
+    expect(dead!.Body).to.equal('poison-0');
+  });
+
+  it('decides what to delete from a partial batch response exactly as Lambda documents', () => {
+    const ids = ['a', 'b', 'c'];
+    const all = new Set(ids);
+    // Complete success
+    for (const response of [null, undefined, '', {}, { batchItemFailures: [] }, { batchItemFailures: null }]) expect(messagesToDelete(response, ids, true).delete).to.deep.equal(all);
+    // Partial
+    expect(messagesToDelete({ batchItemFailures: [{ itemIdentifier: 'b' }] }, ids, true).delete).to.deep.equal(new Set(['a', 'c']));
+    // Complete failure
+    for (const response of [
+      'not an object',
+      [1],
+      { batchItemFailures: 'b' },
+      { batchItemFailures: [{ itemIdentifier: '' }] },
+      { batchItemFailures: [{ itemIdentifier: null }] },
+      { batchItemFailures: [{ itemIdentifer: 'b' }] },
+      { batchItemFailures: [{ itemIdentifier: 'not-in-this-batch' }] },
+    ]) {
+      const decided = messagesToDelete(response, ids, true);
+      expect(decided.delete.size, JSON.stringify(response)).to.equal(0);
+      expect(decided.invalid, JSON.stringify(response)).to.be.a('string');
+    }
+    // Without ReportBatchItemFailures the response is ignored: a returned invocation is a success.
+    expect(messagesToDelete({ batchItemFailures: [{ itemIdentifier: 'b' }] }, ids, false).delete).to.deep.equal(all);
+  });
+});
+
+describe('local template: parameter overrides', () => {
+  it('reads PARAM_<Name> from the environment and --parameter-overrides as sam spells it', () => {
+    expect(parameterOverridesFromEnv({ PARAM_FanoutMode: 'coalesced', PARAM_: 'x', OTHER: 'y', PARAM_BatchSize: '50' })).to.deep.equal({ FanoutMode: 'coalesced', BatchSize: '50' });
+    expect(parseParameterOverrides(['FanoutMode=coalesced BatchSize="50"', 'ParameterKey=Tracing,ParameterValue=PassThrough'])).to.deep.equal({
+      FanoutMode: 'coalesced',
+      BatchSize: '50',
+      Tracing: 'PassThrough',
+    });
+    const args = ['TelemetryFunction', '--parameter-overrides', 'FanoutMode=coalesced', 'Tracing=PassThrough', '--timeout-ms', '5'];
+    expect(parameterOverridesFromArgs(args)).to.deep.equal({ FanoutMode: 'coalesced', Tracing: 'PassThrough' });
+    expect(args).to.deep.equal(['TelemetryFunction', '--timeout-ms', '5']);
+    expect(() => parseParameterOverrides(['novalue'])).to.throw(/Name=value/);
+  });
+
+  it('builds the coalesced stack from the template with FanoutMode=coalesced, and the direct one by default', () => {
+    const direct = buildStackModel();
+    const coalesced = buildStackModel({ parameterOverrides: { FanoutMode: 'coalesced', BatchSize: '500' } });
+
+    expect(direct.queues).to.deep.equal([]);
+    expect(direct.rules[0]!.functionIds).to.deep.equal(['TelemetryFunction']);
+    expect(coalesced.functions.has('TelemetryFunction')).to.equal(false);
+    expect(coalesced.rules[0]!.functionIds).to.deep.equal([]);
+    expect(coalesced.rules[0]!.queueIds).to.deep.equal(['TelemetryQueue']);
+    expect(coalesced.queues.map((q) => q.logicalId)).to.deep.equal(['TelemetryDeadLetterQueue', 'TelemetryQueue']);
+    const queue = coalesced.queues.find((q) => q.logicalId === 'TelemetryQueue')!;
+    expect(JSON.parse(queue.attributes.RedrivePolicy!)).to.deep.equal({ deadLetterTargetArn: coalesced.queues[0]!.arn, maxReceiveCount: 5 });
+    expect(queue.attributes).to.include({ VisibilityTimeout: '360', SqsManagedSseEnabled: 'true' });
+    expect(coalesced.eventSourceMappings).to.deep.equal([
+      { logicalId: 'TelemetryBatchEventSource', functionId: 'TelemetryBatchFunction', queueId: 'TelemetryQueue', batchSize: 500, maximumBatchingWindowInSeconds: 1, reportBatchItemFailures: true, enabled: true },
+    ]);
+  });
+});
