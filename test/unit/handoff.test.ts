@@ -115,6 +115,35 @@ describe('fan-out handoff', () => {
     expect(worker.dispatched).to.deep.equal([]);
   });
 
+  it("reads a run's own lookup (the telemetry function's recipient cache) with its own expired sink, and the worker resumes from the hand-on's store", async () => {
+    // Arrange: the cache holds the same recipients in one page per partition; the hand-on's store pages them by 10
+    const store = fakeStore({ 'dev-1': ids(30) }, 10);
+    const cached = fakeStore({ 'dev-1': ids(30) }, 1000);
+    const expiredSeen: string[][] = [];
+    const cache = {
+      async *recipientPages(deviceId: string, options: RecipientPagesOptions = {}) {
+        expect(options.from, 'the first invocation reads from the start').to.equal(undefined);
+        options.expired?.(['old']);
+        yield* cached.recipientPages(deviceId, options);
+      },
+    };
+    const posted: { id: string; body: string }[] = [];
+    const first = invocation({ store, posted, clock });
+
+    // Act
+    await first.handOn.run(reading(), { deadline: Date.now() + 14, store: cache, expired: (e) => void expiredSeen.push(e) });
+    const storeReadsBefore = store.reads.length;
+    const worker = invocation({ store, posted, clock });
+    await worker.handOn.run(first.dispatched[0]!, { queued: true });
+
+    // Assert
+    expect(storeReadsBefore, "the first invocation never read the hand-on's store").to.equal(0);
+    expect(expiredSeen).to.deep.equal([['old']]);
+    expect(first.dispatched[0]!.cursor).to.deep.include({ key: 'dev-1' });
+    expect(store.reads[0], 'the worker resumes from the table right after the last id taken').to.deep.equal({ key: 'dev-1', after: first.dispatched[0]!.cursor!.after });
+    expect(posted.map((p) => p.id)).to.deep.equal(ids(30));
+  });
+
   it('resumes in the every-device partition without repeating the ids the device partition had', async () => {
     // Arrange: b and c subscribe to the device and to "*"
     const store = fakeStore({ 'dev-1': ['a', 'b', 'c'], '*': ['b', 'c', 'd', 'e', 'f'] }, 2);
