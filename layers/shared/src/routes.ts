@@ -25,7 +25,6 @@ import { ok } from './middleware.js';
 import type { Counter, Log } from './observability.js';
 import type { HandOn } from './handoff.js';
 import type { RateLimiter } from './rateLimit.js';
-import type { ShardedDelivery } from './sharding.js';
 import { telemetryEnvelope } from './telemetryEnvelope.js';
 
 /** The part of the Lambda context a fan-out needs: its time left. */
