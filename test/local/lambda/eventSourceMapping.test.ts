@@ -210,14 +210,18 @@ describe('local template: parameter overrides', () => {
     const direct = buildStackModel();
     const coalesced = buildStackModel({ parameterOverrides: { FanoutMode: 'coalesced', BatchSize: '500' } });
 
-    expect(direct.queues).to.deep.equal([]);
+    // The asynchronous functions' dead-letter queue is there in both modes.
+    expect(direct.queues.map((q) => q.logicalId)).to.deep.equal(['DeadLetterQueue']);
     expect(direct.rules[0]!.functionIds).to.deep.equal(['TelemetryFunction']);
     expect(coalesced.functions.has('TelemetryFunction')).to.equal(false);
     expect(coalesced.rules[0]!.functionIds).to.deep.equal([]);
     expect(coalesced.rules[0]!.queueIds).to.deep.equal(['TelemetryQueue']);
-    expect(coalesced.queues.map((q) => q.logicalId)).to.deep.equal(['TelemetryDeadLetterQueue', 'TelemetryQueue']);
+    // Dead-letter queues first: CreateQueue needs its redrive target to exist.
+    expect(coalesced.queues.map((q) => q.logicalId)).to.have.members(['DeadLetterQueue', 'TelemetryDeadLetterQueue', 'TelemetryQueue']);
+    expect(coalesced.queues.at(-1)!.logicalId).to.equal('TelemetryQueue');
     const queue = coalesced.queues.find((q) => q.logicalId === 'TelemetryQueue')!;
-    expect(JSON.parse(queue.attributes.RedrivePolicy!)).to.deep.equal({ deadLetterTargetArn: coalesced.queues[0]!.arn, maxReceiveCount: 5 });
+    const deadLetters = coalesced.queues.find((q) => q.logicalId === 'TelemetryDeadLetterQueue')!;
+    expect(JSON.parse(queue.attributes.RedrivePolicy!)).to.deep.equal({ deadLetterTargetArn: deadLetters.arn, maxReceiveCount: 5 });
     expect(queue.attributes).to.include({ VisibilityTimeout: '360', SqsManagedSseEnabled: 'true' });
     expect(coalesced.eventSourceMappings).to.deep.equal([
       { logicalId: 'TelemetryBatchEventSource', functionId: 'TelemetryBatchFunction', queueId: 'TelemetryQueue', batchSize: 500, maximumBatchingWindowInSeconds: 1, reportBatchItemFailures: true, enabled: true },
