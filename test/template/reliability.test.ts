@@ -17,6 +17,23 @@ const refTarget = (value: unknown): string | undefined => (value as { Ref?: stri
 const list = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 
 /** Functions something invokes asynchronously: IoT rule Lambda actions, and functions that another function may invoke. */
+/** Every IAM statement in the translated template that grants an sqs: action, with the queue it names (both branches of an Fn::If policy). */
+const sqsGrants = (t: Template): { role: string; queue: unknown; actions: string[] }[] => {
+  const grants: { role: string; queue: unknown; actions: string[] }[] = [];
+  for (const [id, role] of resourcesOfType(t, 'AWS::IAM::Role')) {
+    for (const policy of role.Properties!.Policies ?? []) {
+      const documents = policy['Fn::If'] ? [policy['Fn::If'][1], policy['Fn::If'][2]] : [policy];
+      for (const document of documents) {
+        for (const statement of document?.PolicyDocument?.Statement ?? []) {
+          const actions = list(statement.Action as string[]);
+          if (actions.some((action) => action.startsWith('sqs:'))) grants.push({ role: id, queue: getAttTarget(statement.Resource), actions });
+        }
+      }
+    }
+  }
+  return grants;
+};
+
 const asyncInvokedFunctions = (t: Template): string[] => {
   const ids = new Set<string>();
   for (const [, rule] of resourcesOfType(t, 'AWS::IoT::TopicRule')) {
@@ -234,22 +251,20 @@ describe('template.yaml: nothing lost, told when it matters', () => {
     });
 
     it('grants sqs:SendMessage on the dead-letter queue only, to the functions with a destination and the rule error role', () => {
-      const grants: { role: string; resource: unknown }[] = [];
-      for (const [id, role] of resourcesOfType(translated, 'AWS::IAM::Role')) {
-        for (const policy of role.Properties!.Policies ?? []) {
-          const documents = policy['Fn::If'] ? [policy['Fn::If'][1], policy['Fn::If'][2]] : [policy];
-          for (const document of documents) {
-            for (const statement of document?.PolicyDocument?.Statement ?? []) {
-              if (list(statement.Action as string[]).some((action) => action.startsWith('sqs:'))) {
-                expect(list(statement.Action), id).to.deep.equal(['sqs:SendMessage']);
-                grants.push({ role: id, resource: statement.Resource });
-              }
-            }
-          }
-        }
-      }
-      expect(grants.map((g) => g.role).sort()).to.deep.equal(['FanoutWorkerFunctionRole', 'TelemetryFunctionRole', 'TelemetryRuleErrorRole']);
-      for (const { role, resource } of grants) expect(getAttTarget(resource), role).to.equal('DeadLetterQueue');
+      const grants = sqsGrants(translated);
+      const deadLetter = grants.filter((g) => g.queue === 'DeadLetterQueue');
+      for (const { role, actions } of deadLetter) expect(actions, role).to.deep.equal(['sqs:SendMessage']);
+      expect(deadLetter.map((g) => g.role).sort()).to.deep.equal(['FanoutWorkerFunctionRole', 'TelemetryFunctionRole', 'TelemetryRuleErrorRole']);
+    });
+
+    it('lets only the batch function consume the telemetry queue, and only the IoT rule send to it; nothing else touches SQS', () => {
+      const grants = sqsGrants(translated);
+      const telemetryQueue = grants.filter((g) => g.queue === 'TelemetryQueue');
+      expect(telemetryQueue.map(({ role, actions }) => ({ role, actions: [...actions].sort() })).sort((a, b) => a.role.localeCompare(b.role))).to.deep.equal([
+        { role: 'TelemetryBatchFunctionRole', actions: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'] },
+        { role: 'TelemetryRuleQueueRole', actions: ['sqs:SendMessage'] },
+      ]);
+      expect(grants.filter((g) => g.queue !== 'TelemetryQueue' && g.queue !== 'DeadLetterQueue'), 'statements on any other queue').to.deep.equal([]);
     });
 
     it('gives each asynchronously invoked function an EventInvokeConfig with the dead-letter queue', () => {
