@@ -50,7 +50,7 @@ let tables = 0;
 /** A new, empty table: the template's connections table, or the given key schema. */
 export const createTable = async (client: DynamoDBClient, prefix: string, keys?: { hash: string }): Promise<string> => {
   const name = `${prefix}-${process.pid}-${++tables}`;
-  const [template] = tableDefinitions();
+  const template = tableDefinitions().find((t) => t.logicalId === 'ConnectionsTable');
   const { logicalId: _ignored, ...definition } = template!;
   const input = keys
     ? { KeySchema: [{ AttributeName: keys.hash, KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: keys.hash, AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }

@@ -5,6 +5,7 @@
  * that device. Latency is device publish → client receipt.
  */
 import mqtt from 'mqtt';
+import { deviceScopedId } from '../layers/shared/src/telemetryEnvelope.js';
 import type { GatewayInfo } from './gatewayProcess.js';
 import type { Child } from './processes.js';
 import { percentile, round, wallClockMs } from './stats.js';
@@ -54,7 +55,7 @@ export const runEndToEnd = async ({
 
       const publish = (id: string, seq: number) => {
         const sentAt = wallClockMs();
-        // `id` becomes the frame's id (telemetryEnvelope keeps a device-supplied id): the clients key receipts by it.
+        // The frame's id is the device-supplied one scoped by its device (telemetryEnvelope): the clients key receipts by it.
         // Not awaited, so the schedule holds; a publish that fails shows up as lost deliveries.
         device.publishAsync(`devices/${DEVICE}/telemetry`, JSON.stringify({ id, ts: Date.now(), seq, temperature: 21.5 }), { qos: 1 }).catch(() => undefined);
         return sentAt;
@@ -63,7 +64,7 @@ export const runEndToEnd = async ({
       // Warm-up: the telemetry function's first invocation opens its sockets.
       const warmId = `e2e-${connections}-warm`;
       publish(warmId, 0);
-      await clients.request('collect', { id: warmId, expected: connections, timeoutMs: 15_000 }, 30_000);
+      await clients.request('collect', { id: deviceScopedId(DEVICE, warmId), expected: connections, timeoutMs: 15_000 }, 30_000);
 
       const count = Math.max(1, Math.round(plan.ratePerSec * plan.seconds));
       const sent: { id: string; at: number }[] = [];
@@ -74,7 +75,7 @@ export const runEndToEnd = async ({
         const wait = due - performance.now();
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         const id = `e2e-${connections}-${seq}`;
-        sent.push({ id, at: publish(id, seq) });
+        sent.push({ id: deviceScopedId(DEVICE, id), at: publish(id, seq) });
       }
 
       // Drain: every message gets until a common deadline to reach every client.
@@ -93,6 +94,8 @@ export const runEndToEnd = async ({
         lost += Math.max(0, connections - receipts.length);
         duplicates += Math.max(0, receipts.length - connections);
       }
+      // Late or lost is a figure; nothing at all is a broken bench (the clients key receipts by an id no frame has).
+      if (latencies.length === 0) throw new Error(`none of ${count} messages reached any of ${connections} clients`);
       const row: EndToEndRow = {
         connections,
         ratePerSec: plan.ratePerSec,

@@ -12,6 +12,7 @@
  */
 import { join } from 'node:path';
 import mqtt from 'mqtt';
+import { deviceScopedId } from '../layers/shared/src/telemetryEnvelope.js';
 import type { GatewayInfo } from './gatewayProcess.js';
 import { spawnChild } from './processes.js';
 import { round, wallClockMs } from './stats.js';
@@ -93,13 +94,15 @@ const runMode = async (mode: FanoutMode, plan: HighRatePlan, progress: (line: st
       const wait = first + (seq * 1000) / rate - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       const id = `hr-${mode}-${seq}`;
-      sent[id] = wallClockMs();
+      // The frame's id is the device-supplied one scoped by its device (telemetryEnvelope): the clients key receipts by it.
+      sent[deviceScopedId(`hr-${seq % plan.devices}`, id)] = wallClockMs();
       void publish(id, seq % plan.devices, seq);
     }
     const received = await clients.request<number>('awaitReceipts', { count: count * plan.dashboards, timeoutMs: 30_000 }, 60_000);
     // Anything late or duplicated arrives within a batching window more.
     await new Promise((resolve) => setTimeout(resolve, mode === 'coalesced' ? 1500 : 300));
     const summary = await clients.request<Summary>('summary', { sent, expected: plan.dashboards }, 60_000);
+    if (summary.deliveries === 0) throw new Error(`${mode}: none of ${count} readings reached any of ${plan.dashboards} dashboards`);
     const usage = await gateway.request<{ invocations: number; readings: number; ddbRequests: number }>('usage');
     const per = count * plan.dashboards;
     const row: HighRateRow = {

@@ -72,7 +72,9 @@ export const runLookup = async ({ dynamodb, plan, progress }: { dynamodb: string
       items.push(...(await itemsOf(shared, { connectionId: connectionId(i), sub: `user-${i % 997}`, scope: [device], publish: false, devices: [device] })));
       ownItems.push({ connectionId: connectionId(i) });
     }
-    await batchPut(raw, shared, items);
+    // One item per key: putConnection also bumps each device's recipient-cache version item, the same key for every connection.
+    const unique = [...new Map(items.map((item) => [`${String(item.pk)}\u0000${String(item.sk)}`, item])).values()];
+    await batchPut(raw, shared, unique);
     await batchPut(raw, own, ownItems);
     progress(`[lookup] loaded ${items.length.toLocaleString('en-US')} items (${plan.connections.toLocaleString('en-US')} connections over ${plan.devices} devices) and the seed's own ${ownItems.length.toLocaleString('en-US')} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
