@@ -45,10 +45,13 @@ const installExitHooks = () => {
   }
 };
 
-export const spawnChild = <Info>(file: string, { name, readyTimeoutMs = 60_000, env }: { name: string; readyTimeoutMs?: number; env?: Record<string, string> }): Promise<Child<Info>> => {
+export const spawnChild = <Info>(
+  file: string,
+  { name, readyTimeoutMs = 60_000, env, execArgv = [] }: { name: string; readyTimeoutMs?: number; env?: Record<string, string>; execArgv?: string[] },
+): Promise<Child<Info>> => {
   installExitHooks();
   const child = fork(file, [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...execArgv],
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     env: { ...process.env, ...env },
   });

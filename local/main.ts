@@ -5,19 +5,21 @@
  *   AUTH (on; AUTH=off disables the authorizer)  AUTH_SECRET (random per start)
  *   LOCAL_AUTH (oidc: sign in on the embedded OpenID Connect provider; token: today's development token)
  *   LOCAL_TOKEN_TTL (LOCAL_AUTH=oidc: access/ID token lifetime in seconds, 3600)
- *   WS_IDLE_TIMEOUT_MS (600000)  WS_MAX_CONNECTION_MS (7200000)  ASYNC_RETRY_DELAYS_MS (1000,2000)
+ *   WS_IDLE_TIMEOUT_MS (600000)  WS_MAX_CONNECTION_MS (7200000)  ASYNC_RETRY_DELAYS_MS (1000,2000)  ASYNC_CONCURRENCY (4)
  *   SIMULATED_DEVICES (3)  DYNAMODB_ENDPOINT (embedded dynalite)  LOG_LEVEL (info)
  *   LOG (quiet: a summary per function every LOG_SUMMARY_MS (5000), warnings and errors in full;
  *        verbose: a line per invocation)
  *   FAULTS (none; e.g. post:429:0.2,dynamodb:throttle:0.1,invoke:crash:0.05)  FAULTS_SEED (random, printed)
  *   SCHEDULE_PERIOD_MS (the template's rate(), e.g. 60000 for the expiry sweeper)
+ *   PARAM_<ParameterName>=value overrides a template parameter (e.g. PARAM_FanoutShardSize=500)
  */
-import { DEFAULT_PORTS, type RunningStack, startStack } from './stack.js';
+import { DEFAULT_ASYNC_CONCURRENCY, DEFAULT_PORTS, type RunningStack, startStack } from './stack.js';
 import { parameterOverridesFromArgs, parameterOverridesFromEnv } from './template/parameterOverrides.js';
 import { PortAccessError, PortInUseError } from './ports.js';
 import { FaultSpecError, describeFaults, parseFaultSeed, parseFaults } from './faults.js';
 import { paint } from './stackLog.js';
 import { createTerminal } from './terminal.js';
+import { readTemplate } from '../scripts/template.js';
 import { removeStackState, writeStackState } from './stateFile.js';
 import type { Level } from './stackLog.js';
 
@@ -48,6 +50,23 @@ const retryDelays = (): number[] | undefined => {
   const delays = raw.split(',').map((d) => Number(d.trim()));
   if (delays.some((d) => !Number.isInteger(d) || d < 0)) throw new ConfigError(`ASYNC_RETRY_DELAYS_MS must be comma-separated milliseconds, e.g. 1000,2000; got "${raw}"`);
   return delays;
+};
+
+/**
+ * PARAM_<ParameterName>=value and `-- --parameter-overrides Name=value …` (template/parameterOverrides.ts): the
+ * template's parameters, as `sam deploy --parameter-overrides` sets them. A name the template does not declare is
+ * refused, with the list.
+ */
+const parameterOverrides = (): Record<string, string> => {
+  const fromEnv = parameterOverridesFromEnv();
+  const overrides = { ...fromEnv, ...parameterOverridesFromArgs(process.argv.slice(2)) };
+  const known = Object.keys(readTemplate().Parameters ?? {});
+  for (const parameter of Object.keys(overrides)) {
+    if (known.includes(parameter)) continue;
+    const source = parameter in fromEnv ? `PARAM_${parameter}` : `--parameter-overrides ${parameter}`;
+    throw new ConfigError(`${source}: template.yaml has no parameter ${parameter}; it has ${known.join(', ')}`);
+  }
+  return overrides;
 };
 
 const authEnabled = (): boolean => {
@@ -97,10 +116,11 @@ const main = async () => {
       ...(process.env.WS_MAX_CONNECTION_MS ? { maxConnectionMs: count('WS_MAX_CONNECTION_MS', 0) } : {}),
     },
     asyncRetryDelaysMs: retryDelays(),
+    asyncConcurrency: Math.max(1, count('ASYNC_CONCURRENCY', DEFAULT_ASYNC_CONCURRENCY)),
     ...(process.env.SCHEDULE_PERIOD_MS ? { schedulePeriodMs: Math.max(100, count('SCHEDULE_PERIOD_MS', 60_000)) } : {}),
     faults,
     faultsSeed,
-    parameterOverrides: { ...parameterOverridesFromEnv(), ...parameterOverridesFromArgs(process.argv.slice(2)) },
+    parameterOverrides: parameterOverrides(),
     color,
     logLevel,
     logMode: logMode as 'quiet' | 'verbose',

@@ -6,8 +6,9 @@
  */
 import type { ErrorCode } from '../../layers/shared/src/errors.js';
 import type { MessageFrame, TelemetryFrame } from '../../layers/shared/src/frames.js';
+import type { ResyncFrame } from '../../layers/shared/src/handoff.js';
 
-export type { ErrorCode, MessageFrame, TelemetryFrame };
+export type { ErrorCode, MessageFrame, ResyncFrame, TelemetryFrame };
 export type DeviceSelection = string[] | '*';
 
 export interface SubscriptionFrame {
@@ -87,6 +88,7 @@ export type ServerFrame =
   | ErrorFrame
   | HistoryFrame
   | SnapshotFrame
+  | ResyncFrame
   | InvalidFrame;
 
 export type ClientFrame =
@@ -189,6 +191,13 @@ export const parseServerFrame = (text: unknown): ServerFrame => {
         recipients: isFiniteNumber(value.recipients) ? value.recipients : undefined,
         delivered: isFiniteNumber(value.delivered) ? value.delivered : undefined,
       };
+    case 'resync': {
+      // The server shed readings of this device in [from, to] (by ts): the page refills that range from history.
+      const { deviceId, from, to, id } = value;
+      if (typeof deviceId !== 'string' || deviceId === '') return invalid('resync without a deviceId');
+      if (!isFiniteNumber(from) || !isFiniteNumber(to) || to < from) return invalid('resync without a time range');
+      return { type: 'resync', deviceId, from, to, id: typeof id === 'string' ? id : '', reason: 'shed' };
+    }
     case 'error':
       return {
         type: 'error',

@@ -6,7 +6,8 @@
  *                                    then one `history` request per device not yet filled on this socket,
  *                                    from where its chart stood when the socket closed (or the window's start)
  *   history arrives  → onHistory():  points merged by (deviceId, ts): no duplicates, open seq gaps closed
- *   resync(ids?)     → history requests for those devices (a server `resync` frame, a token-renewal reconnect)
+ *   resync(ids?)     → history requests for those devices (a token-renewal reconnect)
+ *   refill(id, a, b) → one history request for [a, b]: a server `resync` frame (it shed a reading), or a seq gap
  *
  * DOM-free: the page sends what these return; tests drive it with frames.
  */
@@ -87,6 +88,21 @@ export class GapFill {
       if (device && device.x.length > 0) this.coveredAt.set(id, device.lastTs);
     }
     return deviceIds.flatMap((id) => this.request(id, now) ?? []);
+  }
+
+  /**
+   * One history request for [from, to] of a device (ts, both included): the server shed readings there (its
+   * `resync` frame), or a seq gap lies between two readings. The merge drops what the chart has already.
+   */
+  refill(deviceId: string, from: number, to: number): HistoryRequest {
+    const requestId = this.newRequestId();
+    this.inFlight.set(requestId, deviceId);
+    return { action: 'history', deviceId, since: Math.floor(from), until: Math.ceil(to), maxPoints: this.maxPoints, requestId };
+  }
+
+  /** As refill, for a seq gap; none while the socket's own fill of that device is still to come (it covers the gap). */
+  refillGap(deviceId: string, from: number, to: number): HistoryRequest | undefined {
+    return this.filled.has(deviceId) ? this.refill(deviceId, from, to) : undefined;
   }
 
   /** Merges one frame of a history reply into the charts. */

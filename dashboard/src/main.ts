@@ -225,6 +225,8 @@ class Dashboard {
     const outcome = this.model.receive(text, Date.now());
     if (outcome.kind === 'subscription') this.pump();
     if (outcome.kind === 'snapshot') for (const request of outcome.requests) this.connection.send(request);
+    // The server shed readings (resync), or a seq gap opened: refill that range from history.
+    if ((outcome.kind === 'resync' || outcome.kind === 'telemetry') && outcome.requests) for (const request of outcome.requests) this.connection.send(request);
     if (outcome.kind === 'error') {
       // not_found: the server no longer knows this connection (TTL expired); a new one re-registers.
       if (outcome.notice.code === 'not_found') this.connection.reconnect('the server forgot this connection');

@@ -27,11 +27,14 @@ export interface ModelOptions extends StoreOptions {
 }
 
 export type Outcome =
-  | { kind: 'telemetry'; deviceId: string; gap?: number }
+  /** With a seq gap, `requests` refill the range between the two readings from history. */
+  | { kind: 'telemetry'; deviceId: string; gap?: number; requests?: HistoryRequest[] }
   | { kind: 'duplicate'; id: string }
   | { kind: 'subscription' }
   | { kind: 'error'; notice: Notice }
   | { kind: 'pong' | 'sent' | 'message' }
+  /** The server shed readings of `deviceId` in [from, to]: refill that range from history. */
+  | { kind: 'resync'; deviceId: string; from: number; to: number; requests: HistoryRequest[] }
   | { kind: 'snapshot'; requests: HistoryRequest[] }
   | { kind: 'history'; deviceId: string; added: number }
   | { kind: 'invalid'; reason: string }
@@ -45,7 +48,7 @@ export class DashboardModel {
   readonly subscriptions: SubscriptionPlanner;
   /** Charts filled from history on open and after every reconnect (./history.ts). */
   readonly history: GapFill;
-  readonly counters = { frames: 0, telemetry: 0, duplicates: 0, invalid: 0, messages: 0 };
+  readonly counters = { frames: 0, telemetry: 0, duplicates: 0, invalid: 0, messages: 0, resyncs: 0 };
   lastFrameAt: number | undefined;
   lastTelemetryAt: number | undefined;
   private readonly maxNotices: number;
@@ -100,9 +103,14 @@ export class DashboardModel {
         this.arrivals.push(now);
         if (this.arrivals.length > 10_000) this.arrivals.shift();
         this.latency.add(now - frame.ts);
+        const previousTs = this.store.device(frame.deviceId)?.lastTs;
         // A reading that history brought already is merged silently: it is not a duplicate delivery.
         const { gap } = this.store.ingest(frame, now);
-        return { kind: 'telemetry', deviceId: frame.deviceId, ...(gap !== undefined ? { gap } : {}) };
+        if (gap === undefined) return { kind: 'telemetry', deviceId: frame.deviceId };
+        // What the gap misses lies between the two readings: history has it (a shed, or a reading still on its way).
+        const request = previousTs !== undefined && previousTs < frame.ts ? this.history.refillGap(frame.deviceId, previousTs, frame.ts) : undefined;
+        const requests = request ? [request] : [];
+        return { kind: 'telemetry', deviceId: frame.deviceId, gap, requests };
       }
       case 'telemetry-batch': {
         const outcomes = frame.readings.map((reading) => this.apply(reading, now));
@@ -135,6 +143,9 @@ export class DashboardModel {
         const what = refused ? `${refused.action} ${refused.devices === '*' ? 'all devices' : refused.devices.join(', ')} refused: ` : '';
         return { kind: 'error', notice: this.notify(frame.code, `${what}${frame.message}`, now) };
       }
+      case 'resync':
+        this.counters.resyncs++;
+        return { kind: 'resync', deviceId: frame.deviceId, from: frame.from, to: frame.to, requests: [this.history.refill(frame.deviceId, frame.from, frame.to)] };
       case 'pong':
         return { kind: 'pong' };
       case 'sent':

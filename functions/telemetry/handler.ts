@@ -1,8 +1,10 @@
 /** The IoT topic rule's target: fan one telemetry message out to its device's subscribers. */
 import {
+  DEFAULT_MAX_EVENT_AGE_SECONDS,
   createDevicesStore,
   createDocumentClient,
   createFanOutClients,
+  createHandOn,
   createLambdaDispatcher,
   createRecipientCache,
   createShardedDelivery,
@@ -18,28 +20,27 @@ const config = {
   // Recipients one invocation delivers itself; each further batch goes to a FanoutWorkerFunction.
   shardSize: intEnv('FANOUT_SHARD_SIZE', 2000),
   workerFunction: process.env.FANOUT_WORKER_FUNCTION || undefined,
+  // A reading older than this is not handed on past a deadline: it is shed, and its recipients get a resync frame.
+  maxEventAgeSeconds: intEnv('FANOUT_MAX_EVENT_AGE_SECONDS', DEFAULT_MAX_EVENT_AGE_SECONDS),
   // Each device's latest reading (the snapshot frame); unset, none is kept.
   devicesTableName: process.env.DEVICES_TABLE_NAME || undefined,
   retentionDays: intEnv('HISTORY_RETENTION_DAYS', 7),
 };
 
 const { store, fanOut, counter, closer, doc } = createFanOutClients(config);
+const dispatch = config.workerFunction ? createLambdaDispatcher(config.workerFunction) : undefined;
 
-// Recipients cached across warm invocations, re-read when a subscription changes (recipientCache.ts).
+// Recipients cached across warm invocations, re-read when a subscription changes (recipientCache.ts). The first
+// invocation of a reading looks them up here; a worker it hands on to resumes from the table (the store).
 const recipients = createRecipientCache({ doc, tableName: config.tableName });
 
-const deliver = createShardedDelivery({
-  fanOut,
-  dispatch: config.workerFunction ? createLambdaDispatcher(config.workerFunction) : undefined,
-  shardSize: config.shardSize,
-  log: logger,
-  counter,
-});
+const deliver = createShardedDelivery({ fanOut, dispatch, shardSize: config.shardSize, log: logger, counter });
+const handOn = createHandOn({ deliver, store, dispatch, maxEventAgeMs: config.maxEventAgeSeconds * 1000, log: logger, counter });
 
 const devices = config.devicesTableName
   ? createDevicesStore({ doc: createDocumentClient(undefined, { allowImpreciseNumbers: true }), tableName: config.devicesTableName, retentionDays: config.retentionDays })
   : undefined;
 
 export const handler = eventHandler(
-  createTelemetryHandler({ store: { ...store, recipientPages: recipients.recipientPages }, deliver, log: logger, counter, devices, closer }),
+  createTelemetryHandler({ store: { recipientPages: recipients.recipientPages }, handOn, log: logger, counter, devices, closer }),
 );

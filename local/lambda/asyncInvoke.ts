@@ -4,6 +4,13 @@
  * https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html
  * AWS waits about 1 and then 2 minutes; locally the delays default to 1 s and
  * 2 s and are configurable, so tests and demos do not wait for minutes.
+ *
+ * `maxConcurrent` bounds the invocations running at once; the others wait in
+ * the queue, as events do when a function's concurrency is exhausted
+ * (https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html). A
+ * waiting event's Timeout starts when it runs. Locally every invocation of a
+ * function shares one sandbox thread and its socket pool, so past a few at
+ * once more running only piles requests up in that pool.
  */
 
 export const DEFAULT_ASYNC_RETRY_DELAYS_MS = [1000, 2000];
@@ -32,6 +39,8 @@ export interface AsyncInvoker {
 
 export interface AsyncInvokerOptions {
   retryDelaysMs?: number[];
+  /** Invocations running at once; the others wait in the queue for a turn (unbounded by default). */
+  maxConcurrent?: number;
   /**
    * Called once when an invocation has failed every attempt: where Lambda sends
    * the invocation record to the function's OnFailure destination.
@@ -40,8 +49,32 @@ export interface AsyncInvokerOptions {
   onExhausted?: (job: AsyncJob, outcome: AsyncOutcome) => void | Promise<void>;
 }
 
-export const createAsyncInvoker = ({ retryDelaysMs = DEFAULT_ASYNC_RETRY_DELAYS_MS, onExhausted }: AsyncInvokerOptions = {}): AsyncInvoker => {
+export const createAsyncInvoker = ({
+  retryDelaysMs = DEFAULT_ASYNC_RETRY_DELAYS_MS,
+  maxConcurrent = Number.POSITIVE_INFINITY,
+  onExhausted,
+}: AsyncInvokerOptions = {}): AsyncInvoker => {
   const inFlight = new Set<Promise<void>>();
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  /** Resolves false when the queue closed while this attempt waited for its turn. */
+  const turn = (): Promise<boolean> | boolean => {
+    if (running < maxConcurrent) {
+      running++;
+      return true;
+    }
+    return new Promise((resolve) =>
+      waiting.push(() => {
+        if (closed) return resolve(false);
+        running++;
+        resolve(true);
+      }),
+    );
+  };
+  const done = () => {
+    running--;
+    waiting.shift()?.();
+  };
   const sleepers = new Set<{ timer: NodeJS.Timeout; wake: () => void }>();
   let closed = false;
 
@@ -64,12 +97,15 @@ export const createAsyncInvoker = ({ retryDelaysMs = DEFAULT_ASYNC_RETRY_DELAYS_
         await sleep(retryDelaysMs[attempt - 2] ?? 0);
         if (closed) break;
       }
+      if (!(await turn())) break;
       try {
         await call(attempt);
         onDone?.({ ok: true, attempts: attempt });
         return;
       } catch (caught) {
         error = caught as Error;
+      } finally {
+        done();
       }
     }
     const outcome = { ok: false, attempts: retryDelaysMs.length + 1, error };
@@ -99,6 +135,8 @@ export const createAsyncInvoker = ({ retryDelaysMs = DEFAULT_ASYNC_RETRY_DELAYS_
         sleeper.wake();
       }
       sleepers.clear();
+      // Events still waiting for their turn are abandoned with the queue.
+      for (const wake of waiting.splice(0)) wake();
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },
   };

@@ -21,6 +21,8 @@ export interface LambdaApiOptions {
   resolveFunction: (nameOrArn: string) => string | undefined;
   invoke: (functionId: string, event: unknown, mode: 'RequestResponse' | 'Event', attempt: number) => Promise<unknown>;
   retryDelaysMs?: number[];
+  /** Asynchronous (Event) invocations running at once; the rest wait in the queue. */
+  asyncConcurrency?: number;
   /** A failed Event invocation, after its retries: the stack sends it to the function's OnFailure destination. */
   onExhausted?: AsyncInvokerOptions['onExhausted'];
   log: (level: 'info' | 'warn' | 'error', text: string) => void;
@@ -38,7 +40,7 @@ const PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?(?:\?.*)?$/;
 
 export const createLambdaApi = (options: LambdaApiOptions): LambdaApi => {
   const { resolveFunction, invoke, log } = options;
-  const queue: AsyncInvoker = createAsyncInvoker({ retryDelaysMs: options.retryDelaysMs, onExhausted: options.onExhausted });
+  const queue: AsyncInvoker = createAsyncInvoker({ retryDelaysMs: options.retryDelaysMs, maxConcurrent: options.asyncConcurrency, onExhausted: options.onExhausted });
   let server: Server | undefined;
 
   const answer = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) => {

@@ -8,6 +8,13 @@ describe('dashboard server frame parsing', () => {
     expect(parseServerFrame(text)).to.deep.equal({ type: 'telemetry', id: 'x1', deviceId: 'dev-1', ts: 1000, receivedAt: 1010, data: { temperature: 21.5, seq: 3 } });
   });
 
+  it('reads a resync frame (the server shed readings of a device in a time range), and refuses one without a range', () => {
+    const text = JSON.stringify({ type: 'resync', deviceId: 'dev-1', from: 1000, to: 1000, id: 'r1', reason: 'shed' });
+
+    expect(parseServerFrame(text)).to.deep.equal({ type: 'resync', deviceId: 'dev-1', from: 1000, to: 1000, id: 'r1', reason: 'shed' });
+    expect(parseServerFrame(JSON.stringify({ type: 'resync', deviceId: 'dev-1', from: 9, to: 1 }))).to.deep.equal({ type: 'invalid', reason: 'resync without a time range' });
+  });
+
   it('fills a missing ts from receivedAt', () => {
     const frame = parseServerFrame(JSON.stringify({ type: 'telemetry', id: 'x', deviceId: 'd', receivedAt: 5, data: {} }));
 

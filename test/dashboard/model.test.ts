@@ -8,6 +8,28 @@ const telemetry = (id: string, deviceId: string, ts: number, data: Record<string
   JSON.stringify({ type: 'telemetry', id, deviceId, ts, receivedAt: ts + 5, data });
 
 describe('dashboard model (one server frame at a time)', () => {
+  it('turns a resync frame into a refill of that device and range, and counts it', () => {
+    const model = new DashboardModel({ scope: '*' });
+
+    const outcome = model.receive(JSON.stringify({ type: 'resync', deviceId: 'dev-1', from: T0, to: T0 + 1000, id: 'r1', reason: 'shed' }), T0 + 5000);
+
+    expect(outcome).to.deep.include({ kind: 'resync', deviceId: 'dev-1', from: T0, to: T0 + 1000 });
+    expect((outcome as { requests: unknown[] }).requests).to.deep.equal([{ action: 'history', deviceId: 'dev-1', since: T0, until: T0 + 1000, maxPoints: 5000, requestId: (outcome as { requests: { requestId: string }[] }).requests[0]!.requestId }]);
+    expect(model.counters).to.include({ resyncs: 1, duplicates: 0, invalid: 0 });
+  });
+
+  it('asks history for the range a seq gap misses, between the two readings, once the socket’s own fill is done', () => {
+    const model = new DashboardModel({ scope: '*' });
+    model.history.onOpen();
+    model.receive(JSON.stringify({ type: 'snapshot', requestId: 'x', done: true, devices: [{ deviceId: 'dev-1', ts: T0 - 5000, receivedAt: T0 - 5000, data: { seq: 0 } }] }), T0);
+    model.receive(JSON.stringify({ type: 'telemetry', id: 'a', deviceId: 'dev-1', ts: T0, receivedAt: T0, data: { seq: 1 } }), T0 + 10);
+
+    const outcome = model.receive(JSON.stringify({ type: 'telemetry', id: 'c', deviceId: 'dev-1', ts: T0 + 2000, receivedAt: T0 + 2000, data: { seq: 3 } }), T0 + 2010);
+
+    expect(outcome).to.deep.include({ kind: 'telemetry', deviceId: 'dev-1', gap: 1 });
+    expect((outcome as { requests: { since: number; until: number }[] }).requests.map(({ since, until }) => ({ since, until }))).to.deep.equal([{ since: T0, until: T0 + 2000 }]);
+  });
+
   it('drops a telemetry frame whose id it has already seen', () => {
     const model = new DashboardModel({ scope: '*' });
     model.receive(telemetry('m1', 'dev-1', T0, { temperature: 20 }), T0 + 10);

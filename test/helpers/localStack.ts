@@ -7,6 +7,7 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import mqtt, { type MqttClient } from 'mqtt';
 import { dynamoClient } from '../../local/dynamodb/dynamodb.js';
 import { type RunningStack, type StackOptions, startStack } from '../../local/stack.js';
+import { type Template, readTemplate } from '../../scripts/template.js';
 
 export interface TestStack extends RunningStack {
   lines: string[];
@@ -31,6 +32,20 @@ export const startTestStack = async (options: StackOptions = {}): Promise<TestSt
     ...options,
   });
   return Object.assign(stack, { lines });
+};
+
+/**
+ * template.yaml with a shorter Timeout (seconds) for the named functions only, so that a spec can make a
+ * fan-out run short of time while $connect and the routes keep the template's own.
+ */
+export const templateWithTimeouts = (timeouts: Record<string, number>): Template => {
+  const template = structuredClone(readTemplate());
+  for (const [logicalId, seconds] of Object.entries(timeouts)) {
+    const resource = template.Resources[logicalId] as { Properties?: Record<string, unknown> } | undefined;
+    if (!resource?.Properties) throw new Error(`template.yaml has no function ${logicalId}`);
+    resource.Properties.Timeout = seconds;
+  }
+  return template;
 };
 
 /** Every item of a table (one page is plenty for tests). */

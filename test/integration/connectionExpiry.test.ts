@@ -10,6 +10,7 @@ import {
   createConnectionCloser,
   createConnectionStore,
   createExpirySweep,
+  createHandOn,
   createShardedDelivery,
   createFanOut,
   createTelemetryHandler,
@@ -122,7 +123,8 @@ describe('token expiry (dynalite)', function () {
     const posted: string[] = [];
     const fanOut = createFanOut({ store: s, post: async (id) => void posted.push(id), log: silentLog, counter: noopCounter });
     const deliver = createShardedDelivery({ fanOut, shardSize: 1000, log: silentLog, counter: noopCounter });
-    const handler = createTelemetryHandler({ store: s, deliver, log: silentLog, counter: noopCounter, closer: closer(s) });
+    const handOn = createHandOn({ deliver, store: s, log: silentLog, counter: noopCounter });
+    const handler = createTelemetryHandler({ handOn, log: silentLog, counter: noopCounter, closer: closer(s) });
 
     // Act
     const outcome = await handler({ ...loadEvent<Record<string, unknown>>('telemetry'), deviceId: 'dev-1' });

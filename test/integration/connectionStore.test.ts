@@ -37,6 +37,25 @@ describe('connection store (dynalite)', function () {
     expect((await collect(store.recipientPages('dev-2'))).ids).to.deep.equal([]);
   });
 
+  it('resumes a recipient lookup right after a position, in either partition, even after earlier subscriptions were deleted', async () => {
+    // Arrange: a, b, c on the device; b, d, e on every device; pages of 2
+    const store = createConnectionStore({ doc: dynamo.doc, tableName });
+    for (const id of ['a', 'b', 'c']) await store.putConnection({ connectionId: id, sub: id, scope: '*', publish: false, devices: ['dev-1'] });
+    for (const id of ['d', 'e']) await store.putConnection({ connectionId: id, sub: id, scope: '*', publish: false, devices: '*' });
+    await store.subscribe('b', '*');
+
+    // Act: resume after b on the device, then delete a (as a 410 would) and resume after d on "*"
+    const onDevice = await collect(store.recipientPages('dev-1', { pageSize: 2, from: { key: 'dev-1', after: 'b' } }));
+    await store.removeConnection('a');
+    const keys: string[] = [];
+    const onAll = await collect(store.recipientPages('dev-1', { pageSize: 2, from: { key: '*', after: 'd' }, onPage: (k) => keys.push(k) }));
+
+    // Assert
+    expect(onDevice.ids).to.deep.equal(['c', 'd', 'e']);
+    expect(onAll.ids).to.deep.equal(['e']);
+    expect(keys).to.deep.equal(['*']);
+  });
+
   it('finds subscribers of the device and of every device, each once', async () => {
     const store = createConnectionStore({ doc: dynamo.doc, tableName });
     await store.putConnection({ connectionId: 'specific', sub: 'a', scope: '*', publish: false, devices: ['dev-1'] });

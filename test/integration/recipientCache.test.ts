@@ -39,6 +39,52 @@ describe('recipient cache (dynalite)', function () {
     expect(warm.readUnits).to.be.at.most(1);
   });
 
+  it("yields the store's pages in the store's order (device partition, then '*' without repeats), so a handed-on position resumes from the table", async () => {
+    // Arrange: 'both' subscribes to dev-1 and to every device; 'gone' is past its token's exp.
+    const store = createConnectionStore({ doc: dynamo.doc, tableName });
+    const cache = createRecipientCache({ doc: dynamo.doc, tableName });
+    await store.putConnection({ connectionId: 'c-3', sub: 'a', scope: '*', publish: false, devices: ['dev-1'] });
+    await store.putConnection({ connectionId: 'c-1', sub: 'a', scope: '*', publish: false, devices: ['dev-1'] });
+    await store.putConnection({ connectionId: 'both', sub: 'b', scope: '*', publish: false, devices: ['dev-1'] });
+    await store.subscribe('both', '*');
+    await store.putConnection({ connectionId: 'all-2', sub: 'c', scope: '*', publish: false, devices: '*' });
+    await store.putConnection({ connectionId: 'all-1', sub: 'c', scope: '*', publish: false, devices: '*' });
+    await store.putConnection({ connectionId: 'gone', sub: 'd', scope: '*', publish: false, devices: ['dev-1'], tokenExpiresAt: Math.floor(Date.now() / 1000) - 10 });
+    const read = async (source: Pick<typeof store, 'recipientPages'>, options: Parameters<typeof store.recipientPages>[1] = {}) => {
+      const pages: { key: string; ids: string[] }[] = [];
+      const expired: string[] = [];
+      let key = '';
+      for await (const ids of source.recipientPages('dev-1', { ...options, expired: (e) => expired.push(...e), onPage: (k) => void (key = k) })) pages.push({ key, ids: [...ids] });
+      return { pages, expired };
+    };
+
+    // Act
+    const fromStore = await read(store);
+    const fromCache = await read(cache);
+    const resumed = await read(store, { from: { key: '*', after: 'all-1' } });
+
+    // Assert
+    expect(fromStore.pages).to.deep.equal([
+      { key: 'dev-1', ids: ['both', 'c-1', 'c-3'] },
+      { key: '*', ids: ['all-1', 'all-2'] },
+    ]);
+    expect(fromCache.pages).to.deep.equal(fromStore.pages);
+    expect(fromCache.expired).to.deep.equal(['gone']);
+    expect(fromStore.expired).to.deep.equal(['gone']);
+    expect(resumed.pages).to.deep.equal([{ key: '*', ids: ['all-2'] }]);
+  });
+
+  it('refuses to resume a lookup from a position: that reads the table, never the cache', async () => {
+    const cache = createRecipientCache({ doc: dynamo.doc, tableName });
+    let error: Error | undefined;
+    try {
+      for await (const _ of cache.recipientPages('dev-1', { from: { key: 'dev-1', after: 'c-1' } })) void _;
+    } catch (caught) {
+      error = caught as Error;
+    }
+    expect(error?.message).to.match(/cannot resume .* from a position .*ConnectionStore\.recipientPages/);
+  });
+
   it('after a change elsewhere, re-reads the versions of its keys but re-queries none of them', async () => {
     const store = createConnectionStore({ doc: dynamo.doc, tableName });
     const cache = createRecipientCache({ doc: dynamo.doc, tableName });

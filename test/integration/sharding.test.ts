@@ -5,6 +5,7 @@ import {
   createConnectionStore,
   createFanOut,
   createFanoutWorkerHandler,
+  createHandOn,
   createShardedDelivery,
   createSignedPoster,
   noopCounter,
@@ -43,7 +44,8 @@ describe('sharded fan-out past one invocation', function () {
     // Each "worker" is a separate fan-out with its own socket pool, as a separate Lambda would be.
     const workerResults: Promise<unknown>[] = [];
     const dispatch = async (shard: FanoutShard) => {
-      const worker = createFanoutWorkerHandler({ fanOut: newFanOut(), log: silentLog, counter: noopCounter });
+      const deliver = createShardedDelivery({ fanOut: newFanOut(), shardSize: 1000, log: silentLog, counter: noopCounter });
+      const worker = createFanoutWorkerHandler({ handOn: createHandOn({ deliver, store, log: silentLog, counter: noopCounter }), log: silentLog, counter: noopCounter });
       workerResults.push(worker(JSON.parse(JSON.stringify(shard))));
     };
     const deliver = createShardedDelivery({ fanOut: newFanOut(), dispatch, shardSize: 1000, log: silentLog, counter: noopCounter });

@@ -76,4 +76,12 @@ describe('local stack: npm start (local/main.ts)', function () {
     expect(code).to.equal(1);
     expect(start.stderr.filter(Boolean)).to.deep.equal(['error: PORT must be a port number (0-65535), got "eighty"']);
   });
+
+  it('rejects a PARAM_ variable that names no template parameter, listing the ones there are', async () => {
+    const start = runScript('local/main.ts', [], { ...EPHEMERAL, PARAM_FanoutShardSise: '500' });
+    const { code } = await start.exited;
+    expect(code).to.equal(1);
+    expect(start.stderr.filter(Boolean)).to.have.length(1);
+    expect(start.stderr[0]).to.match(/^error: PARAM_FanoutShardSise: template.yaml has no parameter FanoutShardSise; it has .*FanoutShardSize/);
+  });
 });

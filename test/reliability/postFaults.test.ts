@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import type { MqttClient } from 'mqtt';
-import { type TestStack, connectDevice, startTestStack } from '../helpers/localStack.js';
+import { type TestStack, connectDevice, startTestStack, templateWithTimeouts } from '../helpers/localStack.js';
 import { type TestClient, connectClient } from '../helpers/wsClient.js';
 import { sleep, waitFor } from '../helpers/waitFor.js';
 import { debug, halfStored, range, readTable, telemetryBySeq } from './support.js';
@@ -70,9 +70,16 @@ describe('reliability: the @connections API fails (FAULTS=post:...)', function (
     expect(stack.lines.some((line) => /fanned out telemetry .*retried=[1-9]/.test(line)), 'the fan-out logged its retries').to.equal(true);
   });
 
-  it('ends a fan-out that sustained throttling keeps from finishing within its timeout, so Lambda does not retry it, and recovers', async () => {
-    // Arrange: every post throttled, and a short timeout (the template's 120 s, scaled down)
-    stack = await startTestStack({ auth: false, faults: 'post:429:1', faultsSeed: 429, functionTimeoutMs: 2500, asyncRetryDelaysMs: [100, 200] });
+  it('ends a fan-out that sustained throttling keeps from finishing, so Lambda does not retry it: the rest is handed on until the age limit sheds it, and it recovers', async () => {
+    // Arrange: every post throttled, a short timeout (the template's 120 s, scaled down) and a 2 s age limit (300 s, scaled down)
+    stack = await startTestStack({
+      auth: false,
+      faults: 'post:429:1',
+      faultsSeed: 429,
+      template: templateWithTimeouts({ TelemetryFunction: 2.5, FanoutWorkerFunction: 2.5 }),
+      asyncRetryDelaysMs: [100, 200],
+      env: { FANOUT_MAX_EVENT_AGE_SECONDS: '2' },
+    });
     clients = await Promise.all(range(CLIENTS).map(() => connectClient(`${stack!.urls.websocket}?devices=dev-t`)));
     await waitFor(() => stack!.connections().length === CLIENTS, { message: 'every client connected' });
     device = await connectDevice(stack.urls.mqtt, 'throttled-device');
@@ -80,9 +87,9 @@ describe('reliability: the @connections API fails (FAULTS=post:...)', function (
     // Act: one message while everything is throttled, one after the throttling stops
     await publishAll('dev-t', 1, 0);
     await waitFor(() => stack!.iotStats.matched >= 1, { message: 'the rules matched' });
+    // The chain: the reading is handed on until it is older than 2 s, then shed into a resync, which is handed on until it too is dropped.
+    await waitFor(() => stack!.lines.some((line) => /dropped a resync/.test(line)), { timeoutMs: 30_000, message: 'the handoff chain ended' });
     await stack.settled();
-    // The function's log reaches the stack through its stdout pipe, after the invocation settles: wait for its summary line.
-    await waitFor(() => stack!.lines.some((line) => /fanned out telemetry /.test(line)), { message: 'the fan-out summary logged' });
     const duringThrottle = stack.lines.length;
     stack.faults!.set('post:429:0');
     await device.publishAsync('devices/dev-t/telemetry', JSON.stringify({ ts: Date.now(), seq: 1 }));
@@ -91,10 +98,11 @@ describe('reliability: the @connections API fails (FAULTS=post:...)', function (
 
     // Assert
     const lines = stack.lines.slice(0, duringThrottle);
-    debug(lines.filter((line) => /Telemetry|rule/.test(line)).join('\n'));
-    expect(lines.filter((line) => /TelemetryFunction failed|Task timed out|attempt \d failed|gave up/.test(line)), 'timeouts and Lambda retries').to.deep.equal([]);
-    expect(lines.filter((line) => /TelemetryFunction WARN delivery failed/.test(line)).length, 'each throttled delivery reported').to.equal(CLIENTS);
-    expect(lines.some((line) => /fanned out telemetry .*delivered=0 .*failed=20/.test(line)), 'the outcome reported').to.equal(true);
+    debug(lines.filter((line) => /Telemetry|FanoutWorker|rule/.test(line)).join('\n'));
+    expect(lines.filter((line) => /Function failed|Task timed out|attempt \d failed|gave up/.test(line)), 'timeouts and Lambda retries').to.deep.equal([]);
+    expect(lines.some((line) => /TelemetryFunction INFO handed on the rest of a fan-out .*explicit=20/.test(line)), 'the telemetry function handed its 20 throttled recipients on').to.equal(true);
+    expect(lines.filter((line) => /WARN shed a reading/.test(line)).length, 'the reading shed once').to.equal(1);
+    expect(lines.some((line) => /ERROR dropped a resync: .*explicit=\d+/.test(line)), 'the loss reported, with its size').to.equal(true);
     for (const client of clients) expect([...telemetryBySeq(client.frames).keys()]).to.deep.equal([1]);
   });
 

@@ -76,6 +76,19 @@ export interface ConnectionStore {
   readonly usage: StoreUsage;
 }
 
+/**
+ * Where a recipient lookup stands: the partition it reads (a device id, or "*"
+ * for the every-device subscribers) and the last sort key (connection id) it
+ * handed out. As a DynamoDB ExclusiveStartKey it resumes a read exactly after
+ * that id, even when subscriptions before it were deleted in the meantime
+ * (an offset into a page would then skip live recipients). Without `after`,
+ * the partition is read from its start.
+ */
+export interface RecipientPosition {
+  key: string;
+  after?: string;
+}
+
 export interface RecipientOptions {
   pageSize?: number;
   tally?: StoreUsage;
@@ -87,7 +100,14 @@ export interface RecipientOptions {
   expired?: (connectionIds: string[]) => void;
   /** false: only the device's own subscribers, not those of every device (dev#*). */
   wildcard?: boolean;
+  /** Resume here (see RecipientPosition). Earlier partitions are read only to skip their ids again, each id once. */
+  from?: RecipientPosition;
+  /** Called with the partition of each page just before the page is yielded. */
+  onPage?: (key: string) => void;
 }
+
+/** The name issue 16 gave RecipientOptions. */
+export type RecipientPagesOptions = RecipientOptions;
 
 export interface ConnectionStoreOptions {
   doc: DynamoDBDocumentClient;
@@ -287,11 +307,18 @@ export const createConnectionStore = ({
       return updateConnection('SET expiresAt = :e', connectionId, { ':e': expiry(), ':now': nowSeconds() }, '(attribute_not_exists(tokenExpiresAt) OR tokenExpiresAt > :now)');
     },
 
-    async *recipientPages(deviceId, { pageSize, tally, expired, wildcard = true } = {}) {
+    async *recipientPages(deviceId, { pageSize, tally, expired, wildcard = true, from, onPage } = {}) {
       const seen = new Set<string>();
       const keys = deviceId === ALL_DEVICES || !wildcard ? [deviceId] : [deviceId, ALL_DEVICES];
-      for (const key of keys) {
-        let ExclusiveStartKey: Record<string, unknown> | undefined;
+      const start = from ? keys.indexOf(from.key) : 0;
+      if (start < 0) throw new BadRequest(`a recipient position for ${deviceId} names partition ${from!.key}`);
+      for (const [index, key] of keys.entries()) {
+        const after = index === start ? from?.after : undefined;
+        // Resuming in the last partition: start the read right after `after`. Elsewhere read from the start:
+        // the ids before the resume point were delivered already, and a later partition must skip them again.
+        const last = index === keys.length - 1;
+        let ExclusiveStartKey: Record<string, unknown> | undefined = last && after !== undefined ? { pk: `dev#${key}`, sk: after } : undefined;
+        const skipOnly = index < start;
         do {
           usage.requests++;
           if (tally) tally.requests++;
@@ -318,11 +345,15 @@ export const createConnectionStore = ({
             if (seen.has(id)) continue;
             if ((item.expiresAt as number) > nowS) {
               seen.add(id);
-              page.push(id);
-            } else past.push(id);
+              // Sort keys come in ascending order: up to `after`, delivered before the resume.
+              if (after === undefined || id > after) page.push(id);
+            } else if (!skipOnly && (after === undefined || id > after)) past.push(id);
           }
           if (past.length > 0) expired?.(past);
-          if (page.length > 0) yield page;
+          if (page.length > 0 && !skipOnly) {
+            onPage?.(key);
+            yield page;
+          }
         } while (ExclusiveStartKey);
       }
     },

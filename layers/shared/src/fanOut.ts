@@ -22,6 +22,8 @@ export interface FanOutResult {
   failed: number;
   retried: number;
   rejected?: 'payload_too_large';
+  /** The deadline stopped the fan-out before its source ran out. */
+  stopped?: boolean;
 }
 
 export interface FanOutOptions {
@@ -62,6 +64,13 @@ export interface DeliverOptions {
    * message to everyone again.
    */
   deadline?: number;
+  /**
+   * When given, the recipients the deadline leaves unreached after a first
+   * try (a throttled post it has no time to retry, a 410 it has no time to ask
+   * again) are pushed here, neither counted failed nor logged, for a handoff
+   * to carry on (see handoff.ts). Every id in it was not delivered.
+   */
+  leftover?: string[];
 }
 
 /**
@@ -123,7 +132,7 @@ export const createFanOut = ({
   const outOfTime = (deadline: number | undefined, waitMs = 0) => deadline !== undefined && Date.now() + waitMs >= deadline;
 
   /** `goneOnce` collects the ids that answer 410 on a first pass, to be asked again; without it, a 410 deletes. */
-  const deliverOne = async (connectionId: string, body: string, result: FanOutResult, deadline: number | undefined, goneOnce?: string[]) => {
+  const deliverOne = async (connectionId: string, body: string, result: FanOutResult, deadline: number | undefined, goneOnce?: string[], leftover?: string[]) => {
     for (let attempt = 1; ; attempt++) {
       let outcome: Exclude<Outcome, 'delivered'>;
       let error: unknown;
@@ -154,6 +163,10 @@ export const createFanOut = ({
         await sleep(delay);
         continue;
       }
+      if (outcome === 'retry' && attempt < maxAttempts && leftover) {
+        leftover.push(connectionId);
+        return;
+      }
       result.failed++;
       log.warn('delivery failed', {
         connectionId,
@@ -175,7 +188,7 @@ export const createFanOut = ({
     pages: AsyncIterable<readonly string[]> | Iterable<readonly string[]>,
     body: string,
     exclude?: string,
-    { deadline }: DeliverOptions = {},
+    { deadline, leftover }: DeliverOptions = {},
   ): Promise<FanOutResult> => {
     const result: FanOutResult = { recipients: 0, delivered: 0, gone: 0, failed: 0, retried: 0 };
     const size = byteLength(body);
@@ -185,11 +198,15 @@ export const createFanOut = ({
       return { ...result, rejected: 'payload_too_large' };
     }
     const goneOnce: string[] = [];
-    /** Runs `deliverTo` over `ids`, `concurrency` at a time, until the deadline; returns whether it stopped there. */
+    /**
+     * Runs `deliverTo` over `ids`, `concurrency` at a time, until the deadline; returns whether it stopped there.
+     * Each worker takes one recipient even past the deadline: an invocation that starts late (a cold start on a busy
+     * host) still makes progress, so a chain of handoffs always ends instead of passing the same cursor on forever.
+     */
     const pool = async (ids: AsyncIterator<string> | Iterator<string>, deliverTo: (connectionId: string) => Promise<void>) => {
       let stopped = false;
       const worker = async () => {
-        while (!outOfTime(deadline)) {
+        for (let first = true; first || !outOfTime(deadline); first = false) {
           const next = await ids.next();
           if (next.done) return;
           if (next.value !== exclude) await deliverTo(next.value);
@@ -201,14 +218,20 @@ export const createFanOut = ({
     };
     const stopped = await pool(flatten(pages), (connectionId) => {
       result.recipients++;
-      return deliverOne(connectionId, body, result, deadline, goneOnce);
+      return deliverOne(connectionId, body, result, deadline, goneOnce, leftover);
     });
     if (goneOnce.length > 0 && !outOfTime(deadline)) {
       await sleep(deadline === undefined ? goneRecheckMs : Math.max(0, Math.min(goneRecheckMs, deadline - Date.now())));
       // Still 410 when asked again: gone, and deleted. Left unasked by the deadline: kept for a later message (or $disconnect, or the TTL).
-      await pool(goneOnce.values(), (connectionId) => deliverOne(connectionId, body, result, deadline));
+      const recheck = goneOnce.values();
+      await pool(recheck, (connectionId) => deliverOne(connectionId, body, result, deadline, undefined, leftover));
+      // With a handoff, the ones not asked again travel on with it and are asked there.
+      if (leftover) leftover.push(...recheck);
+    } else if (leftover) {
+      leftover.push(...goneOnce);
     }
-    if (stopped) log.warn('fan-out ran out of time: the recipients not reached yet get nothing', { ...result, deadline: new Date(deadline!).toISOString() });
+    if (stopped) result.stopped = true;
+    if (stopped && !leftover) log.warn('fan-out ran out of time: the recipients not reached yet get nothing', { ...result, deadline: new Date(deadline!).toISOString() });
     counter.count('Delivered', result.delivered);
     counter.count('Gone', result.gone);
     counter.count('Failed', result.failed);

@@ -15,6 +15,7 @@ export * from './expiryIndex.js';
 export * from './fanOut.js';
 export * from './fanOutClients.js';
 export * from './frames.js';
+export * from './handoff.js';
 export * from './middleware.js';
 export * from './observability.js';
 export * from './poster.js';

@@ -80,6 +80,8 @@ export interface RecipientCacheOptions {
 export interface RecipientLookup {
   /** Connection ids per device: subscribers of the device and of `*`, each once. */
   recipients: Map<string, string[]>;
+  /** The live subscribers of each key read (the devices' and `*`), in the Query's order (ascending connection id). */
+  partitions?: Map<string, string[]>;
   requests: number;
   readUnits: number;
   /** Keys re-queried because their version changed, their entry aged out, or they were not cached. */
@@ -203,12 +205,19 @@ export const createRecipientCache = ({
     // maxAgeMs old, and a heartbeat only moves the TTL further out (2 h 10 min, past API Gateway's 2 h connection
     // limit), so an entry can show a live connection as expired only if it would be past its 2 h anyway.
     const past = new Set<string>();
-    const live = (key: string) =>
-      current.get(key)!.subscribers.flatMap((s) => {
-        if (s.expiresAt > nowSeconds) return [s.connectionId];
-        past.add(s.connectionId);
-        return [];
-      });
+    const partitions = new Map<string, string[]>();
+    const live = (key: string) => {
+      let ids = partitions.get(key);
+      if (!ids) {
+        ids = current.get(key)!.subscribers.flatMap((s) => {
+          if (s.expiresAt > nowSeconds) return [s.connectionId];
+          past.add(s.connectionId);
+          return [];
+        });
+        partitions.set(key, ids);
+      }
+      return ids;
+    };
     const everyDevice = live(ALL_DEVICES);
     const recipients = new Map<string, string[]>();
     for (const deviceId of new Set(deviceIds)) {
@@ -217,22 +226,38 @@ export const createRecipientCache = ({
     if (past.size > 0) expired?.([...past]);
     usage.requests += tally.requests;
     usage.readUnits += tally.readUnits;
-    return { recipients, requests: tally.requests, readUnits: tally.readUnits, refreshed: stale.length };
+    return { recipients, partitions, requests: tally.requests, readUnits: tally.readUnits, refreshed: stale.length };
   };
 
   /**
-   * The same as ConnectionStore.recipientPages, from the cache: one page with
-   * every recipient of the device. The telemetry function uses it in place of
-   * the store's two Queries.
+   * The same as ConnectionStore.recipientPages, from the cache, in the store's
+   * order: the device partition's live subscribers (ascending connection id,
+   * as the Query returns them; `onPage(deviceId)`), then the `*` partition's
+   * (ascending, skipping ids already yielded; `onPage('*')`). The telemetry
+   * function uses it in place of the store's two Queries for a fan-out's first
+   * invocation; a position handed on (`from`) is resumed from the table by
+   * the store, so the cache refuses one.
    */
-  async function* recipientPages(deviceId: string, { tally, expired }: Pick<RecipientOptions, 'pageSize' | 'tally' | 'expired'> = {}): AsyncGenerator<string[]> {
+  async function* recipientPages(
+    deviceId: string,
+    { tally, expired, wildcard = true, from, onPage }: Pick<RecipientOptions, 'pageSize' | 'tally' | 'expired' | 'wildcard' | 'from' | 'onPage'> = {},
+  ): AsyncGenerator<string[]> {
+    if (from) throw new Error(`the recipient cache cannot resume a lookup of ${deviceId} from a position (partition ${from.key}); resume it with ConnectionStore.recipientPages`);
     const out = await lookup([deviceId], expired);
     if (tally) {
       tally.requests += out.requests;
       tally.readUnits += out.readUnits;
     }
-    const ids = out.recipients.get(deviceId) ?? [];
-    if (ids.length > 0) yield ids;
+    const keys = deviceId === ALL_DEVICES || !wildcard ? [deviceId] : [deviceId, ALL_DEVICES];
+    const seen = new Set<string>();
+    for (const key of keys) {
+      const page = (out.partitions?.get(key) ?? []).filter((id) => !seen.has(id));
+      for (const id of page) seen.add(id);
+      if (page.length > 0) {
+        onPage?.(key);
+        yield page;
+      }
+    }
   }
 
   return { lookup, recipientPages, usage, clear: () => entries.clear(), get size() { return entries.size; } };

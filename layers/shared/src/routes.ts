@@ -23,8 +23,8 @@ import {
 import type { WsEvent, WsResult } from './middleware.js';
 import { ok } from './middleware.js';
 import type { Counter, Log } from './observability.js';
+import type { HandOn } from './handoff.js';
 import type { RateLimiter } from './rateLimit.js';
-import type { ShardedDelivery } from './sharding.js';
 import { telemetryEnvelope } from './telemetryEnvelope.js';
 
 /** The part of the Lambda context a fan-out needs: its time left. */
@@ -179,6 +179,9 @@ export interface TelemetryOutcome extends Partial<FanOutResult> {
   deviceId?: string;
   shards?: number;
   sharded?: number;
+  handoffs?: number;
+  handedOn?: number;
+  shed?: boolean;
 }
 
 /**
@@ -188,12 +191,19 @@ export interface TelemetryOutcome extends Partial<FanOutResult> {
 export const createTelemetryHandler =
   ({
     store,
-    deliver,
+    handOn,
     log,
     counter,
     devices,
     closer,
-  }: RouteDeps & { deliver: ShardedDelivery; counter: Counter; devices?: Pick<DevicesStore, 'recordLatest'>; closer?: ConnectionCloser }) =>
+  }: Pick<RouteDeps, 'log'> & {
+    /** The first invocation's recipient lookup (the recipient cache); without it, the hand-on's own store. */
+    store?: Pick<ConnectionStore, 'recipientPages'>;
+    handOn: HandOn;
+    counter: Counter;
+    devices?: Pick<DevicesStore, 'recordLatest'>;
+    closer?: ConnectionCloser;
+  }) =>
   async (event: unknown, context?: LambdaClock): Promise<TelemetryOutcome> => {
     let envelope;
     try {
@@ -205,9 +215,9 @@ export const createTelemetryHandler =
     }
     const lookup = { requests: 0, readUnits: 0 };
     const expired = closer?.collect();
-    const result = await deliver(store.recipientPages(envelope.deviceId, { tally: lookup, expired: expired?.expired }), JSON.stringify(envelope), envelope.id, undefined, {
-      deadline: fanOutDeadline(context),
-    });
+    // Its recipients are the device's subscribers, from the start of the lookup; what the deadline leaves is handed on.
+    const task = { body: JSON.stringify(envelope), id: envelope.id, deviceId: envelope.deviceId, receivedAt: envelope.receivedAt, connectionIds: [], cursor: { deviceId: envelope.deviceId } };
+    const result = await handOn.run(task, { deadline: fanOutDeadline(context), tally: lookup, store, expired: expired?.expired });
     const closed = await expired?.settle();
     // The latest-reading write starts once the fan-out is done: the live path never waits on it or shares the
     // event loop with it. A failure only leaves the previous latest reading in place (the next one fixes it).
@@ -228,23 +238,21 @@ export const createTelemetryHandler =
     return { status: result.rejected ? 'rejected' : 'delivered', id: envelope.id, deviceId: envelope.deviceId, ...result };
   };
 
-/** A shard handed over by the telemetry function: deliver it, never fail it for one connection. */
+/**
+ * A shard or a continuation handed over by the telemetry function (or by another
+ * worker): deliver it, never fail it for one connection, and hand on what its
+ * own deadline leaves.
+ */
 export const createFanoutWorkerHandler =
-  ({ fanOut, log, counter }: { fanOut: FanOut; log: Log; counter: Counter }) =>
+  ({ handOn, log, counter }: { handOn: HandOn; log: Log; counter: Counter }) =>
   async (event: unknown, context?: LambdaClock): Promise<TelemetryOutcome> => {
-    const valid =
-      isPlainObject(event) &&
-      typeof event.body === 'string' &&
-      typeof event.id === 'string' &&
-      Array.isArray(event.connectionIds) &&
-      event.connectionIds.every((c) => typeof c === 'string' && c.length > 0 && c.length <= 128);
-    if (!valid) {
+    const task = handOn.parse(event);
+    if (!task) {
       log.warn('dropped an invalid fan-out shard');
       counter.count('InvalidShard', 1);
       return { status: 'rejected' };
     }
-    const { body, id, connectionIds } = event as { body: string; id: string; connectionIds: string[] };
-    const result = await fanOut.deliver([connectionIds], body, undefined, { deadline: fanOutDeadline(context) });
-    log.info('delivered a fan-out shard', { id, ...result });
-    return { status: result.rejected ? 'rejected' : 'delivered', id, ...result };
+    const result = await handOn.run(task, { deadline: fanOutDeadline(context), queued: true });
+    log.info('delivered a fan-out shard', { id: task.id, hop: task.hop ?? 0, ...(task.cursor ? { cursor: true } : {}), ...result });
+    return { status: result.rejected ? 'rejected' : 'delivered', id: task.id, ...result };
   };

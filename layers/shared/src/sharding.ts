@@ -25,6 +25,15 @@ export interface FanoutShard {
   connectionIds: string[];
   /** The frame's id, for logs. */
   id: string;
+  /** When the reading reached IoT Core (epoch ms): a handoff chain stops at an age limit (see handoff.ts). */
+  receivedAt?: number;
+  /** The device, for a `resync` frame if the shard is shed. */
+  deviceId?: string;
+}
+
+export interface ShardedDeliveryCallOptions extends DeliverOptions {
+  /** Copied into every shard handed to a worker (the handoff's receivedAt, deviceId, kind). */
+  shardFields?: Record<string, unknown>;
 }
 
 export type DispatchShard = (shard: FanoutShard) => Promise<void>;
@@ -49,7 +58,8 @@ export const shardSizeFor = (bodyBytes: number, wanted: number, idBytes = 40): n
   Math.max(1, Math.min(wanted, Math.floor((MAX_ASYNC_PAYLOAD_BYTES - bodyBytes - 1024) / idBytes)));
 
 export const createShardedDelivery = ({ fanOut, dispatch, shardSize, log, counter }: ShardedDeliveryOptions) =>
-  async (pages: AsyncIterable<readonly string[]>, body: string, id: string, exclude?: string, options: DeliverOptions = {}): Promise<ShardedResult> => {
+  async (pages: AsyncIterable<readonly string[]>, body: string, id: string, exclude?: string, callOptions: ShardedDeliveryCallOptions = {}): Promise<ShardedResult> => {
+    const { shardFields, ...options } = callOptions;
     if (!dispatch) return { ...(await fanOut.deliver(pages, body, exclude, options)), shards: 0, sharded: 0 };
     const size = shardSizeFor(Buffer.byteLength(body), shardSize);
     const dispatches: Promise<void>[] = [];
@@ -61,7 +71,7 @@ export const createShardedDelivery = ({ fanOut, dispatch, shardSize, log, counte
       shards++;
       sharded += connectionIds.length;
       dispatches.push(
-        dispatch({ body, connectionIds, id }).catch((error: Error) => {
+        dispatch({ body, connectionIds, id, ...shardFields }).catch((error: Error) => {
           // A shard that cannot be handed off is delivered here instead: late beats lost.
           log.warn('could not dispatch a fan-out shard; delivering it locally', { id, recipients: connectionIds.length, error: error.name });
           counter.count('ShardDispatchFailed', 1);
@@ -99,7 +109,13 @@ export const createShardedDelivery = ({ fanOut, dispatch, shardSize, log, counte
     await Promise.all(dispatches);
     let result: ShardedResult = { ...local, shards, sharded };
     for (const ids of fallbacks) {
-      const extra = await fanOut.deliver([ids], body, undefined, options);
+      // One id at a time, so that the ids a deadline leaves unpulled are known and join the leftover (when collected).
+      let next = 0;
+      const source = (function* () {
+        while (next < ids.length) yield [ids[next++] as string];
+      })();
+      const extra = await fanOut.deliver(source, body, undefined, options);
+      if (options.leftover) options.leftover.push(...ids.slice(next));
       result = {
         ...result,
         recipients: result.recipients + extra.recipients,

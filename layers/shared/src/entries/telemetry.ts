@@ -2,4 +2,5 @@
 export * from './routes.js';
 export * from '../recipientCache.js';
 export * from '../sharding.js';
+export * from '../handoff.js';
 export * from '../telemetryBatch.js';

@@ -1,0 +1,69 @@
+/**
+ * Overload without loss: a fan-out throttled past its deadline hands the rest
+ * on to FanoutWorkerFunction invocations (a cursor, see handoff.ts), and every
+ * dashboard gets every reading once. The functions' Timeout is scaled down
+ * (the template's 120 s to 2.5 s, so each invocation has 1.5 s to deliver and
+ * 1 s to hand on: a busy CI host still ends every invocation in time), and
+ * half of the posts answer 429, so most fan-outs run out of time.
+ */
+import { expect } from 'chai';
+import type { MqttClient } from 'mqtt';
+import { type TestStack, connectDevice, startTestStack, templateWithTimeouts } from '../helpers/localStack.js';
+import { sleep, waitFor } from '../helpers/waitFor.js';
+import { type Fleet, startFleet } from './fleet.js';
+import { debug, range } from './support.js';
+
+const CLIENTS = 500;
+const MESSAGES = 6;
+
+describe('reliability: a fan-out that runs short of time hands the rest on', function () {
+  this.timeout(180_000);
+  let stack: TestStack | undefined;
+  let fleet: Fleet | undefined;
+  let device: MqttClient | undefined;
+
+  afterEach(async () => {
+    await fleet?.stop();
+    fleet = undefined;
+    await device?.endAsync();
+    device = undefined;
+    await stack?.stop();
+    stack = undefined;
+  });
+
+  it('reaches each of 500 dashboards once with every reading under FAULTS=post:429:0.5 and a short Timeout, by handing on', async () => {
+    // Arrange
+    // The fan-out functions' Timeout only, through the template: $connect keeps its own on a busy machine.
+    const template = templateWithTimeouts({ TelemetryFunction: 2.5, FanoutWorkerFunction: 2.5 });
+    stack = await startTestStack({ auth: false, faults: 'post:429:0.5', faultsSeed: 1616, template, logLevel: 'info' });
+    fleet = await startFleet();
+    await fleet.stable({ url: `${stack.urls.websocket}?devices=dev-h`, count: CLIENTS, parallel: 50 });
+    await waitFor(() => stack!.connections().length === CLIENTS, { timeoutMs: 30_000, message: 'every client connected' });
+    device = await connectDevice(stack.urls.mqtt, 'handoff-device');
+
+    // Act
+    for (const seq of range(MESSAGES)) {
+      await device.publishAsync('devices/dev-h/telemetry', JSON.stringify({ ts: Date.now(), seq }));
+      await sleep(100);
+    }
+    await stack.settled();
+    await waitFor(async () => (await fleet!.complete({ expected: MESSAGES })) === CLIENTS, { timeoutMs: 60_000, intervalMs: 250, message: 'every reading at every client' }).catch(
+      async (error: Error) => {
+        throw new Error(`${error.message}\n${JSON.stringify((await fleet!.report({ expected: MESSAGES })).missing.filter((m) => m.length > 0).slice(0, 5))}\n${stack!.lines.filter((l) => /fan-out|shed|failed/.test(l)).slice(-20).join('\n')}`);
+      },
+    );
+    await sleep(300);
+
+    // Assert
+    const report = await fleet.report({ expected: MESSAGES });
+    const handoffs = stack.lines.filter((line) => /handed on the rest of a fan-out/.test(line));
+    const injected = stack.faults!.stats()['post:429'] ?? 0;
+    console.log(`      handoffs: ${handoffs.length} for ${MESSAGES} readings to ${CLIENTS} clients; ${injected} posts answered 429`);
+    debug(handoffs.join('\n'));
+    expect(stack.lines.filter((line) => /delivery failed|get nothing|miss it|Task timed out|shed a reading/.test(line))).to.deep.equal([]);
+    expect(report.missing.filter((m) => m.length > 0), 'readings missing').to.deep.equal([]);
+    expect(report.duplicates, 'duplicates').to.equal(0);
+    expect(report.conflictingIds).to.equal(0);
+    expect(handoffs.length, 'fan-outs handed on').to.be.greaterThan(0);
+  });
+});
