@@ -71,6 +71,12 @@ export interface DeliverOptions {
    * to carry on (see handoff.ts). Every id in it was not delivered.
    */
   leftover?: string[];
+  /**
+   * Each worker takes one recipient even past the deadline, so that an invocation that starts late (a cold start
+   * on a busy host) still makes progress: a chain of handoffs then always ends, instead of passing the same cursor
+   * on until the age limit. Bounded by one post per worker (no retry past the deadline). The hand-on sets it.
+   */
+  progress?: boolean;
 }
 
 /**
@@ -188,7 +194,7 @@ export const createFanOut = ({
     pages: AsyncIterable<readonly string[]> | Iterable<readonly string[]>,
     body: string,
     exclude?: string,
-    { deadline, leftover }: DeliverOptions = {},
+    { deadline, leftover, progress = false }: DeliverOptions = {},
   ): Promise<FanOutResult> => {
     const result: FanOutResult = { recipients: 0, delivered: 0, gone: 0, failed: 0, retried: 0 };
     const size = byteLength(body);
@@ -198,15 +204,11 @@ export const createFanOut = ({
       return { ...result, rejected: 'payload_too_large' };
     }
     const goneOnce: string[] = [];
-    /**
-     * Runs `deliverTo` over `ids`, `concurrency` at a time, until the deadline; returns whether it stopped there.
-     * Each worker takes one recipient even past the deadline: an invocation that starts late (a cold start on a busy
-     * host) still makes progress, so a chain of handoffs always ends instead of passing the same cursor on forever.
-     */
+    /** Runs `deliverTo` over `ids`, `concurrency` at a time, until the deadline (see `progress`); returns whether it stopped there. */
     const pool = async (ids: AsyncIterator<string> | Iterator<string>, deliverTo: (connectionId: string) => Promise<void>) => {
       let stopped = false;
       const worker = async () => {
-        for (let first = true; first || !outOfTime(deadline); first = false) {
+        for (let first = progress; first || !outOfTime(deadline); first = false) {
           const next = await ids.next();
           if (next.done) return;
           if (next.value !== exclude) await deliverTo(next.value);

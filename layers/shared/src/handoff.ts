@@ -230,6 +230,7 @@ export const createHandOn = ({ deliver, store, dispatch, maxEventAgeMs = DEFAULT
     const sharded = await deliver(recipients.pages, task.body, task.id, undefined, {
       deadline,
       leftover,
+      progress: true,
       shardFields: { receivedAt: task.receivedAt, deviceId: task.deviceId, kind: task.kind, hop: task.hop },
     });
     const result: HandOnResult = { ...sharded, handoffs: 0, handedOn: 0, ...(shed ? { shed } : {}) };
