@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick]
+ * npm run bench [-- --quick] [-- --only fanout,endToEnd,…]
  *
  * Cold start, lookup, fan-out and end-to-end benchmarks (DESIGN §6, issue 6).
  * Prints a table per section and the issue's targets with a verdict each,
@@ -87,6 +87,10 @@ interface Results {
   historyReads: Section<HistoryReadRow>;
   historyBrowser: Section<HistoryBrowserRow>;
 }
+
+/** The sections, in the order they run (`--only` takes a comma-separated list of these). */
+const SECTIONS = ['coldStart', 'lookup', 'fanout', 'historyReads', 'endToEnd', 'endToEndNoHistory', 'historyBrowser', 'highRate'] as const;
+type SectionName = (typeof SECTIONS)[number];
 
 const rowsOf = <Row>(section: Section<Row>): Row[] => (Array.isArray(section) ? section : []);
 
@@ -275,8 +279,17 @@ const verdicts = (results: Results): string[] => {
 // ---------------------------------------------------------------- main
 
 const main = async () => {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
   const quick = values.quick === true;
+  // --only fanout,highRate: those sections and no others (the rest print as skipped), to re-measure one figure.
+  const only = values.only === undefined ? undefined : new Set(values.only.split(',').map((name) => name.trim()).filter(Boolean));
+  const unknown = only ? [...only].filter((name) => !(SECTIONS as readonly string[]).includes(name)) : [];
+  if (unknown.length > 0) {
+    console.error(`npm run bench: unknown section ${unknown.join(', ')} in --only (the sections: ${SECTIONS.join(', ')})`);
+    process.exit(2);
+  }
+  const wanted = (name: SectionName) => !only || only.has(name);
+  const skipped = { skipped: 'not in --only' };
   const plan = PLANS[quick ? 'quick' : 'full'];
   const results: Results = {
     machine: {
@@ -301,31 +314,38 @@ const main = async () => {
   };
   progress(`npm run bench${quick ? ' -- --quick' : ''}: ${results.machine.cpus} CPUs, Node ${process.version}, load ${(results.machine.loadAverageAtStart as number[]).join(' ')}`);
 
-  results.coldStart = await section('coldStart', () => runColdStart({ samples: plan.coldStartSamples, progress }));
+  results.coldStart = wanted('coldStart') ? await section('coldStart', () => runColdStart({ samples: plan.coldStartSamples, progress })) : skipped;
+  if (!wanted('lookup')) results.lookup = skipped;
+  if (!wanted('fanout')) results.fanout = skipped;
+  if (!wanted('historyReads')) results.historyReads = skipped;
   try {
-    await withStack(async (gateway, clients) => {
-      results.lookup = await section('lookup', () => runLookup({ dynamodb: gateway.info.urls.dynamodb, plan: plan.lookup, progress }));
-      results.fanout = await section('fanout', () => runFanout({ gateway, clients, plan: plan.fanout, progress }));
-      results.historyReads = await section('historyReads', () => runHistoryReads({ dynamodb: gateway.info.urls.dynamodb, plan: plan.historyReads, progress }));
-    });
+    if (wanted('lookup') || wanted('fanout') || wanted('historyReads')) {
+      await withStack(async (gateway, clients) => {
+        if (wanted('lookup')) results.lookup = await section('lookup', () => runLookup({ dynamodb: gateway.info.urls.dynamodb, plan: plan.lookup, progress }));
+        if (wanted('fanout')) results.fanout = await section('fanout', () => runFanout({ gateway, clients, plan: plan.fanout, progress }));
+        if (wanted('historyReads')) results.historyReads = await section('historyReads', () => runHistoryReads({ dynamodb: gateway.info.urls.dynamodb, plan: plan.historyReads, progress }));
+      });
+    }
   } catch (error) {
     // The stack (or the clients) never started: both sections say so.
     failed = true;
     console.error(`local stack failed: ${(error as Error).stack ?? error}`);
     const failure = { error: `the local stack failed: ${(error as Error).message}` };
-    if (rowsOf(results.lookup).length === 0) results.lookup = failure;
-    if (rowsOf(results.fanout).length === 0) results.fanout = failure;
+    if (wanted('lookup') && rowsOf(results.lookup).length === 0) results.lookup = failure;
+    if (wanted('fanout') && rowsOf(results.fanout).length === 0) results.fanout = failure;
   }
   // A fresh stack: the fan-out's thousands of connections (and their table items) would otherwise linger.
-  results.endToEnd = await section('endToEnd', () => withStack((gateway, clients) => runEndToEnd({ gateway, clients, plan: plan.endToEnd, progress })));
-  results.endToEndNoHistory = await section('endToEndNoHistory', () =>
-    withStack((gateway, clients) => runEndToEnd({ gateway, clients, plan: plan.endToEnd, progress }), { BENCH_HISTORY: 'off' }),
-  );
-  const browserRows = await section('historyBrowser', async () => (await runHistoryBrowser({ plan: plan.historyBrowser, progress })) ?? []);
-  results.historyBrowser = Array.isArray(browserRows) && browserRows.length === 0 ? { skipped: 'no Chromium at /usr/bin/chromium (CHROMIUM_PATH)' } : browserRows;
+  results.endToEnd = wanted('endToEnd') ? await section('endToEnd', () => withStack((gateway, clients) => runEndToEnd({ gateway, clients, plan: plan.endToEnd, progress }))) : skipped;
+  results.endToEndNoHistory = wanted('endToEndNoHistory')
+    ? await section('endToEndNoHistory', () => withStack((gateway, clients) => runEndToEnd({ gateway, clients, plan: plan.endToEnd, progress }), { BENCH_HISTORY: 'off' }))
+    : skipped;
+  if (wanted('historyBrowser')) {
+    const browserRows = await section('historyBrowser', async () => (await runHistoryBrowser({ plan: plan.historyBrowser, progress })) ?? []);
+    results.historyBrowser = Array.isArray(browserRows) && browserRows.length === 0 ? { skipped: 'no Chromium at /usr/bin/chromium (CHROMIUM_PATH)' } : browserRows;
+  } else results.historyBrowser = skipped;
 
   // Issue 15's scenario, a fresh stack per fan-out mode.
-  results.highRate = await section('highRate', () => runHighRate({ plan: plan.highRate, progress }));
+  results.highRate = wanted('highRate') ? await section('highRate', () => runHighRate({ plan: plan.highRate, progress })) : skipped;
 
   results.durationSec = Math.round((performance.now() - started) / 1000);
   results.machine.loadAverageAtEnd = loadavg().map((l) => Math.round(l * 100) / 100);
