@@ -178,7 +178,17 @@ export const redrive = async ({ clients, rules, dryRun = false, max = Infinity, 
         toRelease.push(message.ReceiptHandle as string);
         continue;
       }
-      const name = letter.function ?? (await clients.functionName(letter.kind === 'rule-error' ? (letter.targetLogicalId as string) : ''));
+      let name: string;
+      try {
+        name = letter.function ?? (await clients.functionName(letter.kind === 'rule-error' ? (letter.targetLogicalId as string) : ''));
+      } catch (error) {
+        // No such function in this stack (a rule error of the coalesced mode names the direct mode's target):
+        // this message stays for a person to look at, the others are still replayed.
+        summary.failed++;
+        toRelease.push(message.ReceiptHandle as string);
+        log(`  ${message.MessageId} kept in the queue, nothing to replay it to: ${(error as Error).message}`);
+        continue;
+      }
       if (dryRun) {
         summary.replayed++;
         summary.byFunction[name] = (summary.byFunction[name] ?? 0) + 1;

@@ -133,6 +133,20 @@ describe('template.yaml: nothing lost, told when it matters', () => {
       const logs = statements.find((s: any) => list(s.Action).includes('logs:PutLogEvents'));
       expect(logs.Action).to.include.members(['logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents']);
     });
+
+    it('refuses anything but TLS on every queue, in the mode the queue exists in', () => {
+      const queues = resourcesOfType(template, 'AWS::SQS::Queue');
+      expect(queues.map(([id]) => id)).to.have.members(['DeadLetterQueue', 'TelemetryQueue', 'TelemetryDeadLetterQueue']);
+      for (const [id, queue] of queues) {
+        const policies = resourcesOfType(template, 'AWS::SQS::QueuePolicy').filter(([, p]) => list(p.Properties!.Queues).some((q) => refTarget(q) === id));
+        expect(policies, id).to.have.length(1);
+        const [policyId, policy] = policies[0]!;
+        expect(policy.Condition, `${policyId} exists when ${id} does`).to.equal(queue.Condition);
+        const deny = policy.Properties!.PolicyDocument.Statement.find((st: any) => st.Effect === 'Deny' && st.Condition?.Bool?.['aws:SecureTransport'] === 'false');
+        expect(deny, `${policyId}: a Deny on aws:SecureTransport false`).to.include({ Principal: '*', Action: 'sqs:*' });
+        expect(list(deny.Resource).map(getAttTarget), policyId).to.include(id);
+      }
+    });
   });
 
   describe('alarms', () => {
@@ -155,9 +169,9 @@ describe('template.yaml: nothing lost, told when it matters', () => {
       const withEmail = existing({ AlarmEmail: 'ops@example.com' });
       expect(withEmail).to.include('AlarmTopic');
       expect(withEmail).to.not.include('AuthorizerDenialsAlarm');
-      // The topic in, the denials alarm out, and the coalesced batch function's two alarms only in that mode.
+      // The topic in, the denials alarm out, and the coalesced batch function's two alarms and its dead-letter queue's only in that mode.
       const coalescedOnly = alarms.filter(([, alarm]) => alarm.Condition === 'CoalescedAlarms').map(([id]) => id);
-      expect(coalescedOnly).to.have.members(['TelemetryBatchErrorsAlarm', 'TelemetryBatchThrottlesAlarm']);
+      expect(coalescedOnly).to.have.members(['TelemetryBatchErrorsAlarm', 'TelemetryBatchThrottlesAlarm', 'TelemetryDeadLetterQueueAlarm']);
       expect(withEmail).to.have.length(alarms.length - coalescedOnly.length);
       const coalesced = existing({ AlarmEmail: 'ops@example.com', FanoutMode: 'coalesced' });
       expect(coalesced).to.include.members(coalescedOnly);
@@ -177,6 +191,8 @@ describe('template.yaml: nothing lost, told when it matters', () => {
     it('watches the dead-letter queue, failed deliveries, the API errors and authorizer denials', () => {
       const metric = (id: string) => resources[id]!.Properties!;
       expect(metric('DeadLetterQueueAlarm')).to.include({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible' });
+      expect(metric('TelemetryDeadLetterQueueAlarm')).to.include({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible' });
+      expect(metric('TelemetryDeadLetterQueueAlarm').Dimensions).to.deep.equal([{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['TelemetryDeadLetterQueue', 'QueueName'] } }]);
       expect(metric('FailedDeliveriesAlarm')).to.include({ Namespace: 'ServerlessIotDashboard', MetricName: 'Failed' });
       expect(metric('ApiErrorsAlarm').Metrics.map((m: any) => m.MetricStat?.Metric.MetricName).filter(Boolean)).to.deep.equal(['ExecutionError', 'IntegrationError']);
       expect(metric('AuthorizerDenialsAlarm')).to.include({ MetricName: 'ClientError' });

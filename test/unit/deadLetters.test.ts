@@ -112,6 +112,20 @@ describe('npm run redrive: reading and replaying dead letters', () => {
       expect(lines.join('\n')).to.match(/m1 failed again, kept in the queue: still throttled/);
     });
 
+    it('keeps a message whose target function the stack does not have, says why, and replays the rest', async () => {
+      const { clients, invoked, removed, released } = fakeClients([ruleError, invocation]);
+      const lines: string[] = [];
+      const missing = { ...clients, functionName: async (logicalId: string) => {
+        throw new Error(`stack demo has no ${logicalId}`);
+      } };
+      const summary = await redrive({ clients: missing, rules, log: (line) => lines.push(line) });
+      expect(summary).to.deep.include({ seen: 2, replayed: 1, failed: 1, unreadable: 0 });
+      expect(invoked.map((call) => call.name.replace(/.*:function:/, ''))).to.deep.equal(['serverless-iot-dashboard-TelemetryFunction-AbCdEf123456']);
+      expect(removed).to.deep.equal(['h1']);
+      expect(released).to.deep.equal(['h0']);
+      expect(lines.join('\n')).to.match(/m0 kept in the queue, nothing to replay it to: stack demo has no TelemetryFunction/);
+    });
+
     it('on --dry-run invokes nothing, deletes nothing and makes every message visible again', async () => {
       const { clients, invoked, removed, released } = fakeClients([invocation, 'garbage', ruleError]);
       const summary = await redrive({ clients, rules, dryRun: true, log: () => undefined });
