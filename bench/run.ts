@@ -100,7 +100,13 @@ const progress = (line: string) => console.log(`${elapsed()}  ${line}`);
 
 /** Runs one section; a failure is recorded in its place and fails the run, but the other sections still run. */
 let failed = false;
-const section = async <Row>(name: string, run: () => Promise<Row[]>): Promise<Section<Row>> => {
+/** `--only`'s sections; undefined runs them all. */
+let only: ReadonlySet<string> | undefined;
+const wanted = (name: SectionName) => !only || only.has(name);
+const SKIPPED = { skipped: 'not in --only' };
+
+const section = async <Row>(name: SectionName, run: () => Promise<Row[]>): Promise<Section<Row>> => {
+  if (!wanted(name)) return SKIPPED;
   try {
     return await run();
   } catch (error) {
@@ -282,14 +288,12 @@ const main = async () => {
   const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
   const quick = values.quick === true;
   // --only fanout,highRate: those sections and no others (the rest print as skipped), to re-measure one figure.
-  const only = values.only === undefined ? undefined : new Set(values.only.split(',').map((name) => name.trim()).filter(Boolean));
+  only = values.only === undefined ? undefined : new Set(values.only.split(',').map((name) => name.trim()).filter(Boolean));
   const unknown = only ? [...only].filter((name) => !(SECTIONS as readonly string[]).includes(name)) : [];
   if (unknown.length > 0) {
     console.error(`npm run bench: unknown section ${unknown.join(', ')} in --only (the sections: ${SECTIONS.join(', ')})`);
     process.exit(2);
   }
-  const wanted = (name: SectionName) => !only || only.has(name);
-  const skipped = { skipped: 'not in --only' };
   const plan = PLANS[quick ? 'quick' : 'full'];
   const results: Results = {
     machine: {
@@ -314,18 +318,17 @@ const main = async () => {
   };
   progress(`npm run bench${quick ? ' -- --quick' : ''}: ${results.machine.cpus} CPUs, Node ${process.version}, load ${(results.machine.loadAverageAtStart as number[]).join(' ')}`);
 
-  results.coldStart = wanted('coldStart') ? await section('coldStart', () => runColdStart({ samples: plan.coldStartSamples, progress })) : skipped;
-  if (!wanted('lookup')) results.lookup = skipped;
-  if (!wanted('fanout')) results.fanout = skipped;
-  if (!wanted('historyReads')) results.historyReads = skipped;
+  results.coldStart = await section('coldStart', () => runColdStart({ samples: plan.coldStartSamples, progress }));
+  // Three sections share one stack, started only when one of them is wanted.
+  const sharedStack = ['lookup', 'fanout', 'historyReads'] as const;
   try {
-    if (wanted('lookup') || wanted('fanout') || wanted('historyReads')) {
+    if (sharedStack.some(wanted)) {
       await withStack(async (gateway, clients) => {
-        if (wanted('lookup')) results.lookup = await section('lookup', () => runLookup({ dynamodb: gateway.info.urls.dynamodb, plan: plan.lookup, progress }));
-        if (wanted('fanout')) results.fanout = await section('fanout', () => runFanout({ gateway, clients, plan: plan.fanout, progress }));
-        if (wanted('historyReads')) results.historyReads = await section('historyReads', () => runHistoryReads({ dynamodb: gateway.info.urls.dynamodb, plan: plan.historyReads, progress }));
+        results.lookup = await section('lookup', () => runLookup({ dynamodb: gateway.info.urls.dynamodb, plan: plan.lookup, progress }));
+        results.fanout = await section('fanout', () => runFanout({ gateway, clients, plan: plan.fanout, progress }));
+        results.historyReads = await section('historyReads', () => runHistoryReads({ dynamodb: gateway.info.urls.dynamodb, plan: plan.historyReads, progress }));
       });
-    }
+    } else for (const name of sharedStack) results[name] = SKIPPED;
   } catch (error) {
     // The stack (or the clients) never started: both sections say so.
     failed = true;
@@ -335,17 +338,15 @@ const main = async () => {
     if (wanted('fanout') && rowsOf(results.fanout).length === 0) results.fanout = failure;
   }
   // A fresh stack: the fan-out's thousands of connections (and their table items) would otherwise linger.
-  results.endToEnd = wanted('endToEnd') ? await section('endToEnd', () => withStack((gateway, clients) => runEndToEnd({ gateway, clients, plan: plan.endToEnd, progress }))) : skipped;
-  results.endToEndNoHistory = wanted('endToEndNoHistory')
-    ? await section('endToEndNoHistory', () => withStack((gateway, clients) => runEndToEnd({ gateway, clients, plan: plan.endToEnd, progress }), { BENCH_HISTORY: 'off' }))
-    : skipped;
-  if (wanted('historyBrowser')) {
-    const browserRows = await section('historyBrowser', async () => (await runHistoryBrowser({ plan: plan.historyBrowser, progress })) ?? []);
-    results.historyBrowser = Array.isArray(browserRows) && browserRows.length === 0 ? { skipped: 'no Chromium at /usr/bin/chromium (CHROMIUM_PATH)' } : browserRows;
-  } else results.historyBrowser = skipped;
+  results.endToEnd = await section('endToEnd', () => withStack((gateway, clients) => runEndToEnd({ gateway, clients, plan: plan.endToEnd, progress })));
+  results.endToEndNoHistory = await section('endToEndNoHistory', () =>
+    withStack((gateway, clients) => runEndToEnd({ gateway, clients, plan: plan.endToEnd, progress }), { BENCH_HISTORY: 'off' }),
+  );
+  const browserRows = await section('historyBrowser', async () => (await runHistoryBrowser({ plan: plan.historyBrowser, progress })) ?? []);
+  results.historyBrowser = Array.isArray(browserRows) && browserRows.length === 0 ? { skipped: 'no Chromium at /usr/bin/chromium (CHROMIUM_PATH)' } : browserRows;
 
   // Issue 15's scenario, a fresh stack per fan-out mode.
-  results.highRate = wanted('highRate') ? await section('highRate', () => runHighRate({ plan: plan.highRate, progress })) : skipped;
+  results.highRate = await section('highRate', () => runHighRate({ plan: plan.highRate, progress }));
 
   results.durationSec = Math.round((performance.now() - started) / 1000);
   results.machine.loadAverageAtEnd = loadavg().map((l) => Math.round(l * 100) / 100);
