@@ -163,6 +163,17 @@ export const redrive = async ({ clients, rules, dryRun = false, max = Infinity, 
     log(`redrive: ${summary.seen}/${total} ${dryRun ? 'read' : 'done'}, ${summary.replayed} ${dryRun ? 'replayable' : 'replayed'}, ${summary.failed} failed, ${summary.unreadable} unreadable`);
   };
 
+  /** Leaves the message for a person (or the next run): visible again once the run ends. */
+  const keep = (message: QueueMessage, why: string) => {
+    summary.failed++;
+    toRelease.push(message.ReceiptHandle as string);
+    log(`  ${message.MessageId} ${why}`);
+  };
+  const counted = (name: string) => {
+    summary.replayed++;
+    summary.byFunction[name] = (summary.byFunction[name] ?? 0) + 1;
+  };
+
   while (summary.seen < max) {
     const batch = await clients.receive(Math.min(10, max - summary.seen), visibilitySeconds);
     const fresh = batch.filter((message) => message.MessageId && !seen.has(message.MessageId));
@@ -184,14 +195,11 @@ export const redrive = async ({ clients, rules, dryRun = false, max = Infinity, 
       } catch (error) {
         // No such function in this stack (a rule error of the coalesced mode names the direct mode's target):
         // this message stays for a person to look at, the others are still replayed.
-        summary.failed++;
-        toRelease.push(message.ReceiptHandle as string);
-        log(`  ${message.MessageId} kept in the queue, nothing to replay it to: ${(error as Error).message}`);
+        keep(message, `kept in the queue, nothing to replay it to: ${(error as Error).message}`);
         continue;
       }
       if (dryRun) {
-        summary.replayed++;
-        summary.byFunction[name] = (summary.byFunction[name] ?? 0) + 1;
+        counted(name);
         log(`  ${message.MessageId} would replay ${describe(letter, name)}`);
         toRelease.push(message.ReceiptHandle as string);
         continue;
@@ -199,14 +207,10 @@ export const redrive = async ({ clients, rules, dryRun = false, max = Infinity, 
       try {
         await clients.invoke(name, letter.event);
         await clients.remove(message.ReceiptHandle as string);
-        summary.replayed++;
-        summary.byFunction[name] = (summary.byFunction[name] ?? 0) + 1;
+        counted(name);
         log(`  ${message.MessageId} replayed ${describe(letter, name)}`);
       } catch (error) {
-        summary.failed++;
-        // Kept, and visible again for the next run.
-        toRelease.push(message.ReceiptHandle as string);
-        log(`  ${message.MessageId} failed again, kept in the queue: ${(error as Error).message}`);
+        keep(message, `failed again, kept in the queue: ${(error as Error).message}`);
       }
     }
   }
