@@ -5,7 +5,7 @@
  * that device. Latency is device publish → client receipt.
  */
 import mqtt from 'mqtt';
-import { deviceScopedId } from '../layers/shared/src/telemetryEnvelope.js';
+import { deviceScopedId } from '@serverless-iot-dashboard/shared';
 import type { GatewayInfo } from './gatewayProcess.js';
 import type { Child } from './processes.js';
 import { percentile, round, wallClockMs } from './stats.js';

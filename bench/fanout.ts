@@ -7,11 +7,11 @@
  * The gateway, dynalite and the clients run in other processes, so this
  * process's CPU time is the fan-out's alone.
  */
-import { createConnectionStore } from '../layers/shared/src/connectionStore.js';
-import { createFanOut } from '../layers/shared/src/fanOut.js';
-import { createRecipientCache } from '../layers/shared/src/recipientCache.js';
-import type { Counter, Log } from '../layers/shared/src/observability.js';
-import { createSignedPoster } from '../layers/shared/src/signedPoster.js';
+import { createConnectionStore } from '@serverless-iot-dashboard/shared';
+import { createFanOut } from '@serverless-iot-dashboard/shared';
+import { createRecipientCache } from '@serverless-iot-dashboard/shared';
+import type { Counter, Log } from '@serverless-iot-dashboard/shared';
+import { createSignedPoster } from '@serverless-iot-dashboard/shared';
 import { LOCAL_CREDENTIALS, REGION, documentClient, dynamoClient, meter } from './dynamo.js';
 import type { GatewayInfo } from './gatewayProcess.js';
 import type { Child } from './processes.js';

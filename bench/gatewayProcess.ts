@@ -5,7 +5,7 @@
  * Announces `{ urls, tableName }` to the bench over IPC. Run by hand
  * (`npx tsx bench/gatewayProcess.ts`), it prints them as JSON and runs until Ctrl-C.
  */
-import { startStack } from '../local/stack.js';
+import { startStack } from '../local/stack/stack.js';
 import { templateWithoutHistory } from './history.js';
 import { serveParent } from './processes.js';
 import { parameterOverridesFromEnv } from '../local/template/parameterOverrides.js';

@@ -12,7 +12,7 @@
  */
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { deviceScopedId } from '../layers/shared/src/telemetryEnvelope.js';
+import { deviceScopedId } from '@serverless-iot-dashboard/shared';
 import type { GatewayInfo } from './gatewayProcess.js';
 import { spawnChild } from './processes.js';
 import { round, wallClockMs } from './stats.js';

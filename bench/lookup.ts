@@ -8,7 +8,7 @@
  * Read units are what dynalite reports through ReturnConsumedCapacity (DynamoDB's 4 KB rule).
  */
 import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { createConnectionStore } from '../layers/shared/src/connectionStore.js';
+import { createConnectionStore } from '@serverless-iot-dashboard/shared';
 import { batchPut, createTable, documentClient, dynamoClient, meter } from './dynamo.js';
 import { median, round } from './stats.js';
 

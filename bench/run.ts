@@ -1,7 +1,7 @@
 /**
  * npm run bench [-- --quick] [-- --only fanout,endToEnd,…]
  *
- * Cold start, lookup, fan-out and end-to-end benchmarks (DESIGN §6, issue 6).
+ * Cold start, lookup, fan-out and end-to-end benchmarks (bench/README.md).
  * Prints a table per section and the issue's targets with a verdict each,
  * and writes bench/results/latest.json. Nothing here asserts a timing: CI
  * runs `--quick` only to prove that the suite still runs.

@@ -20,7 +20,7 @@ import { runInNewContext } from 'node:vm';
 import { parseArgs } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
-import { DEFAULT_ASYNC_CONCURRENCY, startStack } from '../local/stack.js';
+import { DEFAULT_ASYNC_CONCURRENCY, startStack } from '../local/stack/stack.js';
 import { type Child, serveParent, spawnChild } from './processes.js';
 import { percentile, round, wallClockMs } from './stats.js';
 import { formatTable } from './table.js';

@@ -14,10 +14,10 @@ import { resolve } from 'node:path';
 import { type DynamoService, ensureTables, startDynamo } from './dynamodb/dynamodb.js';
 import { FunctionError, createFunctionHost } from './lambda/functionHost.js';
 import { functionEnvironment } from './template/functionEnv.js';
-import { createStackLogger, formatMs } from './stackLog.js';
+import { createStackLogger, formatMs } from './stack/stackLog.js';
 import { parameterOverridesFromArgs, parameterOverridesFromEnv } from './template/parameterOverrides.js';
 import { buildStackModel } from './template/stackModel.js';
-import { readStackState } from './stateFile.js';
+import { readStackState } from './stack/stateFile.js';
 
 const USAGE = 'usage: npm run invoke -- <FunctionLogicalId> <event.json | -> [--timeout-ms N] [--parameter-overrides Name=value ...]';
 

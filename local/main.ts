@@ -13,15 +13,15 @@
  *   SCHEDULE_PERIOD_MS (the template's rate(), e.g. 60000 for the expiry sweeper)
  *   PARAM_<ParameterName>=value overrides a template parameter (e.g. PARAM_FanoutShardSize=500)
  */
-import { DEFAULT_ASYNC_CONCURRENCY, DEFAULT_PORTS, type RunningStack, startStack } from './stack.js';
+import { DEFAULT_ASYNC_CONCURRENCY, DEFAULT_PORTS, type RunningStack, startStack } from './stack/stack.js';
 import { parameterOverridesFromArgs, parameterOverridesFromEnv } from './template/parameterOverrides.js';
-import { PortAccessError, PortInUseError } from './ports.js';
-import { FaultSpecError, describeFaults, parseFaultSeed, parseFaults } from './faults.js';
-import { paint } from './stackLog.js';
-import { createTerminal } from './terminal.js';
+import { PortAccessError, PortInUseError } from './stack/ports.js';
+import { FaultSpecError, describeFaults, parseFaultSeed, parseFaults } from './stack/faults.js';
+import { paint } from './stack/stackLog.js';
+import { createTerminal } from './stack/terminal.js';
 import { readTemplate } from '../scripts/template.js';
-import { removeStackState, writeStackState } from './stateFile.js';
-import type { Level } from './stackLog.js';
+import { removeStackState, writeStackState } from './stack/stateFile.js';
+import type { Level } from './stack/stackLog.js';
 
 // Before any AWS SDK client is built in this thread (the functions' threads get it in their env).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

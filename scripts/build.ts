@@ -39,7 +39,7 @@ export const buildLayer = async (outDir: string): Promise<{ dir: string; bytes: 
     sourcemap: true,
     mainFields: ['module', 'main'],
     // In Lambda the credentials are always in the environment: skip the SDK's full provider chain.
-    alias: { '@aws-sdk/credential-provider-node': join(PROJECT_ROOT, 'layers/shared/src/lambdaCredentials.ts') },
+    alias: { '@aws-sdk/credential-provider-node': join(PROJECT_ROOT, 'layers/shared/src/runtime/lambdaCredentials.ts') },
     banner: { js: CREATE_REQUIRE_BANNER },
     legalComments: 'none',
     metafile: true,

@@ -13,7 +13,7 @@
  *   invoked with the result. `timestamp()` is the time the error was queued.
  *   https://docs.aws.amazon.com/iot/latest/developerguide/rule-error-handling.html
  *
- * Domain code only: the clients come in (STYLE §2), so specs inject fakes.
+ * Domain code only: the clients come in, so specs inject fakes.
  */
 import { randomUUID } from 'node:crypto';
 import { evaluateRule, parseRuleSql, topicMatches } from '../local/iot/iotSql.js';

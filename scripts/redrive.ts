@@ -18,7 +18,7 @@ import { CloudFormationClient, DescribeStackResourceCommand, DescribeStacksComma
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { buildStackModel } from '../local/template/stackModel.js';
-import { readStackState } from '../local/stateFile.js';
+import { readStackState } from '../local/stack/stateFile.js';
 import { type RedriveClients, formatSummary, redrive, templateRules } from './deadLetters.js';
 import { readTemplate } from './template.js';
 

@@ -25,8 +25,8 @@ import {
   CreateGroupCommand,
   ListUsersCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { DEVICE_GROUP_PREFIX, PUBLISH_GROUP } from '../layers/shared/src/cognitoAuth.js';
-import { ALL_DEVICES, DEVICE_ID_PATTERN, type DeviceSelection } from '../layers/shared/src/frames.js';
+import { DEVICE_GROUP_PREFIX, PUBLISH_GROUP } from '@serverless-iot-dashboard/shared';
+import { ALL_DEVICES, DEVICE_ID_PATTERN, type DeviceSelection } from '@serverless-iot-dashboard/shared';
 
 export class UserCommandError extends Error {
   override name = 'UserCommandError';

@@ -2,7 +2,7 @@
  * The original design's fan-out, kept only to be measured against (never in
  * functions/). It is the AWS sample's `sendmessage` handler that the seed
  * followed (aws-samples/simple-websockets-chat-app), ported to SDK v3 the way
- * the seed did, with its flaws intact (DESIGN §2):
+ * the seed did, with its flaws intact (README: the table at the top):
  *   - one Scan of the whole table per message, unpaginated: connections past
  *     the first 1 MB page never receive anything;
  *   - an unbounded Promise.all of PostToConnection over every connection;

@@ -3,6 +3,7 @@
  * `config.json` beside it (written by `npm run deploy:dashboard`, served live
  * by the local stack). The query wins, field by field.
  */
+import { parseDurationMs } from '@serverless-iot-dashboard/shared/protocol';
 import { type SignInConfig, parseSignInConfig } from './signIn.js';
 
 export const DEFAULT_STALE_MS = 30_000;
@@ -52,16 +53,8 @@ export const parseFileConfig = (json: unknown): FileConfig => {
   return config;
 };
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
-
 /** "30" (seconds), "30s", "1.5m", "500ms" -> milliseconds; undefined when unreadable or not positive. */
-export const parseDuration = (text: string | null | undefined): number | undefined => {
-  if (text === null || text === undefined) return undefined;
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$/i.exec(text);
-  if (!match) return undefined;
-  const ms = Number(match[1]) * UNITS[(match[2] ?? 's').toLowerCase()];
-  return ms > 0 && Number.isFinite(ms) ? ms : undefined;
-};
+export const parseDuration = parseDurationMs;
 
 const checkWebSocketUrl = (raw: string): { ok: true; url: string } | { ok: false; error: string } => {
   let parsed: URL;

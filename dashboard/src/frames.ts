@@ -1,12 +1,12 @@
 /**
- * The wire format as the page sees it (DESIGN §3, plus what the routes in
+ * The wire format as the page sees it (docs/asyncapi.yaml, plus what the routes in
  * layers/shared/src/routes.ts actually send). Types come from the server's own
  * module so the two cannot drift; the checks here are the page's: anything it
  * cannot use becomes `{ type: 'invalid' }` rather than an exception.
  */
-import type { ErrorCode } from '../../layers/shared/src/errors.js';
-import type { MessageFrame, TelemetryFrame } from '../../layers/shared/src/frames.js';
-import type { ResyncFrame } from '../../layers/shared/src/handoff.js';
+import type { ErrorCode } from '@serverless-iot-dashboard/shared/protocol';
+import type { MessageFrame, TelemetryFrame } from '@serverless-iot-dashboard/shared/protocol';
+import type { ResyncFrame } from '@serverless-iot-dashboard/shared';
 
 export type { ErrorCode, MessageFrame, ResyncFrame, TelemetryFrame };
 export type DeviceSelection = string[] | '*';
@@ -14,7 +14,7 @@ export type DeviceSelection = string[] | '*';
 export interface SubscriptionFrame {
   type: 'subscribed' | 'unsubscribed';
   devices: DeviceSelection;
-  /** Every subscription the connection holds after the change (sent by our routes; absent in DESIGN §3). */
+  /** Every subscription the connection holds after the change (sent by our routes; optional in docs/asyncapi.yaml). */
   subscriptions?: string[];
 }
 export interface PongFrame {
@@ -130,7 +130,7 @@ export const parseServerFrame = (text: unknown): ServerFrame => {
       return parseTelemetry(value);
     case 'telemetry-batch': {
       if (!Array.isArray(value.readings)) return invalid('telemetry-batch without readings');
-      // A top-level deviceId may stand for every reading's (DESIGN §3).
+      // A top-level deviceId may stand for every reading's (docs/asyncapi.yaml).
       const shared = typeof value.deviceId === 'string' ? value.deviceId : undefined;
       const readings: TelemetryFrame[] = [];
       let bad = 0;

@@ -131,7 +131,7 @@ export class SubscriptionPlanner {
     if (frame.subscriptions) {
       this.have = new Set(frame.subscriptions);
     } else if (this.have) {
-      // DESIGN §3 replies carry only `devices`: apply the change ourselves.
+      // The contract's replies (docs/asyncapi.yaml) require only `devices`: apply the change ourselves.
       const devices = frame.devices === ALL_DEVICES ? [ALL_DEVICES] : frame.devices;
       if (frame.type === 'subscribed') for (const id of devices) this.have.add(id);
       else if (frame.devices === ALL_DEVICES) this.have.clear();

@@ -10,7 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import { type Server, type Socket, createServer } from 'node:net';
 import { Aedes } from 'aedes';
 import { type WebSocket, createWebSocketStream } from 'ws';
-import { nestingExceeds } from '../../layers/shared/src/frames.js';
+import { nestingExceeds } from '@serverless-iot-dashboard/shared';
 import { type RuleQuery, evaluateRule, parseRuleSql, topicMatches } from './iotSql.js';
 import type { TopicRuleSpec } from '../template/stackModel.js';
 

@@ -3,7 +3,7 @@
  * process.env is exactly that function's environment.
  *
  * Why worker threads rather than importing the handlers into this thread:
- * handlers read their config at module load (STYLE §3), and an ES module loads
+ * handlers read their config at module load, and an ES module loads
  * once per thread. In one thread, two functions would see one process.env, and
  * a second stack in the same process (tests, benchmarks) would reuse the first
  * stack's modules, pointed at the first stack's ports. A worker per function

@@ -1,7 +1,7 @@
 /**
  * Template parameters, locally: `PARAM_<Name>=value` in the environment
  * overrides a parameter of template.yaml for `npm start` and `npm run invoke`
- * (DESIGN §5), and `--parameter-overrides Name=value ...`, as `sam` spells
+ * (README: The local stack), and `--parameter-overrides Name=value ...`, as `sam` spells
  * it, does the same; the flag wins over the environment.
  */
 export const parameterOverridesFromEnv = (env: NodeJS.ProcessEnv = process.env): Record<string, string> => {

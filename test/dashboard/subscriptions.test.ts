@@ -150,7 +150,7 @@ describe('dashboard subscriptions (what the user wants vs what the server holds)
     expect(on).to.deep.equal({ action: 'subscribe', devices: ['dev-1'] });
   });
 
-  it('applies a reply that lacks the subscriptions list (the DESIGN §3 shape) itself', () => {
+  it('applies a reply that lacks the subscriptions list (the shape docs/asyncapi.yaml requires) itself', () => {
     const planner = new SubscriptionPlanner('*', ['a', 'b']);
     planner.onConnected(['a', 'b']);
 

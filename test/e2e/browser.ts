@@ -106,7 +106,7 @@ export const serveDashboard = async (root: string, config: () => object): Promis
 };
 
 /**
- * The server side of DESIGN §3, scripted: answers ping and (un)subscribe like
+ * The server side of the wire contract (docs/asyncapi.yaml), scripted: answers ping and (un)subscribe like
  * the real routes do, records what the page sends, and lets a test push frames.
  */
 export class ScriptedGateway {

@@ -19,7 +19,7 @@ import { expect } from 'chai';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { buildDashboard } from '../../dashboard/build.js';
-import { type RunningStack, startStack } from '../../local/stack.js';
+import { type RunningStack, startStack } from '../../local/stack/stack.js';
 import { ScriptedGateway, type StaticSite, chartPixels, eventually, launchChromium,
   skipWithoutChromium, serveDashboard, watchPageErrors } from './browser.js';
 

@@ -13,7 +13,7 @@ import { expect } from 'chai';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { buildDashboard } from '../../dashboard/build.js';
-import { type RunningStack, startStack } from '../../local/stack.js';
+import { type RunningStack, startStack } from '../../local/stack/stack.js';
 import { eventually, launchChromium, skipWithoutChromium, watchPageErrors } from './browser.js';
 
 const card = (page: Page, deviceId: string): Locator => page.locator(`[data-testid="device-card"][data-device-id="${deviceId}"]`);

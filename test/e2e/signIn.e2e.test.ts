@@ -16,7 +16,7 @@ import { expect } from 'chai';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Browser, Page } from 'playwright-core';
 import { buildDashboard } from '../../dashboard/build.js';
-import { type RunningStack, startStack } from '../../local/stack.js';
+import { type RunningStack, startStack } from '../../local/stack/stack.js';
 import { eventually, launchChromium, skipWithoutChromium, watchPageErrors } from './browser.js';
 
 const TOKEN_TTL_SECONDS = 20;

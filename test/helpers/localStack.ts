@@ -6,7 +6,7 @@
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import mqtt, { type MqttClient } from 'mqtt';
 import { dynamoClient } from '../../local/dynamodb/dynamodb.js';
-import { type RunningStack, type StackOptions, startStack } from '../../local/stack.js';
+import { type RunningStack, type StackOptions, startStack } from '../../local/stack/stack.js';
 import { type Template, readTemplate } from '../../scripts/template.js';
 
 export interface TestStack extends RunningStack {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { rmSync } from 'node:fs';
-import { writeStackState } from '../../local/stateFile.js';
+import { writeStackState } from '../../local/stack/stateFile.js';
 import { runScript } from '../helpers/childProcess.js';
 import { startTestStack } from '../helpers/localStack.js';
 import { connectClient } from '../helpers/wsClient.js';

@@ -1,7 +1,7 @@
 /**
  * local/ is laid out by the AWS service each part stands in for
  * (local/README.md). These specs keep it so: no import cycles, and a service
- * folder reaches another service only through local/stack.ts.
+ * folder reaches another service only through local/stack/.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -28,10 +28,14 @@ const importsOf = (file: string): string[] => {
 
 const graph = new Map(sourceFiles(LOCAL).map((file) => [relative(PROJECT_ROOT, file), importsOf(file)]));
 
-/** local/<service>/..., or undefined for the files at the top that tie the services together. */
+/** The folder that ties the services together: it may import any of them. */
+const STACK_FOLDER = 'local/stack';
+
+/** local/<service>/..., or undefined for the stack's own folder and the two entry points at the top. */
 const serviceOf = (path: string): string | undefined => {
   const parts = path.split('/');
-  return parts[0] === 'local' && parts.length > 2 ? `local/${parts[1]}` : undefined;
+  const folder = parts[0] === 'local' && parts.length > 2 ? `local/${parts[1]}` : undefined;
+  return folder === STACK_FOLDER ? undefined : folder;
 };
 
 describe('local stack: the layout by service', () => {
@@ -39,6 +43,11 @@ describe('local stack: the layout by service', () => {
     const folders = new Set([...graph.keys()].map(serviceOf).filter((folder): folder is string => folder !== undefined));
     expect(folders.size).to.be.greaterThan(4);
     for (const folder of folders) expect(() => readFileSync(join(PROJECT_ROOT, folder, 'README.md')), folder).not.to.throw();
+  });
+
+  it('keeps only the two commands\' entry points at its top: main.ts (npm start) and invoke.ts (npm run invoke)', () => {
+    const top = readdirSync(LOCAL, { withFileTypes: true }).filter((entry) => entry.isFile() && entry.name.endsWith('.ts')).map((entry) => entry.name);
+    expect(top.sort()).to.deep.equal(['invoke.ts', 'main.ts']);
   });
 
   it('has no import cycle among its files', () => {

@@ -7,8 +7,8 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { createStackLogger, summaryLine } from '../../local/stackLog.js';
-import { createTerminal, fitToWidth } from '../../local/terminal.js';
+import { createStackLogger, summaryLine } from '../../local/stack/stackLog.js';
+import { createTerminal, fitToWidth } from '../../local/stack/terminal.js';
 import { runScript } from '../helpers/childProcess.js';
 import { waitFor } from '../helpers/waitFor.js';
 

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import type { MqttClient } from 'mqtt';
-import type { StackHooks } from '../../local/stack.js';
+import type { StackHooks } from '../../local/stack/stack.js';
 import { type TestStack, connectDevice, startTestStack } from '../helpers/localStack.js';
 import { connectClient } from '../helpers/wsClient.js';
 import { sleep, waitFor } from '../helpers/waitFor.js';

@@ -8,8 +8,8 @@ import { crc32 } from 'node:zlib';
 import { ApiGatewayManagementApiClient, GoneException, LimitExceededException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient, GetItemCommand, InternalServerError, ProvisionedThroughputExceededException, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { expect } from 'chai';
-import { classifyPostError } from '../../layers/shared/src/fanOut.js';
-import { createSignedPoster } from '../../layers/shared/src/signedPoster.js';
+import { classifyPostError } from '@serverless-iot-dashboard/shared';
+import { createSignedPoster } from '@serverless-iot-dashboard/shared';
 import {
   FaultSpecError,
   createFaultInjector,
@@ -19,7 +19,7 @@ import {
   parseFaults,
   seededRandom,
   startDynamoFaultProxy,
-} from '../../local/faults.js';
+} from '../../local/stack/faults.js';
 import { type Gateway, createGateway } from '../../local/apigateway/gateway.js';
 import { buildStackModel } from '../../local/template/stackModel.js';
 import { runScript } from '../helpers/childProcess.js';

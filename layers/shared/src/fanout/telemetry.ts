@@ -1,0 +1,99 @@
+/**
+ * The telemetry function (the IoT rule's target, direct mode) and the fan-out
+ * worker it hands on to: one reading to every subscriber of its device.
+ */
+import type { ConnectionCloser } from '../connections/connectionExpiry.js';
+import type { DevicesStore } from '../history/devices.js';
+import { telemetryEnvelope } from '../protocol/telemetryEnvelope.js';
+import type { Counter, Log } from '../runtime/observability.js';
+import type { ConnectionStore } from '../store/connectionStore.js';
+import { type FanOutResult, fanOutDeadline } from './fanOut.js';
+import type { HandOn } from './handOn.js';
+
+/** The part of the Lambda context a fan-out needs: its time left. */
+type LambdaClock = { getRemainingTimeInMillis?: () => number };
+
+export interface TelemetryOutcome extends Partial<FanOutResult> {
+  status: 'delivered' | 'rejected';
+  id?: string;
+  deviceId?: string;
+  shards?: number;
+  sharded?: number;
+  handoffs?: number;
+  handedOn?: number;
+  shed?: boolean;
+}
+
+/**
+ * The IoT rule's target. Bad telemetry is logged and dropped (a retry cannot
+ * fix it); a failed lookup throws so that Lambda retries the invocation.
+ */
+export const createTelemetryHandler =
+  ({
+    store,
+    handOn,
+    log,
+    counter,
+    devices,
+    closer,
+  }: {
+    log: Log;
+    /** The first invocation's recipient lookup (the recipient cache); without it, the hand-on's own store. */
+    store?: Pick<ConnectionStore, 'recipientPages'>;
+    handOn: HandOn;
+    counter: Counter;
+    devices?: Pick<DevicesStore, 'recordLatest'>;
+    closer?: ConnectionCloser;
+  }) =>
+  async (event: unknown, context?: LambdaClock): Promise<TelemetryOutcome> => {
+    let envelope;
+    try {
+      envelope = telemetryEnvelope(event);
+    } catch (error) {
+      log.warn('dropped invalid telemetry', { reason: (error as Error).message });
+      counter.count('InvalidTelemetry', 1);
+      return { status: 'rejected' };
+    }
+    const lookup = { requests: 0, readUnits: 0 };
+    const expired = closer?.collect();
+    // Its recipients are the device's subscribers, from the start of the lookup; what the deadline leaves is handed on.
+    const task = { body: JSON.stringify(envelope), id: envelope.id, deviceId: envelope.deviceId, receivedAt: envelope.receivedAt, connectionIds: [], cursor: { deviceId: envelope.deviceId } };
+    const result = await handOn.run(task, { deadline: fanOutDeadline(context), tally: lookup, store, expired: expired?.expired });
+    const closed = await expired?.settle();
+    // The latest-reading write starts once the fan-out is done: the live path never waits on it or shares the
+    // event loop with it. A failure only leaves the previous latest reading in place (the next one fixes it).
+    const latest = await devices?.recordLatest(envelope).catch((error: Error) => {
+      log.warn('could not store the latest reading', { deviceId: envelope.deviceId, reason: `${error.name}: ${error.message}` });
+      counter.count('LatestStateFailed', 1);
+      return undefined;
+    });
+    log.info('fanned out telemetry', {
+      id: envelope.id,
+      deviceId: envelope.deviceId,
+      ...result,
+      ddbRequests: lookup.requests,
+      ddbReadUnits: lookup.readUnits,
+      ...(closed ? { expiredClosed: closed.closed + closed.gone } : {}),
+      ...(devices ? { latest } : {}),
+    });
+    return { status: result.rejected ? 'rejected' : 'delivered', id: envelope.id, deviceId: envelope.deviceId, ...result };
+  };
+
+/**
+ * A shard or a continuation handed over by the telemetry function (or by another
+ * worker): deliver it, never fail it for one connection, and hand on what its
+ * own deadline leaves.
+ */
+export const createFanoutWorkerHandler =
+  ({ handOn, log, counter }: { handOn: HandOn; log: Log; counter: Counter }) =>
+  async (event: unknown, context?: LambdaClock): Promise<TelemetryOutcome> => {
+    const task = handOn.parse(event);
+    if (!task) {
+      log.warn('dropped an invalid fan-out shard');
+      counter.count('InvalidShard', 1);
+      return { status: 'rejected' };
+    }
+    const result = await handOn.run(task, { deadline: fanOutDeadline(context), queued: true });
+    log.info('delivered a fan-out shard', { id: task.id, hop: task.hop ?? 0, ...(task.cursor ? { cursor: true } : {}), ...result });
+    return { status: result.rejected ? 'rejected' : 'delivered', id: task.id, ...result };
+  };
