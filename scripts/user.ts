@@ -194,6 +194,10 @@ export const formatUsers = (rows: UserRow[]): string => {
 
 // Cognito quota: a user belongs to at most 100 groups (one is publish). Past that, use devices:*.
 export const MAX_DEVICE_GROUPS = 99;
+// Cognito group names have at most 128 characters, so devices:<id> holds an id of at most 120; a device id may
+// have 128 (frames.ts). Such a device can be given to people only through devices:* (every device).
+export const MAX_GROUP_NAME = 128;
+export const MAX_GROUPED_DEVICE_ID = MAX_GROUP_NAME - DEVICE_GROUP_PREFIX.length;
 
 const parseDevices = (raw: string | undefined): DeviceSelection => {
   if (!raw) throw new UserCommandError(`--devices is required (dev-1,dev-2 or '*')\n${USAGE}`);
@@ -202,6 +206,13 @@ const parseDevices = (raw: string | undefined): DeviceSelection => {
   const bad = ids.find((id) => !DEVICE_ID_PATTERN.test(id));
   if (ids.length === 0 || bad !== undefined) {
     throw new UserCommandError(`--devices: ${bad === undefined ? 'name at least one device' : `"${bad}" is not a device id (1 to 128 of A-Z a-z 0-9 _ . : @ -)`}`);
+  }
+  const long = ids.find((id) => id.length > MAX_GROUPED_DEVICE_ID);
+  if (long !== undefined) {
+    throw new UserCommandError(
+      `--devices: "${long}" has ${long.length} characters; its group ${DEVICE_GROUP_PREFIX}<id> would pass Cognito's ${MAX_GROUP_NAME}-character group name, ` +
+        `so a device id given one by one has at most ${MAX_GROUPED_DEVICE_ID}. Give this person every device with --devices '*' instead, or use a shorter device id`,
+    );
   }
   if (ids.length > MAX_DEVICE_GROUPS) throw new UserCommandError(`--devices names ${ids.length} devices; a Cognito user is in at most 100 groups, so at most ${MAX_DEVICE_GROUPS} devices (or '*')`);
   return ids;

@@ -64,7 +64,7 @@ export const substitute = (template: string, ctx: IntrinsicContext, variables: R
     return asString(value, `!Sub \${${name}}`);
   });
 
-/** Evaluates a condition expression (Fn::Equals, Fn::And, Fn::Or, Fn::Not, Condition). */
+/** Evaluates a condition expression (Fn::Equals, Fn::And, Fn::Or, Fn::Not, Condition; Fn::Contains of Rules). */
 export const evaluateCondition = (expression: unknown, ctx: IntrinsicContext): boolean => {
   const value = resolveIntrinsics(expression, ctx);
   if (typeof value !== 'boolean') throw new TemplateError(`condition evaluated to ${JSON.stringify(value)}, not a boolean`);
@@ -103,6 +103,13 @@ const INTRINSICS: Record<string, (arg: unknown, ctx: IntrinsicContext) => unknow
   'Fn::And': (arg, ctx) => (arg as unknown[]).every((c) => evaluateCondition(c, ctx)),
   'Fn::Or': (arg, ctx) => (arg as unknown[]).some((c) => evaluateCondition(c, ctx)),
   Condition: (arg, ctx) => ctx.condition(asString(arg, 'Condition')),
+  // A Rules function: whether the list holds the value (compared as text, as parameters are).
+  'Fn::Contains': (arg, ctx) => {
+    if (!Array.isArray(arg) || arg.length !== 2) throw new TemplateError('Fn::Contains takes [list, value]');
+    const [list, value] = arg.map((v) => resolveIntrinsics(v, ctx));
+    if (!Array.isArray(list)) throw new TemplateError('Fn::Contains: the first argument must be a list');
+    return list.some((item) => String(item) === String(value));
+  },
 
   'Fn::Join': (arg, ctx) => {
     if (!Array.isArray(arg) || arg.length !== 2) throw new TemplateError('!Join takes [delimiter, list]');

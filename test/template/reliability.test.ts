@@ -229,10 +229,19 @@ describe('template.yaml: nothing lost, told when it matters', () => {
       'AWS::Logs::LogGroup': { LogGroupName: 512 },
       'AWS::IoT::TopicRule': { RuleName: 128 },
       'AWS::CloudWatch::Alarm': { AlarmName: 255 },
+      // Issue 24, item 10: each of these took the stack name plus a suffix, past its limit with a long stack name.
+      'AWS::Cognito::UserPool': { UserPoolName: 128 },
+      'AWS::Cognito::UserPoolClient': { ClientName: 128 },
+      'AWS::Cognito::UserPoolGroup': { GroupName: 128 },
+      'AWS::CloudFront::Distribution': { 'DistributionConfig.Comment': 128 },
     };
 
     it('keeps every named resource within its limit with a 128-character stack name', () => {
-      const { resolve } = resolver(template, { stackName: `s${'x'.repeat(126)}s`, parameters: { AlarmEmail: 'ops@example.com', DashboardHosting: 'true' } });
+      const { resolve } = resolver(template, {
+        stackName: `s${'x'.repeat(126)}s`,
+        parameters: { AlarmEmail: 'ops@example.com', DashboardHosting: 'true', AuthMode: 'cognito', CognitoDomainPrefix: 'acme-iot' },
+      });
+      const types = new Set<string>();
       let checked = 0;
       for (const [id, resource] of Object.entries(resources)) {
         for (const [path, limit] of Object.entries(LIMITS[resource.Type] ?? {})) {
@@ -240,10 +249,12 @@ describe('template.yaml: nothing lost, told when it matters', () => {
           if (raw === undefined) continue;
           const name = String(resolve(raw));
           checked++;
+          types.add(resource.Type);
           expect(name.length, `${id} ${path}: ${name}`).to.be.at.most(limit);
         }
       }
       expect(checked).to.be.greaterThan(10);
+      expect([...types], 'every type with a limit above was checked').to.include.members(['AWS::Cognito::UserPool', 'AWS::Cognito::UserPoolClient', 'AWS::CloudFront::Distribution']);
     });
 
     it('lets CloudFormation name the functions (a name from the stack name could pass 64 characters)', () => {

@@ -129,6 +129,22 @@ describe('npm run user (Cognito admin API)', () => {
     expect(calls(AdminCreateUserCommand)).to.deep.equal([]);
   });
 
+  it("refuses a device id whose devices:<id> group would pass Cognito's 128-character group name (ids of 121 to 128), before calling AWS", async () => {
+    const longest = 'd'.repeat(120);
+    cognito.on(AdminCreateUserCommand).resolves({});
+    await run(`add alice@example.com --devices ${longest} --stack iot`);
+    expect(calls(CreateGroupCommand).map((c) => c.GroupName)).to.deep.equal([`devices:${longest}`]);
+    expect(`devices:${longest}`).to.have.length(128);
+    cfn.resetHistory();
+    for (const length of [121, 128]) {
+      const id = 'd'.repeat(length);
+      const message = await failure(`add alice@example.com --devices dev-1,${id} --stack iot`);
+      expect(message, String(length)).to.include(`"${id}" has ${length} characters`).and.include('at most 120').and.include("--devices '*'");
+      expect(await failure(`set-devices alice@example.com --devices ${id} --stack iot`)).to.include('at most 120');
+    }
+    expect(cfn.commandCalls(DescribeStacksCommand)).to.have.length(0);
+  });
+
   it('refuses bad input before calling AWS: no --stack, no e-mail, bad device ids, too many devices, unknown commands', async () => {
     expect(await failure('list')).to.match(/^--stack <name> is required/);
     expect(await failure('add --devices dev-1 --stack iot')).to.match(/^add needs the user's e-mail address, got nothing/);
