@@ -52,6 +52,7 @@ export interface Resource {
 }
 
 export interface Template {
+  Mappings?: Record<string, Record<string, Record<string, unknown>>>;
   Parameters?: Record<string, { Type: string; Default?: unknown; AllowedValues?: unknown[] }>;
   Conditions?: Record<string, unknown>;
   Globals?: { Function?: Record<string, any> };
@@ -59,7 +60,56 @@ export interface Template {
   Outputs?: Record<string, unknown>;
 }
 
-export const readTemplate = (path = TEMPLATE_PATH): Template => parse(readFileSync(path, 'utf8'), { customTags: cfnTags }) as Template;
+const FOR_EACH = 'Fn::ForEach::';
+
+/** Replaces a loop variable in a fragment: `${Name}` and `&{Name}` in strings and keys, and `{Ref: Name}`. */
+const substitute = (value: unknown, name: string, item: string): unknown => {
+  const inText = (text: string) => text.split(`\${${name}}`).join(item).split(`&{${name}}`).join(item.replace(/[^A-Za-z0-9]/g, ''));
+  if (typeof value === 'string') return inText(value);
+  if (Array.isArray(value)) return value.map((entry) => substitute(entry, name, item));
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length === 1 && entries[0]![0] === 'Ref' && entries[0]![1] === name) return item;
+    return Object.fromEntries(entries.map(([key, entry]) => [inText(key), substitute(entry, name, item)]));
+  }
+  return value;
+};
+
+/**
+ * Expands AWS::LanguageExtensions' Fn::ForEach in a section (Resources, Conditions, Outputs), as CloudFormation
+ * does at deploy, for collections written out as lists (the only kind this template uses).
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-foreach.html
+ */
+export const expandForEach = <T>(section: Record<string, T>): Record<string, T> => {
+  const out: Record<string, T> = {};
+  for (const [key, value] of Object.entries(section)) {
+    if (!key.startsWith(FOR_EACH)) {
+      if (key in out) throw new Error(`template: ${key} is defined twice (once by a Fn::ForEach)`);
+      out[key] = value;
+      continue;
+    }
+    const [name, collection, fragment] = value as unknown as [string, unknown, Record<string, T>];
+    if (!Array.isArray(collection) || collection.some((item) => typeof item !== 'string')) {
+      throw new Error(`template: ${key} loops over ${JSON.stringify(collection)}; only a written-out list of strings is supported`);
+    }
+    for (const item of collection as string[]) {
+      for (const [expandedKey, expanded] of Object.entries(expandForEach(substitute(fragment, name, item) as Record<string, T>))) {
+        if (expandedKey in out) throw new Error(`template: ${key} defines ${expandedKey} twice`);
+        out[expandedKey] = expanded;
+      }
+    }
+  }
+  return out;
+};
+
+/** The template as CloudFormation sees it after its transforms' loops: Fn::ForEach expanded. */
+export const readTemplate = (path = TEMPLATE_PATH): Template => {
+  const template = parse(readFileSync(path, 'utf8'), { customTags: cfnTags }) as Template;
+  template.Resources = expandForEach(template.Resources);
+  if (template.Conditions) template.Conditions = expandForEach(template.Conditions);
+  if (template.Outputs) template.Outputs = expandForEach(template.Outputs);
+  return template;
+};
 
 export const resourcesOfType = (template: Template, type: string): [string, Resource][] =>
   Object.entries(template.Resources).filter(([, r]) => r.Type === type);

@@ -13,7 +13,9 @@ import { PROJECT_ROOT, type Resource, type Template, readTemplate, resourcesOfTy
 const template = readTemplate();
 const resources = template.Resources;
 const getAttTarget = (value: unknown): string | undefined => ((value as { 'Fn::GetAtt'?: string[] })?.['Fn::GetAtt'] ?? [])[0];
-const refTarget = (value: unknown): string | undefined => (value as { Ref?: string })?.Ref;
+/** The logical id behind `!Ref X`, or behind `!Sub '${X}'` (how a Fn::ForEach loop writes a Ref for cfn-lint). */
+const refTarget = (value: unknown): string | undefined =>
+  (value as { Ref?: string })?.Ref ?? /^\$\{([A-Za-z0-9]+)\}$/.exec(String((value as { 'Fn::Sub'?: unknown })?.['Fn::Sub'] ?? ''))?.[1];
 const list = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 
 /** Functions something invokes asynchronously: IoT rule Lambda actions, and functions that another function may invoke. */
