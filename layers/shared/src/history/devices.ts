@@ -18,12 +18,10 @@ import { errorReply, ok, requestIdOf } from '../runtime/middleware.js';
 import type { Log } from '../runtime/observability.js';
 import { createReplyFrameWriter } from '../protocol/replyFrames.js';
 import type { PostToConnection } from '../protocol/postToConnection.js';
-import { backoffDelay, sleep } from '../runtime/retry.js';
+import { BATCH_GET_LIMIT, sendInBatches } from '../store/batches.js';
 
 // A snapshot names at most this many devices (for "*", the first ones the table's Scan returns).
 export const SNAPSHOT_MAX_DEVICES = 500;
-// BatchGetItem takes at most 100 keys per request.
-const BATCH_GET_KEYS = 100;
 
 export interface LatestReading {
   deviceId: string;
@@ -90,18 +88,13 @@ export const createDevicesStore = ({ doc, tableName, retentionDays = 7, now = Da
     async latest(deviceIds) {
       const out: LatestReading[] = [];
       const unique = [...new Set(deviceIds)];
-      for (let i = 0; i < unique.length; i += BATCH_GET_KEYS) {
-        let keys: Record<string, unknown>[] = unique.slice(i, i + BATCH_GET_KEYS).map((deviceId) => ({ deviceId }));
-        for (let attempt = 0; keys.length > 0; attempt++) {
-          if (attempt >= maxBatchAttempts) throw new Error(`BatchGetItem left ${keys.length} keys unprocessed after ${maxBatchAttempts} attempts`);
-          if (attempt > 0) await sleep(backoffDelay(attempt, 25, 1000));
-          const res = await doc.send(new BatchGetCommand({ RequestItems: { [tableName]: { Keys: keys } }, ReturnConsumedCapacity: 'TOTAL' }));
-          usage.requests++;
-          usage.readUnits += res.ConsumedCapacity?.reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0) ?? 0;
-          out.push(...(res.Responses?.[tableName] ?? []).filter(live).map(reading));
-          keys = (res.UnprocessedKeys?.[tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
-        }
-      }
+      await sendInBatches(unique.map((deviceId) => ({ deviceId })), { limit: BATCH_GET_LIMIT, maxAttempts: maxBatchAttempts, what: 'BatchGetItem (latest readings)' }, async (keys) => {
+        const res = await doc.send(new BatchGetCommand({ RequestItems: { [tableName]: { Keys: keys } }, ReturnConsumedCapacity: 'TOTAL' }));
+        usage.requests++;
+        usage.readUnits += res.ConsumedCapacity?.reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0) ?? 0;
+        out.push(...(res.Responses?.[tableName] ?? []).filter(live).map(reading));
+        return (res.UnprocessedKeys?.[tableName]?.Keys as { deviceId: string }[] | undefined) ?? [];
+      });
       return out.sort((a, b) => a.deviceId.localeCompare(b.deviceId));
     },
     async *all(limit) {
