@@ -1,6 +1,7 @@
 /** AuthMode=cognito: the user pool, its hosted domain and the dashboard's public client, and nothing of it in the other modes. */
 import { expect } from 'chai';
 import { type IntrinsicContext, evaluateCondition, resolveIntrinsics } from '../../local/template/intrinsics.js';
+import { deployContext } from '../helpers/deployedTemplate.js';
 import { buildStackModel } from '../../local/template/stackModel.js';
 import { type Resource, readTemplate } from '../../scripts/template.js';
 
@@ -8,15 +9,7 @@ const template = readTemplate();
 
 /** The template as CloudFormation would see it with these parameters: a resource's Ref is its logical id, GetAtt `Id.Attr`. */
 const deployedWith = (overrides: Record<string, string>) => {
-  const parameters = Object.fromEntries(Object.entries(template.Parameters ?? {}).map(([name, spec]) => [name, overrides[name] ?? String(spec.Default ?? '')]));
-  const ctx: IntrinsicContext = {
-    parameters,
-    pseudo: { 'AWS::Region': 'eu-west-1', 'AWS::AccountId': '123456789012', 'AWS::Partition': 'aws', 'AWS::StackName': 'iot', 'AWS::URLSuffix': 'amazonaws.com' },
-    condition: (name) => evaluateCondition(template.Conditions?.[name], ctx),
-    ref: (id) => (id in template.Resources ? id : undefined),
-    getAtt: (id, attribute) => `${id}.${attribute}`,
-  };
-  const exists = (r: { Condition?: string }) => r.Condition === undefined || ctx.condition(r.Condition);
+  const { ctx, exists } = deployContext(template, overrides);
   const resources = Object.entries(template.Resources).filter(([, r]) => exists(r));
   return {
     resources: new Map(resources),

@@ -3,7 +3,8 @@
  * (or get wrong) half-way, before anything is created. docs/decisions/007-deploy-path-guards.md lists them.
  */
 import { expect } from 'chai';
-import { type IntrinsicContext, evaluateCondition, resolveIntrinsics } from '../../local/template/intrinsics.js';
+import { evaluateCondition, resolveIntrinsics } from '../../local/template/intrinsics.js';
+import { deployContext } from '../helpers/deployedTemplate.js';
 import { readTemplate } from '../../scripts/template.js';
 
 const template = readTemplate();
@@ -16,15 +17,7 @@ const defaults = (): Record<string, string> => Object.fromEntries(Object.entries
 
 /** The template with these parameters, as CloudFormation sees it: a resource's Ref is its logical id, GetAtt `Id.Attr`. */
 const deployedWith = (overrides: Record<string, string>) => {
-  const parameters = { ...defaults(), ...overrides };
-  const ctx: IntrinsicContext = {
-    parameters,
-    pseudo: { 'AWS::Region': 'eu-west-1', 'AWS::AccountId': '123456789012', 'AWS::Partition': 'aws', 'AWS::StackName': 'iot', 'AWS::URLSuffix': 'amazonaws.com' },
-    condition: (name) => evaluateCondition(template.Conditions?.[name], ctx),
-    ref: (id) => (id in template.Resources ? id : undefined),
-    getAtt: (id, attribute) => `${id}.${attribute}`,
-  };
-  const exists = (r: { Condition?: string }) => r.Condition === undefined || ctx.condition(r.Condition);
+  const { ctx, parameters, exists } = deployContext(template, overrides);
   return {
     resources: Object.entries(template.Resources).filter(([, r]) => exists(r)).map(([id]) => id),
     outputs: Object.entries((template.Outputs ?? {}) as Record<string, { Condition?: string }>).filter(([, o]) => exists(o)).map(([name]) => name),
