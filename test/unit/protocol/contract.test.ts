@@ -159,7 +159,10 @@ const validatorFor = (pointer: string, strict = false): ValidateFunction => {
 /** Why `value` fails the schema at `pointer`, or undefined when it passes. */
 const schemaErrors = (pointer: string, value: unknown, strict = false): string | undefined => {
   const validate = validatorFor(pointer, strict);
-  return validate(value) ? undefined : ajv.errorsText(validate.errors, { dataVar: 'frame' });
+  if (validate(value)) return undefined;
+  return (validate.errors ?? [])
+    .map((e) => `frame${e.instancePath} ${e.message}${e.params.additionalProperty === undefined ? '' : ` ("${String(e.params.additionalProperty)}")`}`)
+    .join('; ');
 };
 const expectValid = (pointer: string, value: unknown, what: string, strict = false) => {
   const errors = schemaErrors(pointer, value, strict);

@@ -24,6 +24,7 @@ export const MAX_NESTING_DEPTH = 32;
 export const DEVICE_ID_PATTERN = /^[A-Za-z0-9_.:@-]{1,128}$/;
 export const ALL_DEVICES = '*';
 
+// Each action has its message, schema and examples in docs/asyncapi.yaml (test/unit/protocol/contract.test.ts fails for one without).
 export const ACTIONS = ['subscribe', 'unsubscribe', 'message', 'ping', 'history', 'devices'] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -37,7 +38,7 @@ export type ClientFrame =
   | HistoryRequest
   | { action: 'devices'; requestId?: string };
 
-/** `{"action":"history",...}` (README, "The wire format"). `until` and `maxPoints` are filled in by the route. */
+/** `{"action":"history",...}` (docs/asyncapi.yaml, historyRequest). `until` and `maxPoints` are filled in by the route. */
 export interface HistoryRequest {
   action: 'history';
   deviceId: string;
@@ -47,7 +48,7 @@ export interface HistoryRequest {
   requestId?: string;
 }
 
-// A history request's default and largest point count (the issue's wire format).
+// A history request's default and largest point count (docs/asyncapi.yaml x-limits, like every limit here).
 export const DEFAULT_MAX_POINTS = 600;
 export const MAX_MAX_POINTS = 5000;
 // Echoed on every reply frame: bounded so that an echo cannot grow a frame much.
@@ -195,7 +196,7 @@ export const validateHistoryRequest = (frame: Record<string, unknown>): HistoryR
 export const parseClientFrame = (body: string | undefined | null, isBase64Encoded = false): ClientFrame =>
   validateClientFrame(parseJsonObject(body, isBase64Encoded));
 
-// ---- server to client ----
+// ---- server to client (docs/asyncapi.yaml: one message per frame `type`) ----
 
 export interface TelemetryFrame {
   type: 'telemetry';
