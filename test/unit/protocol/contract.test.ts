@@ -65,7 +65,14 @@ import { lambdaContext, loadEvent } from '../../helpers/events.js';
 type Node = Record<string, any>;
 
 const DOC = 'docs/asyncapi.yaml';
-const doc = parse(readFileSync(join(PROJECT_ROOT, DOC), 'utf8')) as Node;
+const readDoc = (): Node => {
+  try {
+    return parse(readFileSync(join(PROJECT_ROOT, DOC), 'utf8')) as Node;
+  } catch (error) {
+    throw new Error(`${DOC} is not valid YAML: ${(error as Error).message}`);
+  }
+};
+const doc = readDoc();
 const template = readTemplate();
 
 // ---- reading the document
@@ -301,6 +308,12 @@ const builders: Record<string, () => Promise<unknown[]>> = {
   },
 };
 
+/**
+ * `type` literals in the layer's source that are not frame types, each with its reason (none yet). The scan
+ * below takes every `type: '...'` as a frame's; add a name here only when it is something else.
+ */
+const NOT_FRAME_TYPES = new Map<string, string>();
+
 /** Frame types written as literals in the layer's source (`type: 'x'`, `"type":"x"`), with where. */
 const frameTypesInSource = (): Map<string, string> => {
   const found = new Map<string, string>();
@@ -452,10 +465,11 @@ describe(`the wire contract (${DOC}) and the code`, () => {
     });
 
     it('documents every frame type written in layers/shared/src', () => {
-      const undocumented = [...frameTypesInSource()].filter(([type]) => !serverMessages.has(type));
+      const undocumented = [...frameTypesInSource()].filter(([type]) => !serverMessages.has(type) && !NOT_FRAME_TYPES.has(type));
       expectNone(
         undocumented.map(([type, file]) => `"${type}" (${file})`),
-        `frame types the layer builds but ${DOC} does not document: add a message under components.messages (payload.properties.type.const = the type) and list it in channels.dashboard.messages`,
+        `frame types the layer builds but ${DOC} does not document: add a message under components.messages (payload.properties.type.const = the type) and list it in channels.dashboard.messages ` +
+          `(a \`type\` that is not a frame's goes in NOT_FRAME_TYPES in this spec, with its reason)`,
       );
     });
 
