@@ -1,6 +1,9 @@
 /**
  * The wire format (docs/asyncapi.yaml), validated in one place. Every inbound frame
  * goes through `parseClientFrame`; every outbound frame is built here.
+ * The document has a message (schema, examples, invalid examples) per action in ACTIONS and
+ * per frame `type`, and every limit below under `x-limits`; test/unit/protocol/contract.test.ts
+ * fails, naming what is missing, when one is added here and not there.
  */
 import { BadRequest, type ErrorCode } from './errors.js';
 
@@ -24,7 +27,6 @@ export const MAX_NESTING_DEPTH = 32;
 export const DEVICE_ID_PATTERN = /^[A-Za-z0-9_.:@-]{1,128}$/;
 export const ALL_DEVICES = '*';
 
-// Each action has its message, schema and examples in docs/asyncapi.yaml (test/unit/protocol/contract.test.ts fails for one without).
 export const ACTIONS = ['subscribe', 'unsubscribe', 'message', 'ping', 'history', 'devices'] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -196,7 +198,7 @@ export const validateHistoryRequest = (frame: Record<string, unknown>): HistoryR
 export const parseClientFrame = (body: string | undefined | null, isBase64Encoded = false): ClientFrame =>
   validateClientFrame(parseJsonObject(body, isBase64Encoded));
 
-// ---- server to client (docs/asyncapi.yaml: one message per frame `type`) ----
+// ---- server to client ----
 
 export interface TelemetryFrame {
   type: 'telemetry';
