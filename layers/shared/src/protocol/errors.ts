@@ -4,7 +4,9 @@
  * an error frame (MESSAGE routes) or a status ($connect / $disconnect).
  * `expose` follows the http-errors convention that @middy/http-error-handler reads.
  */
-export type ErrorCode = 'bad_request' | 'forbidden' | 'not_found' | 'payload_too_large' | 'unauthorized' | 'rate_limited' | 'internal';
+/** Every error frame's `code`, as a list so that test/unit/protocol/contract.test.ts can hold docs/asyncapi.yaml to it. */
+export const ERROR_CODES = ['bad_request', 'forbidden', 'not_found', 'payload_too_large', 'unauthorized', 'rate_limited', 'internal'] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export class FrameError extends Error {
   readonly expose = true;

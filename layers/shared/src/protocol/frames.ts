@@ -1,6 +1,9 @@
 /**
  * The wire format (docs/asyncapi.yaml), validated in one place. Every inbound frame
  * goes through `parseClientFrame`; every outbound frame is built here.
+ * The document has a message (schema, examples, invalid examples) per action in ACTIONS and
+ * per frame `type`, and every limit below under `x-limits`; test/unit/protocol/contract.test.ts
+ * fails, naming what is missing, when one is added here and not there.
  */
 import { BadRequest, type ErrorCode } from './errors.js';
 
@@ -37,7 +40,7 @@ export type ClientFrame =
   | HistoryRequest
   | { action: 'devices'; requestId?: string };
 
-/** `{"action":"history",...}` (README, "The wire format"). `until` and `maxPoints` are filled in by the route. */
+/** `{"action":"history",...}` (docs/asyncapi.yaml, historyRequest). `until` and `maxPoints` are filled in by the route. */
 export interface HistoryRequest {
   action: 'history';
   deviceId: string;
@@ -47,7 +50,7 @@ export interface HistoryRequest {
   requestId?: string;
 }
 
-// A history request's default and largest point count (the issue's wire format).
+// A history request's default and largest point count (docs/asyncapi.yaml x-limits, like every limit here).
 export const DEFAULT_MAX_POINTS = 600;
 export const MAX_MAX_POINTS = 5000;
 // Echoed on every reply frame: bounded so that an echo cannot grow a frame much.
