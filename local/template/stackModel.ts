@@ -92,6 +92,12 @@ export interface TopicRuleSpec {
   queueIds?: string[];
   /** Action types the local stack does not run (logged once at start). */
   unsupportedActions: string[];
+  /**
+   * The rule's error action, where the local stack runs it: `Republish` (to a topic, which the rules then read) or
+   * `Sqs` (a queue logical id). `CloudwatchLogs` is logged instead.
+   * https://docs.aws.amazon.com/iot/latest/developerguide/rule-error-handling.html
+   */
+  errorAction?: { republishTopic: string } | { queueId: string };
 }
 
 export interface QueueSpec {
@@ -554,7 +560,12 @@ export const buildStackModel = ({
       }
     }
     if (unsupportedActions.length > 0) warnings.push(`${logicalId}: actions not run locally: ${unsupportedActions.join(', ')}`);
+    const onError = (payload.ErrorAction as Record<string, any> | undefined) ?? {};
+    let errorAction: TopicRuleSpec['errorAction'];
+    if (typeof onError.Republish?.Topic === 'string') errorAction = { republishTopic: onError.Republish.Topic };
+    else if (onError.Sqs && queueIdByUrl.has(String(onError.Sqs.QueueUrl ?? ''))) errorAction = { queueId: queueIdByUrl.get(String(onError.Sqs.QueueUrl))! };
     rules.push({
+      ...(errorAction ? { errorAction } : {}),
       logicalId,
       name: physicalId(logicalId),
       sql: String(payload.Sql ?? ''),
