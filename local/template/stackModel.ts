@@ -57,6 +57,11 @@ export interface WebSocketApiSpec {
   stage: string;
   routeSelectionExpression: string;
   routes: Map<string, RouteSpec>;
+  /**
+   * The stage's route throttling (requests/s and burst) by route key: its `RouteSettings`, else its
+   * `DefaultRouteSettings` under the key `*`. https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-protect.html
+   */
+  throttles?: Map<string, { rateLimit: number; burstLimit: number }>;
 }
 
 export interface TableSpec {
@@ -444,7 +449,23 @@ export const buildStackModel = ({
       });
     }
 
+    const throttles = new Map<string, { rateLimit: number; burstLimit: number }>();
+    const throttleOf = (settings: Record<string, unknown> | undefined) => {
+      const rateLimit = Number(settings?.ThrottlingRateLimit);
+      const burstLimit = Number(settings?.ThrottlingBurstLimit);
+      return Number.isFinite(rateLimit) && Number.isFinite(burstLimit) ? { rateLimit, burstLimit } : undefined;
+    };
+    if (stages.length > 0) {
+      const fallback = throttleOf(property(stages[0][0], 'DefaultRouteSettings') as Record<string, unknown> | undefined);
+      if (fallback) throttles.set('*', fallback);
+      for (const [routeKey, settings] of Object.entries((property(stages[0][0], 'RouteSettings') as Record<string, Record<string, unknown>> | undefined) ?? {})) {
+        const throttle = throttleOf(settings);
+        if (throttle) throttles.set(routeKey, throttle);
+      }
+    }
+
     api = {
+      throttles,
       logicalId: apiLogicalId,
       apiId,
       name: String(property(apiLogicalId, 'Name') ?? apiLogicalId),
