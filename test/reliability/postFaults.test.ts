@@ -130,7 +130,9 @@ describe('reliability: the @connections API fails (FAULTS=post:...)', function (
     // Act
     await publishAll('dev-g', 10, 30);
     await stack.settled();
-    await sleep(300);
+    // A vanished connection's socket is dropped by the gateway; its client sees the close a moment later: wait for
+    // that, not for a fixed time.
+    await waitFor(() => clients.filter((c) => c.ws.readyState === c.ws.OPEN).length === stack!.connections().length, { timeoutMs: 10_000, message: 'every dropped socket closed at its client' });
 
     // Assert
     const open = stack.connections().map((c) => c.connectionId).sort();
