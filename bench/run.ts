@@ -20,6 +20,8 @@ import { type HistoryBrowserPlan, type HistoryBrowserRow, type HistoryReadPlan, 
 import type { GatewayInfo } from './gatewayProcess.js';
 import { type LookupPlan, type LookupRow, runLookup } from './lookup.js';
 import { type Child, spawnChild } from './processes.js';
+import { type FaultLatencyResult, measureFaultLatency } from './faultLatency.js';
+import { DEFAULT_ASYNC_CONCURRENCY } from '../local/stack/stack.js';
 import { type Column, formatTable } from './table.js';
 
 // Before any SDK client is built: the SDK's notice about Node 20 is not a result.
@@ -89,7 +91,7 @@ interface Results {
 }
 
 /** The sections, in the order they run (`--only` takes a comma-separated list of these). */
-const SECTIONS = ['coldStart', 'lookup', 'fanout', 'historyReads', 'endToEnd', 'endToEndNoHistory', 'historyBrowser', 'highRate'] as const;
+const SECTIONS = ['coldStart', 'lookup', 'fanout', 'historyReads', 'endToEnd', 'endToEndNoHistory', 'historyBrowser', 'highRate', 'faultLatency'] as const;
 type SectionName = (typeof SECTIONS)[number];
 
 const rowsOf = <Row>(section: Section<Row>): Row[] => (Array.isArray(section) ? section : []);
@@ -209,6 +211,18 @@ const historyBrowserColumns: Column<HistoryBrowserRow>[] = [
   { title: 'figure', value: (r) => r.figure },
   { title: 'value', value: (r) => `${r.value} ${r.unit}` },
   { title: 'detail', value: (r) => r.detail },
+];
+
+type FaultLatencyRow = Omit<FaultLatencyResult, 'lines' | 'worst'> & { asyncConcurrency: number };
+const faultLatencyColumns: Column<FaultLatencyRow>[] = [
+  { title: 'ASYNC_CONCURRENCY', value: (r) => r.asyncConcurrency },
+  { title: 'dashboards', value: (r) => r.clients },
+  { title: 'readings', value: (r) => r.readings },
+  { title: 'received', value: (r) => `${r.deliveries}/${r.expected}` },
+  { title: 'p50 ms', value: (r) => r.p50 },
+  { title: 'p99 ms', value: (r) => r.p99 },
+  { title: 'max ms', value: (r) => r.max },
+  { title: '> 8 s', value: (r) => r.over8s },
 ];
 
 const printSection = <Row>(title: string, data: Section<Row>, columns: Column<Row>[]) => {
@@ -348,6 +362,19 @@ const main = async () => {
   // Issue 15's scenario, a fresh stack per fan-out mode.
   results.highRate = await section('highRate', () => runHighRate({ plan: plan.highRate, progress }));
 
+  // Issue 24: device-to-dashboard latency under FAULTS=post:429:0.2,post:500:0.05, at npm start's asynchronous
+  // concurrency and (full run) at the 4 it had, which made the last readings 20 s late.
+  const faultLatency = await section('faultLatency', async () => {
+    const rows: FaultLatencyRow[] = [];
+    for (const concurrency of quick ? [DEFAULT_ASYNC_CONCURRENCY] : [DEFAULT_ASYNC_CONCURRENCY, 4]) {
+      progress(`[faultLatency] ${quick ? 20 : 100} dashboards, ${quick ? 20 : 60} readings at 10/s, ASYNC_CONCURRENCY=${concurrency}`);
+      const { lines: _lines, worst: _worst, ...r } = await measureFaultLatency({ clients: quick ? 20 : 100, readings: quick ? 20 : 60, intervalMs: 100, asyncConcurrency: concurrency });
+      rows.push({ asyncConcurrency: concurrency, ...r });
+    }
+    return rows;
+  });
+  (results as unknown as Record<string, unknown>).faultLatency = faultLatency;
+
   results.durationSec = Math.round((performance.now() - started) / 1000);
   results.machine.loadAverageAtEnd = loadavg().map((l) => Math.round(l * 100) / 100);
   const file = join(here, 'results', 'latest.json');
@@ -363,6 +390,7 @@ const main = async () => {
   printSection('History reads: one device, the read units of each read (dynalite reports DynamoDB’s 4 KB rule)', results.historyReads, historyReadColumns);
   printSection('History in Chromium (in-process stack)', results.historyBrowser, historyBrowserColumns);
   printSection('High-rate devices: every reading to every dashboard on *, direct vs coalesced (issue 15; direct at a lower rate)', results.highRate, highRateColumns);
+  printSection('Latency under FAULTS=post:429:0.2,post:500:0.05: publish → receipt, by the local asynchronous concurrency (issue 24)', faultLatency, faultLatencyColumns);
   console.log('\nTargets (issues 6 and 11, and [15] issue 15):');
   for (const line of verdicts(results)) console.log(`  ${line}`);
   console.log(`\nwrote ${file}`);

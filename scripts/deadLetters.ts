@@ -11,6 +11,10 @@
  *   errors rule): the original payload (`base64OriginalPayload`) goes through
  *   the template's own rule SQL again, and the rule's Lambda action target is
  *   invoked with the result. `timestamp()` is the time the error was queued.
+ * - A failed DynamoDBv2 action (HistoryRule's write, throttled or failed): the
+ *   original payload goes through that rule's SQL again and the result is put
+ *   into the table the failure names. The item's key is the reading's own
+ *   (deviceId, ts), so a replay of a write that did land rewrites the same item.
  *   https://docs.aws.amazon.com/iot/latest/developerguide/rule-error-handling.html
  *
  * Domain code only: the clients come in, so specs inject fakes.
@@ -22,6 +26,7 @@ import { type Template, resourcesOfType } from './template.js';
 export type DeadLetter =
   | { kind: 'invocation'; function: string; event: unknown; error: string; attempts: number }
   | { kind: 'rule-error'; rule: string; topic: string; function?: string; targetLogicalId?: string; event: Record<string, unknown>; error: string }
+  | { kind: 'rule-write'; rule: string; topic: string; table: string; item: Record<string, unknown>; error: string }
   | { kind: 'unreadable'; reason: string };
 
 /** A topic rule of the template: its SQL and the logical ids of its Lambda action targets. */
@@ -29,6 +34,8 @@ export interface RuleSource {
   logicalId: string;
   sql: string;
   functionIds: string[];
+  /** Whether the rule has a DynamoDBv2 action (its failures are replayed as a PutItem). */
+  writesTable?: boolean;
 }
 
 /** The template's topic rules with Lambda actions: what a rule error is replayed through. */
@@ -36,11 +43,18 @@ export interface RuleSource {
 export const actionsOf = (actions: any): Record<string, any>[] =>
   Array.isArray(actions) ? actions : Array.isArray(actions?.['Fn::If']) ? (actions['Fn::If'] as unknown[]).slice(1).flatMap(actionsOf) : [];
 
-export const templateRules = (template: Template): RuleSource[] =>
+/**
+ * `parameters` fill an `Fn::Sub` SQL's `${Name}` (HistoryRule's `${HistoryRetentionDays}`): the deployed stack's
+ * values, or the template's defaults where none is given.
+ */
+export const templateRules = (template: Template, parameters: Record<string, string> = {}): RuleSource[] =>
   resourcesOfType(template, 'AWS::IoT::TopicRule').map(([logicalId, rule]) => {
     const payload = rule.Properties?.TopicRulePayload ?? {};
-    const functionIds = actionsOf(payload.Actions).map((a) => a.Lambda?.FunctionArn?.['Fn::GetAtt']?.[0]).filter((id): id is string => typeof id === 'string');
-    return { logicalId, sql: typeof payload.Sql === 'string' ? payload.Sql : String(payload.Sql?.['Fn::Sub'] ?? ''), functionIds };
+    const actions = actionsOf(payload.Actions);
+    const functionIds = actions.map((a) => a.Lambda?.FunctionArn?.['Fn::GetAtt']?.[0]).filter((id): id is string => typeof id === 'string');
+    const value = (name: string) => parameters[name] ?? (template.Parameters?.[name] as { Default?: unknown } | undefined)?.Default;
+    const sql = typeof payload.Sql === 'string' ? payload.Sql : String(payload.Sql?.['Fn::Sub'] ?? '').replace(/\$\{([\w:]+)\}/g, (whole, name: string) => String(value(name) ?? whole));
+    return { logicalId, sql, functionIds, writesTable: actions.some((a) => a.DynamoDBv2 !== undefined) };
   });
 
 const lambdaArn = /^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:/]+)(?::[^:/]+)?$/;
@@ -76,6 +90,22 @@ export const parseDeadLetter = (body: string, { sentAt, rules }: { sentAt: numbe
       payload = JSON.parse(Buffer.from(doc.base64OriginalPayload, 'base64').toString('utf8'));
     } catch {
       return { kind: 'unreadable', reason: `rule error on ${doc.topic}: the original payload is not JSON` };
+    }
+    const failures = (doc.failures as { failedAction?: string; failedResource?: string }[] | undefined) ?? [];
+    const write = failures.find((f) => /^DynamoDBv2/i.test(f.failedAction ?? ''));
+    if (write) {
+      const writer = rules.find((r) => {
+        try {
+          return r.writesTable === true && topicMatches(parseRuleSql(r.sql).from, doc.topic);
+        } catch {
+          return false;
+        }
+      });
+      if (!writer) return { kind: 'unreadable', reason: `rule error on ${doc.topic}: no rule of the template with a DynamoDBv2 action reads that topic` };
+      if (typeof write.failedResource !== 'string' || write.failedResource === '') return { kind: 'unreadable', reason: `rule error on ${doc.topic}: the failed DynamoDBv2 action names no table` };
+      const item = evaluateRule(parseRuleSql(writer.sql), { topic: doc.topic, payload, clientId: doc.clientId, timestamp: sentAt, newUuid: randomUUID });
+      if (!item) return { kind: 'unreadable', reason: `rule error on ${doc.topic}: ${writer.logicalId}'s WHERE no longer matches` };
+      return { kind: 'rule-write', rule: String(doc.ruleName ?? writer.logicalId), topic: doc.topic, table: write.failedResource, item, error: error || 'DynamoDBv2 action failed' };
     }
     const rule = rules.find((r) => {
       try {
@@ -121,6 +151,8 @@ export interface RedriveClients {
   invoke(functionName: string, event: unknown): Promise<void>;
   /** A template logical id → the deployed function's name. */
   functionName(logicalId: string): Promise<string>;
+  /** PutItem, for a rule's failed DynamoDBv2 action; rejects when the write fails. */
+  putItem?(tableName: string, item: Record<string, unknown>): Promise<void>;
 }
 
 export interface RedriveOptions {
@@ -148,6 +180,7 @@ export interface RedriveSummary {
 const describe = (letter: DeadLetter, name: string) => {
   if (letter.kind === 'invocation') return `${name}: invocation record (${letter.attempts} attempts, ${letter.error})`;
   if (letter.kind === 'rule-error') return `${name}: rule error of ${letter.rule} on ${letter.topic} (${letter.error})`;
+  if (letter.kind === 'rule-write') return `${name}: failed write of ${letter.rule} on ${letter.topic} (${letter.error})`;
   return `unreadable (${letter.reason})`;
 };
 
@@ -187,6 +220,25 @@ export const redrive = async ({ clients, rules, dryRun = false, max = Infinity, 
         summary.unreadable++;
         log(`  ${message.MessageId} left in the queue: ${describe(letter, '')}`);
         toRelease.push(message.ReceiptHandle as string);
+        continue;
+      }
+      if (letter.kind === 'rule-write') {
+        const name = `table ${letter.table}`;
+        if (dryRun) {
+          counted(name);
+          log(`  ${message.MessageId} would replay ${describe(letter, name)}`);
+          toRelease.push(message.ReceiptHandle as string);
+          continue;
+        }
+        try {
+          if (!clients.putItem) throw new Error('this redrive cannot write to DynamoDB');
+          await clients.putItem(letter.table, letter.item);
+          await clients.remove(message.ReceiptHandle as string);
+          counted(name);
+          log(`  ${message.MessageId} replayed ${describe(letter, name)}`);
+        } catch (error) {
+          keep(message, `failed again, kept in the queue: ${(error as Error).message}`);
+        }
         continue;
       }
       let name: string;

@@ -16,6 +16,8 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStackResourceCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { buildStackModel } from '../local/template/stackModel.js';
 import { readStackState } from '../local/stack/stateFile.js';
@@ -42,6 +44,14 @@ const sqsClients = (sqs: SQSClient, queueUrl: string) => ({
     return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
   },
 });
+
+/** A rule's DynamoDBv2 action writes any JSON number DynamoDB can hold; so does its replay. */
+const tableWriter = (client: DynamoDBClient) => {
+  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true, allowImpreciseNumbers: true } });
+  return async (tableName: string, item: Record<string, unknown>) => {
+    await doc.send(new PutCommand({ TableName: tableName, Item: item }));
+  };
+};
 
 const invoker = (lambda: LambdaClient) => async (functionName: string, event: unknown) => {
   const out = await lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'RequestResponse', Payload: Buffer.from(JSON.stringify(event)) }));
@@ -70,6 +80,7 @@ const localClients = (): RedriveClients => {
   return {
     ...sqsClients(sqs, state.queues.DeadLetterQueue),
     invoke: invoker(lambda),
+    putItem: tableWriter(new DynamoDBClient({ endpoint: state.endpoints.dynamodb, region: 'us-east-1', credentials })),
     functionName: async (logicalId) => {
       const spec = model.functions.get(logicalId);
       if (!spec) throw new Error(`no function ${logicalId} in template.yaml`);
@@ -78,16 +89,21 @@ const localClients = (): RedriveClients => {
   };
 };
 
-const stackClients = async (stackName: string, region?: string): Promise<RedriveClients> => {
+const stackClients = async (stackName: string, region?: string): Promise<RedriveClients & { parameters: Record<string, string> }> => {
   const cfn = new CloudFormationClient({ region });
   const out = await cfn.send(new DescribeStacksCommand({ StackName: stackName }));
+  // The deployed values of the rules' ${Parameter}s (HistoryRule's retention), and the stack's name.
+  const parameters: Record<string, string> = { 'AWS::StackName': stackName };
+  for (const p of out.Stacks?.[0]?.Parameters ?? []) if (p.ParameterKey && p.ParameterValue !== undefined) parameters[p.ParameterKey] = p.ParameterValue;
   const queueUrl = out.Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'DeadLetterQueueUrl')?.OutputValue;
   if (!queueUrl) throw new Error(`stack ${stackName} has no DeadLetterQueueUrl output (deploy this version of the template first)`);
   // A long replay: the telemetry function may run up to its 120 s Timeout.
   const lambda = new LambdaClient({ region, maxAttempts: 2, requestHandler: { requestTimeout: 150_000 } });
   return {
+    parameters,
     ...sqsClients(new SQSClient({ region }), queueUrl),
     invoke: invoker(lambda),
+    putItem: tableWriter(new DynamoDBClient({ region })),
     functionName: async (logicalId) => {
       const resource = await cfn.send(new DescribeStackResourceCommand({ StackName: stackName, LogicalResourceId: logicalId }));
       const name = resource.StackResourceDetail?.PhysicalResourceId;
@@ -116,8 +132,9 @@ const main = async () => {
   const max = values.max === undefined ? Infinity : Number(values.max);
   if (!(max >= 1) || !Number.isInteger(max === Infinity ? 1 : max)) throw new Error(`--max must be a whole number of at least 1, got "${values.max}"`);
   const dryRun = values['dry-run'] as boolean;
-  const clients = values.local ? localClients() : await stackClients(values.stack as string, values.region);
-  const summary = await redrive({ clients, rules: templateRules(readTemplate()), dryRun, max, log: (line) => console.log(line) });
+  const clients: RedriveClients & { parameters?: Record<string, string> } = values.local ? localClients() : await stackClients(values.stack as string, values.region);
+  const parameters = clients.parameters ?? {};
+  const summary = await redrive({ clients, rules: templateRules(readTemplate(), parameters), dryRun, max, log: (line) => console.log(line) });
   console.log(formatSummary(summary, dryRun));
   if (summary.failed > 0) process.exitCode = 2;
 };

@@ -7,6 +7,7 @@
  * https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-mapping-template-reference.html
  * Quotas: https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html#apigateway-execution-service-websocket-limits-table
  */
+import { tokenBucket } from './throttle.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { isUtf8 } from 'node:buffer';
@@ -238,6 +239,7 @@ export const createGateway = (options: GatewayOptions): Gateway => {
   };
 
   const route = (routeKey: string) => api.routes.get(routeKey);
+  const connectThrottle = tokenBucket(api.throttles?.get('$connect') ?? api.throttles?.get('*'));
 
   // ---------------------------------------------------------------- $connect
 
@@ -320,6 +322,13 @@ export const createGateway = (options: GatewayOptions): Gateway => {
       isBase64Encoded: false,
     };
 
+    // The stage's throttling of $connect (its RouteSettings, else DefaultRouteSettings): past it, 429 before the
+    // authorizer runs, as API Gateway answers a throttled request.
+    if (!connectThrottle.take()) {
+      log('info', 'ws', `$connect     ${conn.connectionId} 429 Too Many Requests (route throttling)`);
+      refuseUpgrade(socket, 429, JSON.stringify({ message: 'Too Many Requests' }));
+      return;
+    }
     const connectRoute = route('$connect');
     const timings: string[] = [];
     const timed = async <T>(label: string, call: () => Promise<T>): Promise<T> => {

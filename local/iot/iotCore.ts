@@ -75,6 +75,8 @@ export interface IotStats {
   /** DynamoDBv2 actions performed, and those that failed (IoT Core sends those to the rule's error action). */
   stored: number;
   storeFailed: number;
+  /** Error actions run (a failed Sqs or DynamoDBv2 action). */
+  errorActions: number;
 }
 
 export interface IotCore {
@@ -114,7 +116,7 @@ export const startIotCore = async (options: IotCoreOptions): Promise<IotCore> =>
   const { invoke, log, asyncInvoker, putItem, sendToQueue, now = Date.now } = options;
   const pending = new Set<Promise<void>>();
   const rules = compileRules(options.rules, log);
-  const stats: IotStats = { published: 0, matched: 0, invoked: 0, queued: 0, failed: 0, dropped: 0, stored: 0, storeFailed: 0 };
+  const stats: IotStats = { published: 0, matched: 0, invoked: 0, queued: 0, failed: 0, dropped: 0, stored: 0, storeFailed: 0, errorActions: 0 };
   const broker = await Aedes.createBroker({ heartbeatInterval: 60_000 });
   const sockets = new Set<Socket>();
   let tcp: Server | undefined;
@@ -124,7 +126,38 @@ export const startIotCore = async (options: IotCoreOptions): Promise<IotCore> =>
   broker.on('client', (client) => log('debug', 'mqtt', `client ${client.id} connected`));
   broker.on('clientDisconnect', (client) => log('debug', 'mqtt', `client ${client.id} disconnected`));
 
-  const runRules = (topic: string, payload: Buffer, clientId: string) => {
+  /**
+   * A rule's action failed: IoT Core runs the rule's error action with a document naming the failure and carrying
+   * the original payload, base64-encoded (https://docs.aws.amazon.com/iot/latest/developerguide/rule-error-handling.html).
+   * Republish publishes it (and the rules that read that topic run on it); Sqs sends it to the queue.
+   */
+  const runErrorAction = (rule: CompiledRule, topic: string, clientId: string, payload: Buffer, failure: { failedAction: string; failedResource: string; errorMessage: string }) => {
+    const target = rule.spec.errorAction;
+    if (!target) return;
+    stats.errorActions++;
+    const doc = JSON.stringify({
+      ruleName: rule.spec.name,
+      topic,
+      cloudwatchTraceId: randomUUID(),
+      clientId,
+      base64OriginalPayload: payload.toString('base64'),
+      failures: [failure],
+    });
+    if ('republishTopic' in target) {
+      const body = Buffer.from(doc);
+      broker.publish({ cmd: 'publish', topic: target.republishTopic, payload: body, qos: 1, retain: false, dup: false }, () => undefined);
+      // The broker runs no rules for its own publications (no client): the rules engine reads the republished message here.
+      runRules(target.republishTopic, body, clientId, false);
+      return;
+    }
+    if (!sendToQueue) return;
+    const sent = sendToQueue(target.queueId, doc, { rule: rule.spec.logicalId, topic })
+      .catch((error: Error) => log('error', 'rule', `${rule.spec.logicalId}'s error action → ${target.queueId} failed too: ${error.message}`))
+      .finally(() => pending.delete(sent));
+    pending.add(sent);
+  };
+
+  const runRules = (topic: string, payload: Buffer, clientId: string, errorActions = true): void => {
     const candidates = rules.filter((rule) => topicMatches(rule.query.from, topic));
     if (candidates.length === 0) return;
     let parsed: unknown;
@@ -164,9 +197,9 @@ export const startIotCore = async (options: IotCoreOptions): Promise<IotCore> =>
         stats.queued++;
         const sent = sendToQueue(queueId, JSON.stringify(output), { rule: rule.spec.logicalId, topic })
           .catch((error: Error) => {
-            // IoT Core would run the rule's error action; here the failure is logged.
             stats.failed++;
-            log('error', 'rule', `${rule.spec.logicalId} → ${queueId}: SendMessage failed for a message from ${topic}: ${error.message}`);
+            log('error', 'rule', `${rule.spec.logicalId} → ${queueId}: SendMessage failed for a message from ${topic}: ${error.message} (the rule's error action)`);
+            if (errorActions) runErrorAction(rule, topic, clientId, payload, { failedAction: 'SqsAction', failedResource: queueId, errorMessage: error.message });
           })
           .finally(() => pending.delete(sent));
         pending.add(sent);
@@ -184,6 +217,7 @@ export const startIotCore = async (options: IotCoreOptions): Promise<IotCore> =>
             // mistake, like unreadable JSON; anything else (throttling, a 500) is a failure. Both reach the error action on AWS.
             if (error.name === 'ValidationException') log('warn', 'rule', `${rule.spec.logicalId} → DynamoDBv2 ${tableName}: refused a reading from ${topic}: ${error.message}`);
             else log('error', 'rule', `${rule.spec.logicalId} → DynamoDBv2 ${tableName}: ${error.name}: ${error.message} (the rule's error action)`);
+            if (errorActions) runErrorAction(rule, topic, clientId, payload, { failedAction: 'DynamoDBv2Action', failedResource: tableName, errorMessage: `${error.name}: ${error.message}` });
           })
           .finally(() => pending.delete(write));
         pending.add(write);

@@ -4,6 +4,9 @@
  *   topic(), topic(n), timestamp(), newuuid(), clientid(), floor(), isNumber(), isUndefined()
  *   FROM 'topic/filter' with + and #
  *   WHERE with = <> != < <= > >=, AND, OR, NOT, parentheses, + - * / %
+ *   CASE v WHEN t THEN r ... [ELSE e] END
+ * WHERE reads the incoming payload (it runs before SELECT, and cannot see SELECT's aliases):
+ * https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-where.html
  * Pure functions only: parse once, evaluate per message.
  * https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-reference.html
  */
@@ -17,7 +20,8 @@ export type Expr =
   | { kind: 'path'; path: (string | number)[] }
   | { kind: 'call'; name: string; args: Expr[] }
   | { kind: 'unary'; op: 'NOT' | '-'; operand: Expr }
-  | { kind: 'binary'; op: BinaryOp; left: Expr; right: Expr };
+  | { kind: 'binary'; op: BinaryOp; left: Expr; right: Expr }
+  | { kind: 'case'; value: Expr; whens: { test: Expr; result: Expr }[]; otherwise?: Expr };
 
 export type BinaryOp = 'AND' | 'OR' | '=' | '<>' | '<' | '<=' | '>' | '>=' | '+' | '-' | '*' | '/' | '%';
 
@@ -49,7 +53,7 @@ type Token =
   | { type: 'op'; value: string; at: number }
   | { type: 'end'; at: number };
 
-const KEYWORDS = new Set(['SELECT', 'FROM', 'WHERE', 'AS', 'AND', 'OR', 'NOT', 'TRUE', 'FALSE', 'NULL']);
+const KEYWORDS = new Set(['SELECT', 'FROM', 'WHERE', 'AS', 'AND', 'OR', 'NOT', 'TRUE', 'FALSE', 'NULL', 'CASE', 'WHEN', 'THEN', 'ELSE', 'END']);
 const OPERATORS = ['<>', '!=', '<=', '>=', '=', '<', '>', '+', '-', '*', '/', '%', '(', ')', ',', '.', '[', ']'];
 
 export const tokenize = (sql: string): Token[] => {
@@ -144,6 +148,25 @@ export const parseRuleSql = (sql: string): RuleQuery => {
     if (t.type === 'keyword' && t.value === 'TRUE') return { kind: 'literal', value: true };
     if (t.type === 'keyword' && t.value === 'FALSE') return { kind: 'literal', value: false };
     if (t.type === 'keyword' && t.value === 'NULL') return { kind: 'literal', value: null };
+    if (t.type === 'keyword' && t.value === 'CASE') {
+      // https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-case.html: at least one WHEN, ELSE optional.
+      const value = expression();
+      const whens: { test: Expr; result: Expr }[] = [];
+      while (isKeyword('WHEN')) {
+        next();
+        const test = expression();
+        expectKeyword('THEN');
+        whens.push({ test, result: expression() });
+      }
+      if (whens.length === 0) throw new RuleSqlError(`CASE needs at least one WHEN, got ${describe(peek())}`);
+      let otherwise: Expr | undefined;
+      if (isKeyword('ELSE')) {
+        next();
+        otherwise = expression();
+      }
+      expectKeyword('END');
+      return { kind: 'case', value, whens, otherwise };
+    }
     if (t.type === 'op' && t.value === '(') {
       const inner = expression();
       expectOp(')');
@@ -334,6 +357,13 @@ const compare = (op: BinaryOp, a: unknown, b: unknown): boolean | undefined => {
   }
 };
 
+/** AND, OR and NOT take Booleans, or the strings "true" and "false" in any case; anything else is Undefined. */
+const asBoolean = (value: unknown): boolean | undefined => {
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string' && /^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
+  return UNDEFINED;
+};
+
 const arithmetic = (op: BinaryOp, a: unknown, b: unknown): number | undefined => {
   if (typeof a !== 'number' || typeof b !== 'number') return UNDEFINED;
   switch (op) {
@@ -393,19 +423,26 @@ export const evaluateExpr = (expr: Expr, message: RuleMessage): unknown => {
       }
     case 'unary': {
       const value = evaluateExpr(expr.operand, message);
-      if (expr.op === 'NOT') return typeof value === 'boolean' ? !value : UNDEFINED;
+      if (expr.op === 'NOT') {
+        const b = asBoolean(value);
+        return b === UNDEFINED ? UNDEFINED : !b;
+      }
       return typeof value === 'number' ? -value : UNDEFINED;
+    }
+    case 'case': {
+      // If v is Undefined, the result is Undefined; otherwise the first WHEN whose value equals v, else ELSE (or Undefined).
+      const value = evaluateExpr(expr.value, message);
+      if (value === UNDEFINED) return UNDEFINED;
+      for (const { test, result } of expr.whens) if (compare('=', value, evaluateExpr(test, message)) === true) return evaluateExpr(result, message);
+      return expr.otherwise ? evaluateExpr(expr.otherwise, message) : UNDEFINED;
     }
     case 'binary': {
       if (expr.op === 'AND' || expr.op === 'OR') {
-        const left = evaluateExpr(expr.left, message);
-        const right = evaluateExpr(expr.right, message);
-        if (typeof left !== 'boolean' || typeof right !== 'boolean') {
-          // false AND anything is false; true OR anything is true.
-          if (expr.op === 'AND' && (left === false || right === false)) return false;
-          if (expr.op === 'OR' && (left === true || right === true)) return true;
-          return UNDEFINED;
-        }
+        // As AWS documents it: Boolean operands (or "true"/"false" strings); any other operand, Undefined included,
+        // makes the result Undefined (no short cut: `true OR Undefined` is Undefined, and WHERE then drops the message).
+        const left = asBoolean(evaluateExpr(expr.left, message));
+        const right = asBoolean(evaluateExpr(expr.right, message));
+        if (left === UNDEFINED || right === UNDEFINED) return UNDEFINED;
         return expr.op === 'AND' ? left && right : left || right;
       }
       const left = evaluateExpr(expr.left, message);

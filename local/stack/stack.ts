@@ -170,12 +170,19 @@ export interface RunningStack {
 
 export const DEFAULT_PORTS = { port: 3000, wsPort: 3001, mqttPort: 1883 } as const;
 /**
- * What `npm start` and the soak run with: 4 asynchronous invocations at once per queue. Every invocation
- * of a function shares its one sandbox thread and 64-socket pool here, so more at once only queue posts in
+ * What `npm start` and the soak run with: 16 asynchronous invocations at once per queue. Every invocation
+ * of a function shares its one sandbox thread and 64-socket pool here, so many more at once only queue posts in
  * that pool (measured: a third more CPU per delivery at 10,000 deliveries/s offered); the others wait their
  * turn, as on a Lambda function whose concurrency is exhausted. startStack() alone does not limit them.
+ *
+ * Not 4 (issue 24): a fan-out holds its slot until its slowest recipient's jittered retries end, about 1.2 s
+ * for 100 dashboards under FAULTS=post:429:0.2,post:500:0.05 (up to 5.6 s), while it uses the CPU for a few
+ * milliseconds of it. Four slots then served about 3 readings a second: at 10 readings a second the queue
+ * grew, and the last readings waited for every earlier one (measured by `npm run bench -- --only faultLatency`:
+ * p50 23 s, max 28 s with 4; p50 26 ms, p99 0.2 s, max 1.9 s with 16). Lambda itself has no such queue: it
+ * scales out, and the template reserves no concurrency.
  */
-export const DEFAULT_ASYNC_CONCURRENCY = 4;
+export const DEFAULT_ASYNC_CONCURRENCY = 16;
 
 /** config.json's `auth`: where the dashboard signs people in (the same shape `npm run deploy:dashboard` writes for Cognito). */
 const signInConfig = (pool: LocalUserPool) => ({

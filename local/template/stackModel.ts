@@ -57,6 +57,11 @@ export interface WebSocketApiSpec {
   stage: string;
   routeSelectionExpression: string;
   routes: Map<string, RouteSpec>;
+  /**
+   * The stage's route throttling (requests/s and burst) by route key: its `RouteSettings`, else its
+   * `DefaultRouteSettings` under the key `*`. https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-protect.html
+   */
+  throttles?: Map<string, { rateLimit: number; burstLimit: number }>;
 }
 
 export interface TableSpec {
@@ -92,6 +97,12 @@ export interface TopicRuleSpec {
   queueIds?: string[];
   /** Action types the local stack does not run (logged once at start). */
   unsupportedActions: string[];
+  /**
+   * The rule's error action, where the local stack runs it: `Republish` (to a topic, which the rules then read) or
+   * `Sqs` (a queue logical id). `CloudwatchLogs` is logged instead.
+   * https://docs.aws.amazon.com/iot/latest/developerguide/rule-error-handling.html
+   */
+  errorAction?: { republishTopic: string } | { queueId: string };
 }
 
 export interface QueueSpec {
@@ -438,7 +449,23 @@ export const buildStackModel = ({
       });
     }
 
+    const throttles = new Map<string, { rateLimit: number; burstLimit: number }>();
+    const throttleOf = (settings: Record<string, unknown> | undefined) => {
+      const rateLimit = Number(settings?.ThrottlingRateLimit);
+      const burstLimit = Number(settings?.ThrottlingBurstLimit);
+      return Number.isFinite(rateLimit) && Number.isFinite(burstLimit) ? { rateLimit, burstLimit } : undefined;
+    };
+    if (stages.length > 0) {
+      const fallback = throttleOf(property(stages[0][0], 'DefaultRouteSettings') as Record<string, unknown> | undefined);
+      if (fallback) throttles.set('*', fallback);
+      for (const [routeKey, settings] of Object.entries((property(stages[0][0], 'RouteSettings') as Record<string, Record<string, unknown>> | undefined) ?? {})) {
+        const throttle = throttleOf(settings);
+        if (throttle) throttles.set(routeKey, throttle);
+      }
+    }
+
     api = {
+      throttles,
       logicalId: apiLogicalId,
       apiId,
       name: String(property(apiLogicalId, 'Name') ?? apiLogicalId),
@@ -554,7 +581,12 @@ export const buildStackModel = ({
       }
     }
     if (unsupportedActions.length > 0) warnings.push(`${logicalId}: actions not run locally: ${unsupportedActions.join(', ')}`);
+    const onError = (payload.ErrorAction as Record<string, any> | undefined) ?? {};
+    let errorAction: TopicRuleSpec['errorAction'];
+    if (typeof onError.Republish?.Topic === 'string') errorAction = { republishTopic: onError.Republish.Topic };
+    else if (onError.Sqs && queueIdByUrl.has(String(onError.Sqs.QueueUrl ?? ''))) errorAction = { queueId: queueIdByUrl.get(String(onError.Sqs.QueueUrl))! };
     rules.push({
+      ...(errorAction ? { errorAction } : {}),
       logicalId,
       name: physicalId(logicalId),
       sql: String(payload.Sql ?? ''),

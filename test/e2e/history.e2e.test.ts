@@ -78,7 +78,9 @@ describe('dashboard in Chromium: history on open, gap-fill after a reconnect', f
 
     await stack!.stopGateway();
     await page.locator('[data-testid="connection-status"][data-state="reconnecting"]').waitFor({ timeout: 10_000 });
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // A hole of a dozen readings, counted, not timed.
+    const downAt = seq;
+    await eventually('readings published while the gateway is down', async () => seq >= downAt + 12, 15_000);
     const droppedAt = seq;
     await stack!.startGateway();
     await waitForLive(page, 45_000);
@@ -92,7 +94,8 @@ describe('dashboard in Chromium: history on open, gap-fill after a reconnect', f
     );
     clearInterval(publisher);
     publisher = undefined;
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // The last readings still on their way: wait for them to land (an event), then check nothing else changed.
+    await eventually('every published reading on the chart', async () => (await pointsOf(page, DEVICE)) >= seq, 15_000);
     expect(await pointsOf(page, DEVICE), 'points on the chart').to.equal(seq);
     expect(await card(page, DEVICE).getByTestId('device-gaps').isHidden(), 'the seq-gap counter shown').to.equal(true);
     expect(await page.getByTestId('duplicates').textContent(), 'duplicates').to.equal(duplicates);

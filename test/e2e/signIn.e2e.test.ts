@@ -108,7 +108,9 @@ describe('dashboard sign-in in Chromium, against the embedded OpenID Connect pro
 
     // Renewal at three quarters of the lifetime: a new connection replaces the old one (make-before-break).
     await eventually('the renewed token to reconnect', () => connectionIds().length === 1 && connectionIds()[0] !== before[0], (TOKEN_TTL_SECONDS + 5) * 1000);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Readings through the renewed connection: counted, not timed.
+    const renewedAt = published;
+    await eventually('readings published after the renewal', () => published >= renewedAt + 8, 15_000);
     clearInterval(publisher);
     publisher = undefined;
     await eventually('every published reading to arrive', async () => Number(await field('seq')) === published, 10_000);

@@ -135,14 +135,17 @@ describe('local stack log: quiet by default, verbose on demand', () => {
     this.timeout(60_000);
     const ENV = { PORT: '0', WS_PORT: '0', MQTT_PORT: '0', SIMULATED_DEVICES: '3', LOG_SUMMARY_MS: '1000' };
 
-    const run = async (env: Record<string, string>) => {
+    const SUMMARY = /lambda +TelemetryFunction \d+ invocations?, p50 [\d.]+ ms, p99 [\d.]+ ms, 0 errors$/;
+    const PER_INVOCATION = /TelemetryRule devices\/sim-\d\/telemetry → TelemetryFunction ok/;
+    /** Runs npm start until `enough` of its lines after ready: a count of events, not a fixed time. */
+    const run = async (env: Record<string, string>, enough: (lines: string[]) => boolean) => {
       const start = runScript('local/main.ts', [], { ...ENV, LOCAL_STACK_STATE_FILE: join(tmpdir(), `quiet-log-${process.pid}-${Date.now()}.json`), ...env });
       try {
         await start.line(/^ready /, 30_000);
         const readyAt = start.stdout.findIndex((line) => line.startsWith('ready '));
         await waitFor(() => start.stdout.slice(readyAt).some((line) => /TelemetryFunction .*ok|TelemetryFunction \d+ invocations?, p50/.test(line)), { timeoutMs: 15_000, message: 'telemetry in the log' });
-        // Three devices at one reading a second, for two more seconds.
-        await new Promise((resolve) => setTimeout(resolve, 2500));
+        // Three devices at one reading a second, until the lines the spec reads have come.
+        await waitFor(() => enough(start.stdout.slice(readyAt + 1)), { timeoutMs: 20_000, message: 'the log lines the spec reads' });
         return start.stdout.slice(readyAt + 1);
       } finally {
         await start.kill();
@@ -150,17 +153,17 @@ describe('local stack log: quiet by default, verbose on demand', () => {
     };
 
     it('prints no line per reading by default, but a summary per function every LOG_SUMMARY_MS', async () => {
-      const after = await run({});
+      const after = await run({}, (lines) => lines.filter((line) => SUMMARY.test(line)).length >= 2);
       expect(after.filter((line) => /→ TelemetryFunction ok|TelemetryFunction INFO/.test(line)), after.join('\n')).to.deep.equal([]);
-      const summaries = after.filter((line) => /lambda +TelemetryFunction \d+ invocations?, p50 [\d.]+ ms, p99 [\d.]+ ms, 0 errors$/.test(line));
+      const summaries = after.filter((line) => SUMMARY.test(line));
       expect(summaries.length, after.join('\n')).to.be.at.least(2);
       // About three readings a second, summed up once a second, instead of six lines a second.
       expect(after.length, after.join('\n')).to.be.below(12);
     });
 
     it('prints a line per invocation with LOG=verbose', async () => {
-      const after = await run({ LOG: 'verbose' });
-      expect(after.filter((line) => /TelemetryRule devices\/sim-\d\/telemetry → TelemetryFunction ok/.test(line)).length, after.join('\n')).to.be.at.least(6);
+      const after = await run({ LOG: 'verbose' }, (lines) => lines.filter((line) => PER_INVOCATION.test(line)).length >= 6);
+      expect(after.filter((line) => PER_INVOCATION.test(line)).length, after.join('\n')).to.be.at.least(6);
       expect(after.some((line) => /invocations?, p50/.test(line))).to.equal(false);
     });
   });

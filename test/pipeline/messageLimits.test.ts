@@ -3,6 +3,7 @@
  * dashboards whose subscriptions overlap the publisher's scope: through the
  * local stack, with the template's limits turned down for the test.
  */
+import { waitFor } from '../helpers/waitFor.js';
 import { expect } from 'chai';
 import { type TestStack, startTestStack } from '../helpers/localStack.js';
 import { signedToken } from '../helpers/tokens.js';
@@ -41,7 +42,9 @@ describe('local stack: message rate limit and audience', function () {
     const answers: Frame[] = [];
     for (let i = 0; i < 40; i++) answers.push(await senders[i % 2]!.next((f) => f.type === 'sent' || f.type === 'error', 20_000));
     await stack.settled();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The broadcasts' frames on their way to the listeners: wait for them (an event), not a fixed time; a listener
+    // that got more than BURST fails the equality below.
+    await waitFor(() => listeners.every((l) => l.frames.filter((f) => f.type === 'message').length >= BURST), { timeoutMs: 10_000, message: 'the broadcasts at every listener' });
 
     // Assert
     const sent = answers.filter((a) => a.type === 'sent');

@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { type TestStack, startTestStack } from '../helpers/localStack.js';
 import { type Frame, type TestClient, upgradeStatus } from '../helpers/wsClient.js';
-import { sleep } from '../helpers/waitFor.js';
+import { sleep, waitFor } from '../helpers/waitFor.js';
 import { connectWithRetry, debug, halfStored, range, readTable } from './support.js';
 
 describe('reliability: DynamoDB throttles and fails (FAULTS=dynamodb:...)', function () {
@@ -79,8 +79,9 @@ describe('reliability: DynamoDB throttles and fails (FAULTS=dynamodb:...)', func
       );
       const leaving = clients.slice(0, clientsCount / 2);
       await Promise.all(leaving.map((c) => c.close()));
+      // Their $disconnects seen by the gateway, then run to the end: events, not a fixed wait.
+      await waitFor(() => stack!.connections().length === clientsCount - leaving.length, { timeoutMs: 20_000, message: 'the leaving clients gone from the gateway' });
       await stack.settled();
-      await sleep(200);
 
       // Assert
       const refusals = connected.flatMap((c) => c.refusals);

@@ -31,7 +31,7 @@ describe('reliability: a fan-out that runs short of time hands the rest on', fun
     stack = undefined;
   });
 
-  it('reaches each of 500 dashboards once with every reading under FAULTS=post:429:0.5 and a short Timeout, by handing on', async () => {
+  it('reaches each of 500 dashboards once with every reading under FAULTS=post:429:0.5 and a short Timeout, by handing on, except deliveries that use up their ten attempts (logged and counted)', async () => {
     // Arrange
     // The fan-out functions' Timeout only, through the template: $connect keeps its own on a busy machine.
     const template = templateWithTimeouts({ TelemetryFunction: 2.5, FanoutWorkerFunction: 2.5 });
@@ -47,21 +47,30 @@ describe('reliability: a fan-out that runs short of time hands the rest on', fun
       await sleep(100);
     }
     await stack.settled();
-    await waitFor(async () => (await fleet!.complete({ expected: MESSAGES })) === CLIENTS, { timeoutMs: 60_000, intervalMs: 250, message: 'every reading at every client' }).catch(
+    // What the design promises (fanOut.ts): a delivery is retried up to ten times, so at 50 % throttling one in about
+    // a thousand uses up its attempts and fails, logged with attempts=10 and counted. Every (dashboard, reading) is
+    // therefore either received once or one such failure; the spec waits for that accounting, not for all to arrive.
+    const failures = () => stack!.lines.filter((line) => /delivery failed/.test(line));
+    const missingPairs = async () => (await fleet!.report({ expected: MESSAGES })).missing.reduce((n, m) => n + m.length, 0);
+    await waitFor(async () => (await missingPairs()) === failures().length, { timeoutMs: 60_000, intervalMs: 250, message: 'every reading at every client, or its failure logged' }).catch(
       async (error: Error) => {
         throw new Error(`${error.message}\n${JSON.stringify((await fleet!.report({ expected: MESSAGES })).missing.filter((m) => m.length > 0).slice(0, 5))}\n${stack!.lines.filter((l) => /fan-out|shed|failed/.test(l)).slice(-20).join('\n')}`);
       },
     );
-    await sleep(300);
+    await stack.settled();
 
     // Assert
     const report = await fleet.report({ expected: MESSAGES });
     const handoffs = stack.lines.filter((line) => /handed on the rest of a fan-out/.test(line));
     const injected = stack.faults!.stats()['post:429'] ?? 0;
-    console.log(`      handoffs: ${handoffs.length} for ${MESSAGES} readings to ${CLIENTS} clients; ${injected} posts answered 429`);
+    console.log(`      handoffs: ${handoffs.length} for ${MESSAGES} readings to ${CLIENTS} clients; ${injected} posts answered 429; ${failures().length} deliveries used up their 10 attempts`);
     debug(handoffs.join('\n'));
-    expect(stack.lines.filter((line) => /delivery failed|get nothing|miss it|Task timed out|shed a reading/.test(line))).to.deep.equal([]);
-    expect(report.missing.filter((m) => m.length > 0), 'readings missing').to.deep.equal([]);
+    expect(stack.lines.filter((line) => /get nothing|miss it|Task timed out|shed a reading/.test(line))).to.deep.equal([]);
+    // Only the promised failure: ten throttled attempts. Its expected count is 3,000 x 0.5^10 = 3; a tenth of a
+    // percent of the deliveries, so 1 % (30) is a bound that a correct fan-out passes with certainty in practice.
+    for (const failure of failures()) expect(failure).to.match(/ attempts=10 .*status=429/);
+    expect(failures().length, 'deliveries that used up their attempts').to.be.at.most((CLIENTS * MESSAGES) / 100);
+    expect(report.missing.reduce((n, m) => n + m.length, 0), 'readings missing, each with its logged failure').to.equal(failures().length);
     expect(report.duplicates, 'duplicates').to.equal(0);
     expect(report.conflictingIds).to.equal(0);
     expect(handoffs.length, 'fan-outs handed on').to.be.greaterThan(0);

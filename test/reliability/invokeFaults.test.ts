@@ -64,7 +64,10 @@ describe('reliability: Lambda sandboxes crash and hang (FAULTS=invoke:...)', fun
     }
     await waitFor(() => attempts.length >= messages, { message: 'every message invoked' });
     await stack.settled();
-    await sleep(300);
+    // The frames of every invocation that succeeded are on their way: wait until each client has them (an event),
+    // not a fixed time. (Only invoke faults here: a successful invocation posts to every client.)
+    const delivered = new Set(attempts.filter((a) => a.ok).map((a) => a.seq));
+    await waitFor(() => clients.every((c) => [...delivered].every((seq) => telemetryBySeq(c.frames, 'dev-c').has(seq))), { timeoutMs: 15_000, message: 'every delivered message at every client' });
     return { attempts, refusals: connected.flatMap((c) => c.refusals) };
   };
 

@@ -45,28 +45,35 @@ describe('reliability: the @connections API fails (FAULTS=post:...)', function (
     // Act
     await publishAll('dev-p', MESSAGES, 20);
     await stack.settled();
-    await waitFor(() => clients.every((c) => telemetryBySeq(c.frames).size === MESSAGES), { timeoutMs: 10_000, message: 'every message at every client' }).catch((error: Error) => {
+    // The design's promise (fanOut.ts): ten attempts, so at 25 % faults about one delivery in a million uses them
+    // all up and fails, logged with attempts=10. Each (client, message) is received once or is such a failure: the
+    // spec waits for that accounting (an event), and then checks it.
+    const failures = () => stack!.lines.filter((line) => /delivery failed/.test(line));
+    const missing = () => clients.reduce((n, c) => n + MESSAGES - telemetryBySeq(c.frames).size, 0);
+    await waitFor(() => missing() === failures().length, { timeoutMs: 10_000, message: 'every message at every client, or its failure logged' }).catch((error: Error) => {
       throw new Error(`${error.message}\n${stack!.lines.filter((line) => /delivery failed|gave up/.test(line)).join('\n')}`);
     });
-    await sleep(200);
+    await sleep(200); // an absence check: a late duplicate would land here (a slow machine can only hide one)
 
     // Assert
     const stats = stack.faults!.stats();
     expect(stats['post:429'], 'injected 429s').to.be.greaterThan(20);
     expect(stats['post:500'], 'injected 500s').to.be.greaterThan(3);
+    for (const failure of failures()) expect(failure).to.match(/ attempts=10 /);
+    expect(failures().length, 'deliveries that used up their ten attempts (expected: none in a thousand runs)').to.be.at.most(1);
     const idOf = new Map<number, string>();
     for (const client of clients) {
       const bySeq = telemetryBySeq(client.frames);
       for (const seq of range(MESSAGES)) {
         const got = bySeq.get(seq);
-        expect(got?.count, `client received seq ${seq} once`).to.equal(1);
-        const [id] = [...got!.ids];
+        if (!got) continue; // one of the failures counted above
+        expect(got.count, `client received seq ${seq} once`).to.equal(1);
+        const [id] = [...got.ids];
         idOf.set(seq, idOf.get(seq) ?? id!);
         expect(id, 'the same id at every client').to.equal(idOf.get(seq));
       }
     }
     expect(new Set(idOf.values()).size).to.equal(MESSAGES);
-    expect(stack.lines.filter((line) => /delivery failed/.test(line))).to.deep.equal([]);
     expect(stack.lines.some((line) => /fanned out telemetry .*retried=[1-9]/.test(line)), 'the fan-out logged its retries').to.equal(true);
   });
 
@@ -130,7 +137,9 @@ describe('reliability: the @connections API fails (FAULTS=post:...)', function (
     // Act
     await publishAll('dev-g', 10, 30);
     await stack.settled();
-    await sleep(300);
+    // A vanished connection's socket is dropped by the gateway; its client sees the close a moment later: wait for
+    // that, not for a fixed time.
+    await waitFor(() => clients.filter((c) => c.ws.readyState === c.ws.OPEN).length === stack!.connections().length, { timeoutMs: 10_000, message: 'every dropped socket closed at its client' });
 
     // Assert
     const open = stack.connections().map((c) => c.connectionId).sort();

@@ -104,12 +104,15 @@ describe('template.yaml: nothing lost, told when it matters', () => {
 
     it("routes the errors of each rule that invokes a function to a queue, with the original payload, and still logs them", () => {
       const rules = resourcesOfType(template, 'AWS::IoT::TopicRule');
-      const invoking = rules.filter(([, rule]) => actionsOf(rule.Properties!.TopicRulePayload.Actions).some((a) => a.Lambda));
-      expect(invoking.map(([id]) => id)).to.include('TelemetryRule');
+      // A rule that invokes a function or writes a table (HistoryRule): its failures must reach the queue too.
+      const invoking = rules.filter(([, rule]) => actionsOf(rule.Properties!.TopicRulePayload.Actions).some((a) => a.Lambda || a.DynamoDBv2));
+      expect(invoking.map(([id]) => id)).to.include.members(['TelemetryRule', 'HistoryRule']);
       const rulesReading = (topic: string) =>
         rules.filter(([, rule]) => {
           const sql = rule.Properties!.TopicRulePayload.Sql;
-          return (sql['Fn::Sub'] ?? sql).includes(`FROM '${topic}'`);
+          const filter = /FROM '([^']+)'/.exec(sql['Fn::Sub'] ?? sql)?.[1] ?? '';
+          const [f, t] = [filter.split('/'), topic.split('/')];
+          return f.length === t.length && f.every((level, i) => level === '+' || level === t[i]);
         });
       for (const [id, rule] of invoking) {
         const errorAction = rule.Properties!.TopicRulePayload.ErrorAction;

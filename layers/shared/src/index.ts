@@ -34,6 +34,7 @@ export * from './auth/scopeEncoding.js';
 export * from './auth/tokens.js';
 export * from './store/connectionStore.js';
 export * from './store/expiryIndex.js';
+export * from './store/holderConnections.js';
 export * from './store/rateLimit.js';
 export * from './store/subscriptionCap.js';
 export * from './history/devices.js';

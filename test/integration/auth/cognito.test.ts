@@ -3,6 +3,7 @@
  * token the issue lists is refused (401, or 403 for a user with no device
  * group), none is logged, and an unreachable JWKS fails closed with one clear line.
  */
+import { randomBytes } from 'node:crypto';
 import { type Server, createServer } from 'node:http';
 import { expect } from 'chai';
 import { type CryptoKey, type JWK, SignJWT, exportJWK, generateKeyPair } from 'jose';
@@ -151,6 +152,16 @@ describe('Cognito access tokens (AuthMode=cognito) against a JWKS on 127.0.0.1',
   it('refuses a user who is in no devices: group with 403', async () => {
     expect((await connect(await token({ 'cognito:groups': ['publish'] }))).outcome).to.equal('403');
     expect((await connect(await token({ 'cognito:groups': undefined }))).outcome).to.equal('403');
+  });
+
+  it("refuses a user whose groups' scope would not fit the authorizer's 8 KB result with 403 and a reason, not a 500", async () => {
+    // 100 groups of 120-character ids (random, so deflating them gains little): about 12 KB encoded.
+    const ids = Array.from({ length: 100 }, (_, i) => `d${i}-${randomBytes(90).toString('base64url')}`.slice(0, 120));
+    const { outcome, lines } = await connect(await token({ 'cognito:groups': ids.map((id) => `devices:${id}`) }));
+    expect(outcome).to.equal('403');
+    expect(JSON.stringify(lines)).to.include('8 KB authorizer result');
+    // Shorter ids fit: the check refuses only what API Gateway would fail.
+    expect((await connect(await token({ 'cognito:groups': ids.slice(0, 20).map((id) => `devices:${id}`) }))).outcome).to.equal('allow');
   });
 
   it('fails closed when the JWKS is unreachable: 401 and one clear error line, without the token', async () => {

@@ -1,4 +1,5 @@
 /** The local stand-in for EventBridge scheduled rules: the template's Schedule events, run on a timer. */
+import { waitFor } from '../../helpers/waitFor.js';
 import { expect } from 'chai';
 import { startScheduler } from '../../../local/eventbridge/scheduler.js';
 import { buildStackModel, ratePeriodMs } from '../../../local/template/stackModel.js';
@@ -30,8 +31,9 @@ describe('local EventBridge schedules', () => {
       log: () => undefined,
     });
 
-    // Act
-    await new Promise((resolve) => setTimeout(resolve, 280));
+    // Act: two ticks, however long a loaded machine takes to fire them; then a quiet spell of a few periods after
+    // close (an absence check: a slow machine can only make it pass, never fail).
+    await waitFor(() => events.length >= 2, { timeoutMs: 10_000, message: 'two scheduled events' });
     await scheduler.close();
     const count = events.length;
     await new Promise((resolve) => setTimeout(resolve, 120));

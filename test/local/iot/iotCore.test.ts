@@ -10,7 +10,7 @@ import { type IotCore, startIotCore } from '../../../local/iot/iotCore.js';
 import { createAsyncInvoker } from '../../../local/lambda/asyncInvoke.js';
 import type { TopicRuleSpec } from '../../../local/template/stackModel.js';
 import { connectDevice } from '../../helpers/localStack.js';
-import { sleep, waitFor } from '../../helpers/waitFor.js';
+import { waitFor } from '../../helpers/waitFor.js';
 
 const rule = (sql: string, overrides: Partial<TopicRuleSpec> = {}): TopicRuleSpec => ({
   logicalId: 'TestRule',
@@ -63,8 +63,8 @@ describe('local IoT Core: broker and topic rules', function () {
     await device.publishAsync('devices/dev-1/telemetry', JSON.stringify({ temperature: 20 }));
     await device.publishAsync('devices/dev-1/telemetry', JSON.stringify({ temperature: -5 }));
     await device.publishAsync('elsewhere/dev-1/telemetry', JSON.stringify({ temperature: 20 }));
-    await waitFor(() => calls.length === 1);
-    await sleep(100);
+    // Every publish seen by the rule engine (it evaluates the rules as it counts one), then every invocation done.
+    await waitFor(() => iot.stats.published === 3);
     await iot.settled();
     expect(calls.map((c) => c.event)).to.deep.equal([{ temperature: 20, deviceId: 'dev-1' }]);
     expect(iot.stats).to.include({ published: 3, matched: 1 });
@@ -97,8 +97,8 @@ describe('local IoT Core: broker and topic rules', function () {
     };
     await device.publishAsync('t', '{"n":1}');
     await waitFor(() => calls.length === 2);
+    // settled() covers the retries still scheduled: a third attempt would have run by then.
     await iot.settled();
-    await sleep(50);
     expect(calls).to.have.length(2);
     expect(iot.stats.failed).to.equal(0);
   });
@@ -126,7 +126,8 @@ describe('local IoT Core: broker and topic rules', function () {
   it('skips disabled rules and rules whose SQL cannot run, with a log line for each', async () => {
     await start([rule("SELECT * FROM 't'", { disabled: true }), rule('SELECT nope(', { logicalId: 'BrokenRule' })]);
     await device.publishAsync('t', '{"n":1}');
-    await sleep(150);
+    await waitFor(() => iot.stats.published === 1);
+    await iot.settled();
     expect(calls).to.deep.equal([]);
     expect(logs.some((l) => /TestRule is disabled/.test(l))).to.equal(true);
     expect(logs.some((l) => /BrokenRule: its SQL cannot run locally/.test(l))).to.equal(true);

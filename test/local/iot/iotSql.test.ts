@@ -66,11 +66,41 @@ describe('local IoT SQL', () => {
     it('filters with WHERE: comparisons, AND, OR, NOT, parentheses and arithmetic', () => {
       const query = parseRuleSql("SELECT * FROM 'd/+' WHERE (temperature > 30 OR status = 'alarm') AND NOT muted = true AND humidity * 2 >= 50");
       const run = (payload: object) => evaluateRule(query, message('d/x', payload)) !== undefined;
-      expect(run({ temperature: 31, muted: false, humidity: 25 })).to.equal(true);
+      expect(run({ temperature: 31, status: 'ok', muted: false, humidity: 25 })).to.equal(true);
       expect(run({ temperature: 10, status: 'alarm', muted: false, humidity: 30 })).to.equal(true);
-      expect(run({ temperature: 31, muted: true, humidity: 25 })).to.equal(false);
-      expect(run({ temperature: 31, muted: false, humidity: 20 })).to.equal(false);
+      expect(run({ temperature: 31, status: 'ok', muted: true, humidity: 25 })).to.equal(false);
+      expect(run({ temperature: 31, status: 'ok', muted: false, humidity: 20 })).to.equal(false);
       expect(run({ muted: false, humidity: 30 })).to.equal(false);
+    });
+
+    it('gives AND, OR and NOT their documented operands: Booleans or "true"/"false" strings, anything else (Undefined too) is Undefined', () => {
+      // https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-operators.html
+      const where = (sql: string, payload: object) => evaluateRule(parseRuleSql(`SELECT * FROM 't' WHERE ${sql}`), message('t', payload)) !== undefined;
+      expect(where("a OR b", { a: 'TRUE', b: false })).to.equal(true);
+      expect(where("NOT a", { a: 'false' })).to.equal(true);
+      expect(where("a AND b", { a: true, b: 'yes' })).to.equal(false);
+      // No short cut past a missing field: `true OR Undefined` is Undefined, and WHERE drops the message.
+      expect(where("a OR b = 1", { a: true })).to.equal(false);
+      expect(where("a OR b = 1", { a: true, b: 2 })).to.equal(true);
+    });
+
+    it('runs CASE v WHEN t THEN r ... ELSE e END: the first matching WHEN, else ELSE, and Undefined when v is', () => {
+      // https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-case.html
+      const query = parseRuleSql("SELECT CASE color WHEN 'green' THEN 'go' WHEN 'red' THEN 'stop' ELSE 'caution' END AS instructions FROM 't'");
+      expect(evaluateRule(query, message('t', { color: 'red' }))).to.deep.equal({ instructions: 'stop' });
+      expect(evaluateRule(query, message('t', { color: 'blue' }))).to.deep.equal({ instructions: 'caution' });
+      expect(evaluateRule(query, message('t', {}))).to.deep.equal({});
+      expect(() => parseRuleSql("SELECT CASE a ELSE 1 END FROM 't'")).to.throw(RuleSqlError, /at least one WHEN/);
+    });
+
+    it("keeps a reading only when its own deviceId is absent or is the topic's: the template's WHERE", () => {
+      const where = "CASE isUndefined(deviceId) WHEN true THEN true ELSE deviceId = topic(2) END";
+      const query = parseRuleSql(`SELECT *, topic(2) AS deviceId, timestamp() AS receivedAt FROM 'devices/+/telemetry' WHERE ${where}`);
+      expect(evaluateRule(query, message('devices/dev-1/telemetry', { ts: 1 }))).to.include({ deviceId: 'dev-1' });
+      expect(evaluateRule(query, message('devices/dev-1/telemetry', { ts: 1, deviceId: 'dev-1' }))).to.include({ deviceId: 'dev-1' });
+      expect(evaluateRule(query, message('devices/dev-1/telemetry', { ts: 1, deviceId: 'other' }))).to.equal(undefined);
+      expect(evaluateRule(query, message('devices/dev-1/telemetry', { ts: 1, deviceId: 7 }))).to.equal(undefined);
+      expect(evaluateRule(query, message('devices/dev-1/telemetry', { ts: 1, deviceId: null }))).to.equal(undefined);
     });
 
     it('compares strings and numbers only with their own kind, and <> / != both mean not equal', () => {

@@ -5,7 +5,7 @@
  * their specs run against real servers: test/integration/fanOutHandlers.test.ts.
  */
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { expect } from 'chai';
 import { signToken } from '@serverless-iot-dashboard/shared';
@@ -57,6 +57,8 @@ describe('handlers, driven by the events/ fixtures', () => {
     ddb.reset();
     api.reset();
     ddb.on(BatchWriteCommand).resolves({});
+    // The holder's connection slots (MaxConnectionsPerUser): none taken.
+    ddb.on(QueryCommand).resolves({ Items: [] });
   });
 
   describe('ConnectFunction', () => {
@@ -66,10 +68,23 @@ describe('handlers, driven by the events/ fixtures', () => {
       const result = await handler(loadEvent('connect'), lambdaContext());
 
       expect(result.statusCode).to.equal(200);
-      const put = ddb.commandCalls(PutCommand)[0]!.args[0].input;
-      expect(put.Item).to.include({ pk: 'conn#L0SM9cOFvHcCIhw=', sub: 'alice', publish: true });
+      const [slot, put] = ddb.commandCalls(PutCommand).map((call) => call.args[0].input);
+      expect(slot!.Item).to.include({ pk: 'holder#alice', connectionId: 'L0SM9cOFvHcCIhw=' });
+      expect(put!.Item).to.include({ pk: 'conn#L0SM9cOFvHcCIhw=', sub: 'alice', publish: true, holderSlot: Number(String(slot!.Item!.sk).slice('slot#'.length)) });
       const subs = ddb.commandCalls(BatchWriteCommand)[0]!.args[0].input.RequestItems!['connections-test']!;
       expect(subs.map((r) => r.PutRequest!.Item!.pk)).to.deep.equal(['dev#dev-1', 'dev#dev-2']);
+    });
+
+    it("refuses a connect past the holder's 20 live connections with 403 and stores nothing", async () => {
+      const handler = await load('connect');
+      const live = Math.floor(Date.now() / 1000) + 3600;
+      ddb.on(QueryCommand).resolves({ Items: Array.from({ length: 20 }, (_, n) => ({ pk: 'holder#alice', sk: `slot#${n}`, connectionId: `c${n}`, expiresAt: live })) });
+
+      const result = await handler(loadEvent('connect'), lambdaContext());
+
+      expect(result.statusCode).to.equal(403);
+      expect(result.body).to.match(/at most 20 connections/);
+      expect(ddb.commandCalls(PutCommand)).to.have.length(0);
     });
 
     it('refuses devices outside the token scope with 403 and stores nothing', async () => {

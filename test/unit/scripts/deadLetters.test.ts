@@ -46,6 +46,22 @@ const fakeClients = (bodies: string[], { failing = new Set<number>() }: { failin
 };
 
 describe('npm run redrive: reading and replaying dead letters', () => {
+  it("reads a HistoryRule write failure as a PutItem of the rule's output into the table it names, with the stack's retention", () => {
+    const withRetention = templateRules(readTemplate(), { HistoryRetentionDays: '30' });
+    const body = JSON.stringify({
+      ruleName: 'HistoryRule_abc',
+      topic: 'devices/dev-9/telemetry',
+      clientId: 'dev-9',
+      base64OriginalPayload: Buffer.from(JSON.stringify({ ts: 5, temperature: 20 })).toString('base64'),
+      failures: [{ failedAction: 'DynamoDBv2Action', failedResource: 'stack-HistoryTable-XYZ', errorMessage: 'ProvisionedThroughputExceededException' }],
+    });
+    const letter = parseDeadLetter(body, { sentAt: SENT_AT, rules: withRetention });
+    expect(letter).to.deep.include({ kind: 'rule-write', table: 'stack-HistoryTable-XYZ', topic: 'devices/dev-9/telemetry' });
+    const item = (letter as { item: Record<string, unknown> }).item;
+    expect(item).to.deep.include({ deviceId: 'dev-9', ts: 5, temperature: 20, receivedAt: SENT_AT });
+    expect(item.expiresAt).to.equal(Math.floor(SENT_AT / 1000) + 30 * 86400);
+  });
+
   describe('parseDeadLetter', () => {
     it("reads Lambda's invocation record: the unqualified function and the event it was given", () => {
       const record = loadEvent('dead-letter-invocation');

@@ -54,7 +54,10 @@ export const createAuthorizer =
         log.warn('connect refused', { reason: error.message });
         throw new Error('Unauthorized');
       }
-      if (error instanceof Forbidden) return policy('anonymous', 'Deny', event.methodArn);
+      if (error instanceof Forbidden) {
+        log.warn('connect refused', { reason: error.message, status: 403 });
+        return policy('anonymous', 'Deny', event.methodArn);
+      }
       throw error;
     }
   };

@@ -20,6 +20,7 @@ import { Forbidden, Unauthorized } from '../protocol/errors.js';
 import { ALL_DEVICES, DEVICE_ID_PATTERN, type DeviceSelection } from '../protocol/frames.js';
 import type { Log } from '../runtime/observability.js';
 import type { Principal } from './principal.js';
+import { MAX_SCOPE_CONTEXT_BYTES, encodeScope } from './scopeEncoding.js';
 
 export const DEVICE_GROUP_PREFIX = 'devices:';
 export const PUBLISH_GROUP = 'publish';
@@ -81,6 +82,12 @@ export const createCognitoVerifier = ({ issuer, jwksUrl, clientId, log, clockTol
       if (typeof payload.sub !== 'string' || payload.sub === '') throw new Unauthorized('token has no subject');
       const scope = scopeFromGroups(payload[GROUPS_CLAIM]);
       if (scope.devices !== ALL_DEVICES && scope.devices.length === 0) throw new Forbidden(`user is in no ${DEVICE_GROUP_PREFIX}<id> group`);
+      // The same bound as a signed token's scope (tokens.ts): past it, the authorizer's context would pass API
+      // Gateway's 8 KB result and every $connect would fail with a 500. A user's groups are theirs, not the
+      // token's, so this is a refusal (403) that says what to change.
+      if (encodeScope(scope.devices).length > MAX_SCOPE_CONTEXT_BYTES) {
+        throw new Forbidden(`user's ${DEVICE_GROUP_PREFIX}<id> groups do not fit API Gateway's 8 KB authorizer result: use shorter ids, fewer groups, or ${DEVICE_GROUP_PREFIX}${ALL_DEVICES}`);
+      }
       // Access ends when the token does (exp is required above): the connection item and every route carry it.
       return { sub: payload.sub, ...scope, exp: payload.exp as number };
     } catch (error) {

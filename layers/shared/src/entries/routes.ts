@@ -11,6 +11,7 @@ export * from '../fanout/fanOutClients.js';
 export * from '../runtime/middleware.js';
 export * from '../runtime/observability.js';
 export * from '../store/rateLimit.js';
+export * from '../store/holderConnections.js';
 export * from '../protocol/replyFrames.js';
 export * from '../routes/routes.js';
 export * from '../fanout/signedPoster.js';

@@ -52,6 +52,16 @@ export interface FanOutOptions {
    */
   goneRecheckMs?: number;
   random?: () => number;
+  /** The clock: epoch milliseconds now, and a wait (a spec steps a fake one). */
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** One post of a `deliverEach`: its frame, and the result it counts towards (one per frame, shared by its recipients). */
+export interface DeliveryJob {
+  connectionId: string;
+  body: string;
+  result: FanOutResult;
 }
 
 export interface DeliverOptions {
@@ -104,8 +114,10 @@ export const createFanOut = ({
   maxDelayMs = 1000,
   goneRecheckMs = 1000,
   random = Math.random,
+  now = Date.now,
+  sleep: wait = sleep,
 }: FanOutOptions) => {
-  const outOfTime = (deadline: number | undefined, waitMs = 0) => deadline !== undefined && Date.now() + waitMs >= deadline;
+  const outOfTime = (deadline: number | undefined, waitMs = 0) => deadline !== undefined && now() + waitMs >= deadline;
 
   /** `goneOnce` collects the ids that answer 410 on a first pass, to be asked again; without it, a 410 deletes. */
   const deliverOne = async (connectionId: string, body: string, result: FanOutResult, deadline: number | undefined, goneOnce?: string[], leftover?: string[]) => {
@@ -136,7 +148,7 @@ export const createFanOut = ({
       const delay = backoffDelay(attempt, baseDelayMs, maxDelayMs, random);
       if (outcome === 'retry' && attempt < maxAttempts && !outOfTime(deadline, delay)) {
         result.retried++;
-        await sleep(delay);
+        await wait(delay);
         continue;
       }
       if (outcome === 'retry' && attempt < maxAttempts && leftover) {
@@ -156,6 +168,49 @@ export const createFanOut = ({
   };
 
   /**
+   * Runs `jobs`, `concurrency` posts in flight at once over all of them, until the deadline (see `progress`): a job
+   * not started by then is left for the caller to find (its result's `recipients` stays short). Returns whether the
+   * deadline stopped it.
+   */
+  const run = async (
+    jobs: AsyncIterator<DeliveryJob> | Iterator<DeliveryJob>,
+    { deadline, leftover, progress = false }: DeliverOptions,
+  ): Promise<boolean> => {
+    const goneOnce: DeliveryJob[] = [];
+    const pool = async (source: AsyncIterator<DeliveryJob> | Iterator<DeliveryJob>, deliverTo: (job: DeliveryJob) => Promise<void>) => {
+      let stopped = false;
+      const worker = async () => {
+        for (let first = progress; first || !outOfTime(deadline); first = false) {
+          const next = await source.next();
+          if (next.done) return;
+          await deliverTo(next.value);
+        }
+        stopped = true;
+      };
+      await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+      return stopped;
+    };
+    const stopped = await pool(jobs, (job) => {
+      job.result.recipients++;
+      const asked: string[] = [];
+      return deliverOne(job.connectionId, job.body, job.result, deadline, asked, leftover).then(() => {
+        if (asked.length > 0) goneOnce.push(job);
+      });
+    });
+    if (goneOnce.length > 0 && !outOfTime(deadline)) {
+      await wait(deadline === undefined ? goneRecheckMs : Math.max(0, Math.min(goneRecheckMs, deadline - now())));
+      // Still 410 when asked again: gone, and deleted. Left unasked by the deadline: kept for a later message (or $disconnect, or the TTL).
+      const recheck = goneOnce.values();
+      await pool(recheck, (job) => deliverOne(job.connectionId, job.body, job.result, deadline, undefined, leftover));
+      // With a handoff, the ones not asked again travel on with it and are asked there (a loop: no spread over an audience).
+      if (leftover) for (const job of recheck) leftover.push(job.connectionId);
+    } else if (leftover) {
+      for (const job of goneOnce) leftover.push(job.connectionId);
+    }
+    return stopped;
+  };
+
+  /**
    * Delivers `body` to every connection id that `pages` yields, except `exclude`.
    * Pages are pulled only as workers free up, so memory stays bounded by the
    * page size, however many recipients there are.
@@ -164,7 +219,7 @@ export const createFanOut = ({
     pages: AsyncIterable<readonly string[]> | Iterable<readonly string[]>,
     body: string,
     exclude?: string,
-    { deadline, leftover, progress = false }: DeliverOptions = {},
+    options: DeliverOptions = {},
   ): Promise<FanOutResult> => {
     const result: FanOutResult = { recipients: 0, delivered: 0, gone: 0, failed: 0, retried: 0 };
     const size = byteLength(body);
@@ -173,37 +228,12 @@ export const createFanOut = ({
       counter.count('PayloadTooLarge', 1);
       return { ...result, rejected: 'payload_too_large' };
     }
-    const goneOnce: string[] = [];
-    /** Runs `deliverTo` over `ids`, `concurrency` at a time, until the deadline (see `progress`); returns whether it stopped there. */
-    const pool = async (ids: AsyncIterator<string> | Iterator<string>, deliverTo: (connectionId: string) => Promise<void>) => {
-      let stopped = false;
-      const worker = async () => {
-        for (let first = progress; first || !outOfTime(deadline); first = false) {
-          const next = await ids.next();
-          if (next.done) return;
-          if (next.value !== exclude) await deliverTo(next.value);
-        }
-        stopped = true;
-      };
-      await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
-      return stopped;
-    };
-    const stopped = await pool(flatten(pages), (connectionId) => {
-      result.recipients++;
-      return deliverOne(connectionId, body, result, deadline, goneOnce, leftover);
-    });
-    if (goneOnce.length > 0 && !outOfTime(deadline)) {
-      await sleep(deadline === undefined ? goneRecheckMs : Math.max(0, Math.min(goneRecheckMs, deadline - Date.now())));
-      // Still 410 when asked again: gone, and deleted. Left unasked by the deadline: kept for a later message (or $disconnect, or the TTL).
-      const recheck = goneOnce.values();
-      await pool(recheck, (connectionId) => deliverOne(connectionId, body, result, deadline, undefined, leftover));
-      // With a handoff, the ones not asked again travel on with it and are asked there.
-      if (leftover) leftover.push(...recheck);
-    } else if (leftover) {
-      leftover.push(...goneOnce);
+    async function* jobs(): AsyncGenerator<DeliveryJob> {
+      for await (const connectionId of flatten(pages)) if (connectionId !== exclude) yield { connectionId, body, result };
     }
+    const stopped = await run(jobs(), options);
     if (stopped) result.stopped = true;
-    if (stopped && !leftover) log.warn('fan-out ran out of time: the recipients not reached yet get nothing', { ...result, deadline: new Date(deadline!).toISOString() });
+    if (stopped && !options.leftover) log.warn('fan-out ran out of time: the recipients not reached yet get nothing', { ...result, deadline: new Date(options.deadline!).toISOString() });
     counter.count('Delivered', result.delivered);
     counter.count('Gone', result.gone);
     counter.count('Failed', result.failed);
@@ -211,7 +241,15 @@ export const createFanOut = ({
     return result;
   };
 
-  return { deliver };
+  /**
+   * Posts each job's own frame to its connection: one bound (`concurrency`) on the posts in flight over all of
+   * them, however many frames they carry, and the deadline checked before each post is started. The caller checks
+   * each frame's size, and counts from each job's `result`.
+   */
+  const deliverEach = (jobs: AsyncIterable<DeliveryJob> | Iterable<DeliveryJob>, options: DeliverOptions = {}): Promise<boolean> =>
+    run(Symbol.asyncIterator in jobs ? jobs[Symbol.asyncIterator]() : jobs[Symbol.iterator](), options);
+
+  return { deliver, deliverEach };
 };
 
 export type FanOut = ReturnType<typeof createFanOut>;

@@ -18,7 +18,7 @@
  */
 import type { ConnectionStore } from '../store/connectionStore.js';
 import type { DevicesStore } from '../history/devices.js';
-import { type DeliverOptions, type FanOutResult, createFanOut, fanOutDeadline } from './fanOut.js';
+import { type DeliverOptions, type DeliveryJob, type FanOutOptions, type FanOutResult, createFanOut, fanOutDeadline } from './fanOut.js';
 import { type PostToConnection } from '../protocol/postToConnection.js';
 import { MAX_FRAME_BYTES, MAX_PAYLOAD_BYTES, type TelemetryFrame, byteLength } from '../protocol/frames.js';
 import type { Counter, Log } from '../runtime/observability.js';
@@ -177,7 +177,7 @@ export interface TelemetryBatchDeps {
   maxFrameBytes?: number;
   now?: () => number;
   /** Passed to the fan-out (tests shorten the 410 recheck and the backoff). */
-  fanOutOptions?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number; goneRecheckMs?: number; random?: () => number };
+  fanOutOptions?: Pick<FanOutOptions, 'maxAttempts' | 'baseDelayMs' | 'maxDelayMs' | 'goneRecheckMs' | 'random' | 'now' | 'sleep'>;
   /** When the batch must stop posting; by default the invocation's remaining time less a margin. */
   deadline?: (context: LambdaClock | undefined) => number | undefined;
   /** Each device's latest reading (the snapshot frame): one conditional write per device per batch. */
@@ -282,46 +282,53 @@ export const createTelemetryBatchHandler = ({
       outcome.frames = plans.reduce((n, p) => n + p.frames.length, 0);
       outcome.recipients = groups.reduce((n, g) => n + g.connectionIds.length, 0);
 
-      // Round by round: every group's first frame in parallel, then every second frame, ...
-      const rounds = Math.max(0, ...plans.map((p) => p.frames.length));
+      // Round by round: every group's first frame, then every second frame, ... One fan-out for the whole batch, so
+      // `concurrency` bounds the posts in flight over all groups (not per group: 5,000 groups of one connection
+      // would otherwise be 5,000 posts queued on the HTTP agent's sockets, where no deadline can see them), and a
+      // post not started by the deadline is not started at all: its frame's readings go back to the queue.
+      const fanOut = createFanOut({ store: onceStore, post, log, counter: { count: () => undefined }, concurrency, ...fanOutOptions });
+      let rounds = 0;
+      for (const plan of plans) if (plan.frames.length > rounds) rounds = plan.frames.length;
       for (let round = 0; round < rounds; round++) {
-        const active = plans.filter((p) => p.frames.length > round);
-        const share = Math.max(1, Math.floor(concurrency / active.length));
-        await Promise.all(
-          active.map(async ({ group, frames, members }) => {
-            const targets = group.connectionIds.filter((id) => !removed.has(id));
-            let skipped = 0;
-            const pending = function* () {
-              for (const id of targets) {
-                // Found gone by another group's post meanwhile: nothing to deliver.
-                if (removed.has(id)) {
-                  skipped++;
-                  continue;
-                }
-                yield [id];
+        const active: { plan: (typeof plans)[number]; body: string; targets: string[]; skipped: number; result: FanOutResult }[] = [];
+        for (const plan of plans) {
+          if (plan.frames.length <= round) continue;
+          const body = plan.frames[round]!;
+          if (byteLength(body) > MAX_PAYLOAD_BYTES) {
+            log.error('a reading exceeds the 128 KB WebSocket payload quota; not delivered', { ids: plan.members[round]!.map((m) => m.reading.id), bytes: byteLength(body) });
+            counter.count('PayloadTooLarge', 1);
+            continue;
+          }
+          const targets = plan.group.connectionIds.filter((id) => !removed.has(id));
+          active.push({ plan, body, targets, skipped: 0, result: { recipients: 0, delivered: 0, gone: 0, failed: 0, retried: 0 } });
+        }
+        function* jobs(): Generator<DeliveryJob> {
+          for (const frame of active) {
+            for (const connectionId of frame.targets) {
+              // Found gone by another group's post meanwhile: nothing to deliver.
+              if (removed.has(connectionId)) {
+                frame.skipped++;
+                continue;
               }
-            };
-            const fanOut = createFanOut({ store: onceStore, post, log, counter: { count: () => undefined }, concurrency: share, ...fanOutOptions });
-            const body = frames[round]!;
-            const result = await fanOut.deliver(pending(), body, undefined, { deadline: until });
-            outcome.posts += result.recipients;
-            outcome.delivered += result.delivered;
-            outcome.gone += result.gone;
-            outcome.failed += result.failed;
-            outcome.retried += result.retried;
-            if (result.rejected) {
-              log.error('a reading exceeds the 128 KB WebSocket payload quota; not delivered', { ids: members[round]!.map((m) => m.reading.id), bytes: byteLength(body) });
-              return;
+              yield { connectionId, body: frame.body, result: frame.result };
             }
-            // Failed posts, or recipients never reached before the deadline: the frame's readings go back to the queue.
-            if (result.failed > 0 || result.recipients + skipped < targets.length) {
-              for (const member of members[round]!) {
-                retry.add(member.reading.id);
-                for (const messageId of member.messageIds) failures.add(messageId);
-              }
+          }
+        }
+        await fanOut.deliverEach(jobs(), { deadline: until });
+        for (const { plan, targets, skipped, result } of active) {
+          outcome.posts += result.recipients;
+          outcome.delivered += result.delivered;
+          outcome.gone += result.gone;
+          outcome.failed += result.failed;
+          outcome.retried += result.retried;
+          // Failed posts, or recipients never reached before the deadline: the frame's readings go back to the queue.
+          if (result.failed > 0 || result.recipients + skipped < targets.length) {
+            for (const member of plan.members[round]!) {
+              retry.add(member.reading.id);
+              for (const messageId of member.messageIds) failures.add(messageId);
             }
-          }),
-        );
+          }
+        }
       }
     }
 

@@ -26,6 +26,7 @@ import { ok } from '../runtime/middleware.js';
 import type { Counter, Log } from '../runtime/observability.js';
 import type { HandOn } from '../fanout/handOn.js';
 import type { RateLimiter } from '../store/rateLimit.js';
+import type { HolderConnections } from '../store/holderConnections.js';
 import { telemetryEnvelope } from '../protocol/telemetryEnvelope.js';
 
 /** The part of the Lambda context a fan-out needs: its time left. */
@@ -53,7 +54,7 @@ const requireConnection = async (store: ConnectionStore, connectionId: string) =
  * `?devices=a,b` (or, with none given, to everything its token covers).
  */
 export const createConnectRoute =
-  ({ store, log, requireAuth }: RouteDeps & { requireAuth: boolean }) =>
+  ({ store, log, requireAuth, holders }: RouteDeps & { requireAuth: boolean; holders?: HolderConnections }) =>
   async (event: WsEvent): Promise<WsResult> => {
     const { connectionId } = event.requestContext;
     let principal: Principal | undefined = principalFromContext(event.requestContext.authorizer);
@@ -72,7 +73,22 @@ export const createConnectRoute =
         `your token covers ${devices.length} devices, more than the ${MAX_SUBSCRIPTIONS_PER_CONNECTION} one connection may subscribe to: name them in ?devices=`,
       );
     }
-    await store.putConnection({ connectionId, sub: principal.sub, scope: principal.devices, publish: principal.publish, devices, tokenExpiresAt: principal.exp });
+    // At most `holders.max` live connections per token holder (a signed-in person, or a token's sub): one leaked token
+    // cannot fill the table or spend the account's new-connection quota. Without auth there is no holder to count.
+    let holderSlot: number | undefined;
+    if (holders && holders.max > 0 && principal !== ANONYMOUS) {
+      holderSlot = await holders.claim(principal.sub, connectionId);
+      if (holderSlot === undefined) {
+        log.warn('connect refused: too many connections for one token holder', { connectionId, sub: principal.sub, max: holders.max });
+        throw new Forbidden(`at most ${holders.max} connections at once per user: close one (a dropped one frees its place when it expires)`);
+      }
+    }
+    try {
+      await store.putConnection({ connectionId, sub: principal.sub, scope: principal.devices, publish: principal.publish, devices, tokenExpiresAt: principal.exp, holderSlot });
+    } catch (error) {
+      if (holderSlot !== undefined) await holders!.release(principal.sub, holderSlot).catch(() => undefined);
+      throw error;
+    }
     log.info('connected', { connectionId, sub: principal.sub, devices });
     return ok();
   };

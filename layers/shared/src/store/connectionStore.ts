@@ -32,6 +32,7 @@ import { type StoreUsage, subscriberPages } from './subscribers.js';
 import { backoffDelay, sleep } from '../runtime/retry.js';
 import { subscriptionCapCondition } from './subscriptionCap.js';
 import { expiryIndexAttributes } from './expiryIndex.js';
+import { holderSlotKey } from './holderConnections.js';
 
 export interface ConnectionRecord {
   connectionId: string;
@@ -55,6 +56,8 @@ export interface NewConnection {
   publish: boolean;
   devices: DeviceSelection;
   tokenExpiresAt?: number;
+  /** The holder's slot it took at $connect (holderConnections.ts), released with it. */
+  holderSlot?: number;
 }
 
 /** What DynamoDB reads cost; the benchmark reads it, the logs report it. */
@@ -214,7 +217,10 @@ export const createConnectionStore = ({
     // Subscriptions first, the connection last: a failure half-way leaves a
     // connection item that a retry (or the TTL) still finds and finishes.
     await deleteSubscriptions(connectionId, devices);
-    await batchWrite([{ DeleteRequest: { Key: connKey(connectionId) } }]);
+    // The holder's slot with the connection (holderConnections.ts): its place is free for the next connect.
+    const slot = out.Item?.holderSlot;
+    const slotKey = typeof slot === 'number' && typeof out.Item?.sub === 'string' ? [{ DeleteRequest: { Key: holderSlotKey(out.Item.sub, slot) } }] : [];
+    await batchWrite([...slotKey, { DeleteRequest: { Key: connKey(connectionId) } }]);
     await bumpVersions(devices);
   };
 
@@ -223,7 +229,7 @@ export const createConnectionStore = ({
     getConnection,
     removeConnection,
 
-    async putConnection({ connectionId, sub, scope, publish, devices, tokenExpiresAt }) {
+    async putConnection({ connectionId, sub, scope, publish, devices, tokenExpiresAt, holderSlot }) {
       const list = asList(devices);
       const record: ConnectionRecord = {
         connectionId,
@@ -249,6 +255,7 @@ export const createConnectionStore = ({
             ...expiryIndexAttributes(connectionId, tokenExpiresAt),
             scope,
             devices: list.length > 0 ? new Set(list) : undefined,
+            ...(holderSlot !== undefined ? { holderSlot } : {}),
           },
         }),
       );
