@@ -2,8 +2,8 @@
  * `history`: one device's readings in a time window, at the resolution the window needs
  * (docs/decisions/008-rollups.md; the table's layout: ./historyKeys.ts).
  *
- * - Raw readings when the window holds at most `maxPoints` of them: a Query with Limit
- *   maxPoints + 1 finds out, and reads no more than that.
+ * - Raw readings when the window holds at most `maxPoints` of them: the rollup buckets' counts
+ *   tell, or, at the window's edges, a Query with Limit maxPoints + 1.
  * - Past that, rollup buckets: the coarsest level (1 h, 10 min, 1 min) that still gives
  *   `maxPoints` buckets in the window (the finest, when none does), merged further into at most
  *   `maxPoints` points when the level gives more. A 30-day window reads 720 hour buckets, not
@@ -126,7 +126,8 @@ export interface HistoryBounds {
 export const DEFAULT_HISTORY_READ_BUDGET = 250;
 
 /**
- * Streams the reply to a (validated) history request into `send`, frame by frame.
+ * Streams the reply to a (validated) history request into `send`, frame by frame. Memory is bounded by
+ * the read budget: the buckets of one level in the window (720 hours for 30 days), or maxPoints readings.
  */
 export const streamHistory = async (
   history: HistoryStore,
@@ -137,60 +138,67 @@ export const streamHistory = async (
   const { deviceId, since, until, maxPoints, requestId } = request;
   const spent = () => tally.readUnits >= readBudget || (deadline !== undefined && now() >= deadline);
   const head = (fields: Record<string, unknown>) => ({ type: 'history', ...(requestId === undefined ? {} : { requestId }), deviceId, ...fields });
-  let read = 0;
-  let points = 0;
 
-  // Raw, when the window holds at most maxPoints readings: reading one more tells.
-  const raw: RawPoint[] = [];
+  // The level's buckets first: their counts tell whether the window holds more than maxPoints readings (and if it
+  // does, they are the reply). Buckets at the window's edges may hold readings outside it: when the count is not
+  // clear from the buckets wholly inside, reading maxPoints + 1 raw readings tells.
+  const level = rollupLevelFor(since, until, maxPoints);
+  const buckets: RollupBucket[] = [];
   let cut = false;
-  for await (const page of history.raw(deviceId, since, until, { limit: maxPoints + 1, tally })) {
-    raw.push(...page);
-    if (raw.length <= maxPoints && spent()) {
+  for await (const page of history.buckets(deviceId, level, since, until, { tally })) {
+    buckets.push(...page);
+    if (spent()) {
       cut = true;
       break;
     }
   }
-  read += raw.length;
-  if (raw.length <= maxPoints) {
-    const writer = createReplyFrameWriter(head({ resolution: 'raw', downsampled: false }), 'points', send);
-    for (const point of raw) await writer.add(fitItem(point));
-    // Cut short: ask again from the last reading's time (readings at that time come again; drop them by id).
-    await writer.end(cut ? { truncated: true, next: { since: raw.length > 0 ? raw[raw.length - 1]!.ts : since } } : undefined);
-    return { read, points: raw.length, frames: writer.frames, resolution: 'raw', truncated: cut };
+  let inside = 0;
+  for (const b of buckets) {
+    if (b.start >= since && b.start + level.ms - 1 <= until) inside += b.count;
   }
 
-  const level = rollupLevelFor(since, until, maxPoints);
+  if (!cut && inside <= maxPoints) {
+    const raw: RawPoint[] = [];
+    let rawCut = false;
+    for await (const page of history.raw(deviceId, since, until, { limit: maxPoints + 1, tally })) {
+      raw.push(...page);
+      if (raw.length <= maxPoints && spent()) {
+        rawCut = true;
+        break;
+      }
+    }
+    if (raw.length <= maxPoints) {
+      const writer = createReplyFrameWriter(head({ resolution: 'raw', downsampled: false }), 'points', send);
+      for (const point of raw) await writer.add(fitItem(point));
+      // Cut short: ask again from the last reading's time (readings at that time come again; drop them by id).
+      await writer.end(rawCut ? { truncated: true, next: { since: raw.length > 0 ? raw[raw.length - 1]!.ts : since } } : undefined);
+      return { read: buckets.length + raw.length, points: raw.length, frames: writer.frames, resolution: 'raw', truncated: rawCut };
+    }
+  }
   const first = bucketStart(since, level);
-  const buckets = Math.floor(until / level.ms) - first / level.ms + 1;
+  const span = Math.floor(until / level.ms) - first / level.ms + 1;
   // Buckets of the level merged into groups of whole buckets, at most maxPoints groups.
-  const groupMs = level.ms * Math.max(1, Math.ceil(buckets / maxPoints));
+  const groupMs = level.ms * Math.max(1, Math.ceil(span / maxPoints));
   const writer = createReplyFrameWriter(head({ resolution: level.name, downsampled: true, bucketMs: groupMs }), 'points', send);
   let group: RollupBucket[] = [];
   let groupIndex = 0;
+  let points = 0;
   const flush = async () => {
     if (group.length === 0) return;
     points++;
     await writer.add(rollupPoint(mergeBuckets(first + groupIndex * groupMs, groupMs, group)));
     group = [];
   };
-  let next: number | undefined;
-  for await (const page of history.buckets(deviceId, level, since, until, { tally })) {
-    for (const bucket of page) {
-      read++;
-      const index = Math.floor((bucket.start - first) / groupMs);
-      if (index !== groupIndex) await flush();
-      groupIndex = index;
-      group.push(bucket);
-      next = bucket.start + level.ms;
-    }
-    if (spent()) {
-      cut = true;
-      break;
-    }
+  for (const bucket of buckets) {
+    const index = Math.floor((bucket.start - first) / groupMs);
+    if (index !== groupIndex) await flush();
+    groupIndex = index;
+    group.push(bucket);
   }
   await flush();
-  await writer.end(cut ? { truncated: true, next: { since: next ?? since } } : undefined);
-  return { read, points, frames: writer.frames, resolution: level.name, truncated: cut };
+  const next = buckets.length > 0 ? buckets[buckets.length - 1]!.start + level.ms : since;
+  await writer.end(cut ? { truncated: true, next: { since: next } } : undefined);
+  return { read: buckets.length, points, frames: writer.frames, resolution: level.name, truncated: cut };
 };
 
 export interface HistoryRouteDeps {

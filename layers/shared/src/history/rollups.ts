@@ -79,16 +79,25 @@ export const mergeBuckets = (start: number, ms: number, buckets: Iterable<Rollup
   return { start, ms, count, fields };
 };
 
-type StoredField = [string, number, number, number, number, number, string];
+type StoredField = [string, number, number, number, number, number] | [string, number, number, number, number, number, string];
 
-/** The bucket's fields as stored: a JSON array of [name, min, max, sum, count, last, lastKey]. */
-export const encodeFields = (fields: Map<string, FieldStats>): string =>
-  JSON.stringify([...fields].map(([name, s]): StoredField => [name, s.min, s.max, s.sum, s.count, s.last, s.lastKey]));
+/**
+ * The bucket's fields as stored, small because a window's read units are its items' bytes: a JSON
+ * array [lastKey, [[name, min, max, sum, count, last(, lastKey)], ...]], where a field's own lastKey
+ * is written only when it is not the bucket's (a field missing from the bucket's last reading).
+ */
+export const encodeFields = (fields: Map<string, FieldStats>): string => {
+  let lastKey = '';
+  for (const s of fields.values()) if (s.lastKey > lastKey) lastKey = s.lastKey;
+  const list = [...fields].map(([name, s]): StoredField => (s.lastKey === lastKey ? [name, s.min, s.max, s.sum, s.count, s.last] : [name, s.min, s.max, s.sum, s.count, s.last, s.lastKey]));
+  return JSON.stringify([lastKey, list]);
+};
 
 export const decodeFields = (text: unknown): Map<string, FieldStats> => {
   const fields = new Map<string, FieldStats>();
   if (typeof text !== 'string') return fields;
-  for (const [name, min, max, sum, count, last, lastKey] of JSON.parse(text) as StoredField[]) fields.set(name, { min, max, sum, count, last, lastKey });
+  const [lastKey, list] = JSON.parse(text) as [string, StoredField[]];
+  for (const [name, min, max, sum, count, last, own] of list) fields.set(name, { min, max, sum, count, last, lastKey: own ?? lastKey });
   return fields;
 };
 
