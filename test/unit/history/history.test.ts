@@ -20,6 +20,8 @@ import {
   streamHistory,
 } from '@serverless-iot-dashboard/shared';
 import type { ConnectionStore } from '@serverless-iot-dashboard/shared';
+import { validateClientFrame } from '@serverless-iot-dashboard/shared';
+import { loadEvent } from '../../helpers/events.js';
 
 const FRAME_LIMIT = 32 * 1024;
 
@@ -268,4 +270,19 @@ describe('history: the route checks scope and input before reading', () => {
     const refused = await handler(event({ deviceId: 'dev-9', since: 0, requestId: 'b' }) as never);
     expect(JSON.parse(refused.body!)).to.include({ type: 'error', code: 'forbidden', requestId: 'b' });
   });
+});
+
+describe('history: the events/ fixtures', () => {
+  for (const [name, days] of [
+    ['history', 300_000 / 86_400_000],
+    ['history-24h', 1],
+    ['history-continue', 1],
+    ['history-30d', 30],
+  ] as const) {
+    it(`events/${name}.json is a valid history request of ${days < 1 ? '5 minutes' : `${days} day(s)`}`, () => {
+      const frame = validateClientFrame(JSON.parse(loadEvent(name).body)) as { action: string; since: number; until: number };
+      expect(frame.action).to.equal('history');
+      expect(frame.until - frame.since).to.be.at.most(days * 86_400_000);
+    });
+  }
 });
