@@ -161,6 +161,17 @@ describe('history: streaming a reply', () => {
     expect(frames.at(-1).done).to.equal(true);
   });
 
+  it('downsamples raw readings instead when even minute buckets give fewer than maxPoints and the readings are few (a 20 Hz device over 5 minutes)', async () => {
+    const frames: any[] = [];
+    const points20Hz: HistoryPoint[] = Array.from({ length: 6000 }, (_, i) => ({ ts: 1000 + i * 50, data: { v: i === 3000 ? 999 : i % 10 } }));
+    const stats = await streamHistory(fakeHistory(points20Hz, 500), { deviceId: 'd', since: 0, until: 300_999, maxPoints: 2000 }, async (f) => void frames.push(JSON.parse(f)));
+    expect(stats).to.include({ resolution: 'raw', truncated: false });
+    const points = frames.flatMap((f) => f.points);
+    expect(points.length).to.be.within(1900, 2000);
+    expect(frames[0]).to.include({ resolution: 'raw', downsampled: true });
+    expect(Math.max(...points.map((p: { max: { v: number } }) => p.max.v))).to.equal(999);
+  });
+
   it('picks the level by the window: a 30-day window reads hours, 7 days ten minutes, 24 hours minutes', () => {
     const day = 86_400_000;
     expect(rollupLevelFor(0, 30 * day, 600).name).to.equal('1h');

@@ -8,6 +8,9 @@
  *   `maxPoints` buckets in the window (the finest, when none does), merged further into at most
  *   `maxPoints` points when the level gives more. A 30-day window reads 720 hour buckets, not
  *   2.6 million readings.
+ * - Raw readings downsampled while they stream when even minute buckets are too coarse and the
+ *   window holds few readings (at most RAW_DOWNSAMPLE_FACTOR × maxPoints): a 5-minute chart of a
+ *   20 Hz device, a 30-minute zoom.
  * - Bounded: a read budget (read units) and the invocation's deadline. A reply cut short says
  *   `truncated: true` and `next: {since}` (ask again from there), and like every reply it ends
  *   with `done: true`. Frames stay under 32 KB (../protocol/replyFrames.ts), each item under
@@ -26,9 +29,9 @@ import { createReplyFrameWriter } from '../protocol/replyFrames.js';
 import type { PostToConnection } from '../protocol/postToConnection.js';
 import { DAY_MS, ROLLUP_LEVELS, type RollupLevel, bucketStart, rawKeyRange, rollupPartition, timeKey } from './historyKeys.js';
 import { type RollupBucket, decodeFields, mergeBuckets, rollupPoint } from './rollups.js';
+import { type HistoryPoint, bucketWidth, createDownsampler } from './downsample.js';
 import { fitItem } from './fitPoint.js';
 
-export type { HistoryPoint } from './downsample.js';
 
 /** A stored reading as a history reply sends it: `ts` is the time it is stored at (README, "History"). */
 export interface RawPoint {
@@ -122,6 +125,10 @@ export interface HistoryBounds {
   now?: () => number;
 }
 
+// Raw readings are downsampled (not answered from buckets) when the finest level gives fewer than maxPoints buckets
+// and the window holds at most this many times maxPoints readings.
+export const RAW_DOWNSAMPLE_FACTOR = 4;
+
 // A request's default read budget: a 30-day window at maxPoints 5,000 reads about 40 units (bench/history.ts).
 export const DEFAULT_HISTORY_READ_BUDGET = 250;
 
@@ -153,7 +160,9 @@ export const streamHistory = async (
     }
   }
   let inside = 0;
+  let total = 0;
   for (const b of buckets) {
+    total += b.count;
     if (b.start >= since && b.start + level.ms - 1 <= until) inside += b.count;
   }
 
@@ -177,6 +186,37 @@ export const streamHistory = async (
   }
   const first = bucketStart(since, level);
   const span = Math.floor(until / level.ms) - first / level.ms + 1;
+
+  // A short window of many readings (a 5-minute chart of a 20 Hz device, a 30-minute zoom): even minute buckets give
+  // far fewer than maxPoints points, and the readings are few enough to read: downsample them instead.
+  if (!cut && span < maxPoints && total <= RAW_DOWNSAMPLE_FACTOR * maxPoints) {
+    const width = bucketWidth(since, until, maxPoints);
+    const sampler = createDownsampler(since, width);
+    const writer = createReplyFrameWriter(head({ resolution: 'raw', downsampled: true, bucketMs: width }), 'points', send);
+    let read = 0;
+    let points = 0;
+    let last: number | undefined;
+    const emit = async (point: HistoryPoint | undefined) => {
+      if (!point) return;
+      points++;
+      await writer.add(fitItem(point));
+    };
+    for await (const page of history.raw(deviceId, since, until, { tally })) {
+      for (const point of page) {
+        read++;
+        last = point.ts;
+        await emit(sampler.add(point));
+      }
+      if (spent()) {
+        cut = true;
+        break;
+      }
+    }
+    await emit(sampler.flush());
+    await writer.end(cut ? { truncated: true, next: { since: last ?? since } } : undefined);
+    return { read: buckets.length + read, points, frames: writer.frames, resolution: 'raw', truncated: cut };
+  }
+
   // Buckets of the level merged into groups of whole buckets, at most maxPoints groups.
   const groupMs = level.ms * Math.max(1, Math.ceil(span / maxPoints));
   const writer = createReplyFrameWriter(head({ resolution: level.name, downsampled: true, bucketMs: groupMs }), 'points', send);
