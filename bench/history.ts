@@ -31,6 +31,7 @@ import {
   timeKey,
 } from '@serverless-iot-dashboard/shared';
 import { startStack } from '../local/stack/stack.js';
+import { exportHistory } from '../scripts/historyExport.js';
 import { type Template, readTemplate, tableDefinitions } from '../scripts/template.js';
 import { batchPut, documentClient, dynamoClient, meter } from './dynamo.js';
 import { round } from './stats.js';
@@ -111,6 +112,21 @@ const rollupItems = (end: number, days: number): Record<string, unknown>[] => {
   return items;
 };
 
+export interface HistoryExportRow {
+  what: string;
+  resolution: string;
+  rows: number;
+  /** Readings in the window (the rows are buckets past 100,000). */
+  readings: number;
+  seconds: number;
+  rowsPerSec: number;
+  readingsPerSec: number;
+  csvMiB: number;
+  /** This process's RSS (the bench's own state included); the growth is what the export added. */
+  peakRssMiB: number;
+  rssGrowthMiB: number;
+}
+
 export interface HistoryWriteRow {
   mode: string;
   readings: number;
@@ -122,7 +138,7 @@ export interface HistoryWriteRow {
   dollarsPerMillionReadings: number;
 }
 
-export const runHistoryReads = async ({ dynamodb, plan, progress }: { dynamodb: string; plan: HistoryReadPlan; progress: (line: string) => void }): Promise<{ reads: HistoryReadRow[]; writes: HistoryWriteRow[] }> => {
+export const runHistoryReads = async ({ dynamodb, plan, progress }: { dynamodb: string; plan: HistoryReadPlan; progress: (line: string) => void }): Promise<{ reads: HistoryReadRow[]; writes: HistoryWriteRow[]; exports: HistoryExportRow[] }> => {
   const client = dynamoClient(dynamodb);
   try {
     const { logicalId: _id, ...definition } = tableDefinitions().find((t) => t.logicalId === 'HistoryTable')!;
@@ -221,8 +237,38 @@ export const runHistoryReads = async ({ dynamodb, plan, progress }: { dynamodb: 
         dollarsPerMillionReadings: round((writeUnits / n) * 0.625 + (readUnits / n) * 0.125, 2),
       });
     }
+    // Export: the raw day (or hour) and the whole range as rollup rows, into a sink that only counts bytes.
+    const exports: HistoryExportRow[] = [];
+    for (const [what, since] of [
+      [`export ${plan.rawHours} h raw`, end - plan.rawHours * 3_600_000],
+      [`export ${plan.days} d`, end - plan.days * 86_400_000],
+    ] as const) {
+      const history = createHistoryStore({ doc: documentClient(client), tableName, now: () => end });
+      let bytes = 0;
+      const rssBefore = process.memoryUsage().rss;
+      let peak = rssBefore;
+      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+      const t = performance.now();
+      const outcome = await exportHistory({ history, deviceId: DEVICE, since, until: end - 1, write: async (chunk) => void (bytes += chunk.length) });
+      const seconds = (performance.now() - t) / 1000;
+      clearInterval(sampler);
+      peak = Math.max(peak, process.memoryUsage().rss);
+      exports.push({
+        what,
+        resolution: outcome.resolution,
+        rows: outcome.rows,
+        readings: outcome.readings,
+        seconds: round(seconds, 2),
+        rowsPerSec: Math.round(outcome.rows / seconds),
+        readingsPerSec: Math.round(outcome.readings / seconds),
+        csvMiB: round(bytes / 2 ** 20, 1),
+        peakRssMiB: round(peak / 2 ** 20),
+        rssGrowthMiB: round((peak - rssBefore) / 2 ** 20),
+      });
+    }
+    for (const e of exports) progress(`[history] ${e.what}: ${e.rows} ${e.resolution} rows (${e.readings} readings) in ${e.seconds} s, ${e.rowsPerSec} rows/s (${e.readingsPerSec} readings/s), peak RSS ${e.peakRssMiB} MiB (+${e.rssGrowthMiB})`);
     for (const w of writes) progress(`[history] writes, ${w.mode}: ${w.writeUnitsPerReading} WCU/reading (${w.rollupWriteUnitsPerReading} for rollups), ${w.readUnitsPerReading} RCU/reading, $${w.dollarsPerMillionReadings} per million readings`);
-    return { reads: rows, writes };
+    return { reads: rows, writes, exports };
   } finally {
     client.destroy();
   }

@@ -16,7 +16,7 @@ import { type EndToEndPlan, type EndToEndRow, runEndToEnd } from './endToEnd.js'
 import { type FanoutPlan, type FanoutRow, runFanout } from './fanout.js';
 import { type HighRatePlan, type HighRateRow, runHighRate } from './highRate.js';
 import { DEFAULT_COALESCED, DEFAULT_SCENARIO, coalescedBreakEven } from './costModel.js';
-import { type HistoryBrowserPlan, type HistoryBrowserRow, type HistoryReadPlan, type HistoryReadRow, type HistoryWriteRow, runHistoryBrowser, runHistoryReads } from './history.js';
+import { type HistoryBrowserPlan, type HistoryBrowserRow, type HistoryReadPlan, type HistoryReadRow, type HistoryExportRow, type HistoryWriteRow, runHistoryBrowser, runHistoryReads } from './history.js';
 import type { GatewayInfo } from './gatewayProcess.js';
 import { type LookupPlan, type LookupRow, runLookup } from './lookup.js';
 import { type Child, spawnChild } from './processes.js';
@@ -82,11 +82,13 @@ interface Results {
   coldStart: Section<ColdStartRow>;
   endToEnd: Section<EndToEndRow>;
   highRate: Section<HighRateRow>;
-  /** The same run on a stack without history storage (no HistoryRule, no latest-reading write). */
+  /** The same run on a stack without history storage (no history or rollup writes, no latest-reading write). */
   endToEndNoHistory: Section<EndToEndRow>;
   historyReads: Section<HistoryReadRow>;
   /** Measured in the historyReads section: the rollups' write cost per reading. */
   historyWrites: Section<HistoryWriteRow>;
+  /** Measured in the historyReads section: npm run export's core over the loaded history. */
+  historyExports: Section<HistoryExportRow>;
   historyBrowser: Section<HistoryBrowserRow>;
 }
 
@@ -218,6 +220,18 @@ const historyWriteColumns: Column<HistoryWriteRow>[] = [
   { title: '$ per million readings', value: (r) => r.dollarsPerMillionReadings },
 ];
 
+const historyExportColumns: Column<HistoryExportRow>[] = [
+  { title: 'export', value: (r) => r.what },
+  { title: 'resolution', value: (r) => r.resolution },
+  { title: 'rows', value: (r) => r.rows },
+  { title: 'readings', value: (r) => r.readings },
+  { title: 's', value: (r) => r.seconds },
+  { title: 'rows/s', value: (r) => r.rowsPerSec },
+  { title: 'readings/s', value: (r) => r.readingsPerSec },
+  { title: 'CSV MiB', value: (r) => r.csvMiB },
+  { title: 'peak RSS MiB', value: (r) => `${r.peakRssMiB} (+${r.rssGrowthMiB})` },
+];
+
 const historyBrowserColumns: Column<HistoryBrowserRow>[] = [
   { title: 'figure', value: (r) => r.figure },
   { title: 'value', value: (r) => `${r.value} ${r.unit}` },
@@ -332,6 +346,7 @@ const main = async () => {
     endToEndNoHistory: [],
     historyReads: [],
     historyWrites: [],
+    historyExports: [],
     historyBrowser: [],
   };
   progress(`npm run bench${quick ? ' -- --quick' : ''}: ${results.machine.cpus} CPUs, Node ${process.version}, load ${(results.machine.loadAverageAtStart as number[]).join(' ')}`);
@@ -347,6 +362,7 @@ const main = async () => {
         const history = await section('historyReads', async () => [await runHistoryReads({ dynamodb: gateway.info.urls.dynamodb, plan: plan.historyReads, progress })]);
         results.historyReads = Array.isArray(history) ? history[0]!.reads : history;
         results.historyWrites = Array.isArray(history) ? history[0]!.writes : history;
+        results.historyExports = Array.isArray(history) ? history[0]!.exports : history;
       });
     } else for (const name of sharedStack) results[name] = SKIPPED;
   } catch (error) {
@@ -379,9 +395,10 @@ const main = async () => {
   printSection('Lookup: the recipients of one message to one device', results.lookup, lookupColumns);
   printSection('Cold start: median import of the built handler in a fresh process, layer included', results.coldStart, coldStartColumns);
   printSection('End to end: MQTT publish → WebSocket receipt through the local stack', results.endToEnd, endToEndColumns);
-  printSection('End to end with history storage off (no HistoryRule, no latest-reading write): the same run', results.endToEndNoHistory, endToEndColumns);
+  printSection('End to end with history storage off (no history or rollup writes, no latest-reading write): the same run', results.endToEndNoHistory, endToEndColumns);
   printSection('History reads: one device, the read units of each read (dynalite reports DynamoDB’s 4 KB rule)', results.historyReads, historyReadColumns);
   printSection('History writes: the reading and its rollups through the history writer (dynalite reports DynamoDB’s 1 KB rule)', results.historyWrites, historyWriteColumns);
+  printSection('History export (npm run export): CSV of one device into a counting sink', results.historyExports, historyExportColumns);
   printSection('History in Chromium (in-process stack)', results.historyBrowser, historyBrowserColumns);
   printSection('High-rate devices: every reading to every dashboard on *, direct vs coalesced (issue 15; direct at a lower rate)', results.highRate, highRateColumns);
   console.log('\nTargets (issues 6 and 11, and [15] issue 15):');
