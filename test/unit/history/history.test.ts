@@ -11,6 +11,7 @@ import {
   type RollupSource,
   ROLLUP_LEVELS,
   bucketStart,
+  createDevicesRoute,
   createHistoryRoute,
   foldReadings,
   rawSortKey,
@@ -280,6 +281,28 @@ describe('history: the route checks scope and input before reading', () => {
     ]);
     const refused = await handler(event({ deviceId: 'dev-9', since: 0, requestId: 'b' }) as never);
     expect(JSON.parse(refused.body!)).to.include({ type: 'error', code: 'forbidden', requestId: 'b' });
+  });
+});
+
+describe('devices: the route limits each token holder', () => {
+  it('refuses a token holder past its rate with rate_limited, reading and posting nothing', async () => {
+    let reads = 0;
+    const devices = {
+      usage: { requests: 0, readUnits: 0 },
+      recordLatest: async () => true,
+      latest: async () => (reads++, []),
+      async *all() {
+        reads++;
+      },
+    };
+    const posted: string[] = [];
+    const store = { getConnection: async () => ({ connectionId: 'c1', sub: 'bob', scope: ALL_DEVICES, publish: false, devices: ['*'], connectedAt: 0, expiresAt: 0 }) } as unknown as ConnectionStore;
+    const limiter = Object.assign(async () => ({ allowed: false, retryAfterMs: 1000 }), { perMinute: 60, burst: 20 });
+    const handler = createDevicesRoute({ store, devices, post: async (_c, body) => void posted.push(body), log: { info() {} } as never, limiter });
+    const result = await handler({ requestContext: { connectionId: 'c1', eventType: 'MESSAGE', routeKey: 'devices' } as never, frame: { action: 'devices', requestId: 'd' } } as never);
+    expect(JSON.parse(result.body!)).to.include({ type: 'error', code: 'rate_limited', requestId: 'd' });
+    expect(reads).to.equal(0);
+    expect(posted).to.deep.equal([]);
   });
 });
 
