@@ -273,6 +273,7 @@ const verdicts = (results: Results): string[] => {
   const browser = rowsOf(results.historyBrowser);
   const firstPaint = browser.find((r) => r.figure === 'first paint');
   const reconnect = browser.find((r) => r.figure === 'gap-free reconnect');
+  const zoom = browser.find((r) => r.figure === 'zoom to raw');
   const cpuKnown = cpuRatios.filter((c) => c.r !== undefined);
   const high = rowsOf(results.highRate);
   const direct = high.find((r) => r.mode === 'direct');
@@ -304,6 +305,7 @@ const verdicts = (results: Results): string[] => {
     `ours ≥ 5x seed deliveries/s at 1,000 connections: ${x(speedup)} (${row('ours', 1_000)?.deliveriesPerSec ?? '-'} vs ${row('seed', 1_000)?.deliveriesPerSec ?? '-'}/s; raw-post, the limit here, is ${x(ceiling)} the seed) → ${verdict(speedup === undefined ? undefined : speedup >= 5)}`,
     `lookup: ours ≥ 50x fewer read units than seed: ${x(fewer)} billed (${ours?.billedReadUnitsPerMessage ?? '-'} vs ${seed?.billedReadUnitsPerMessage ?? '-'} RCU; ${x(fewerReported)} as dynalite reports); against the seed's own one-attribute table ${x(fewerOwnTable)} → ${verdict(fewer === undefined ? undefined : fewer >= 50)}`,
     `history: live path p50/p99 with history on within 10 % of off: ${on?.p50Ms ?? '-'}/${on?.p99Ms ?? '-'} ms vs ${off?.p50Ms ?? '-'}/${off?.p99Ms ?? '-'} ms (${x(p50)} / ${x(p99)}) → ${verdict(p50 === undefined || p99 === undefined ? undefined : p50 <= 1.1 && p99 <= 1.1)}`,
+    `[21] zoom from a 7 d view to raw points on every chart ≤ 500 ms: ${zoom ? `${zoom.value} ms (${zoom.detail})` : '-'} → ${verdict(zoom ? zoom.value <= 500 : undefined)}`,
     `history: first paint of 3 devices × 5 min ≤ 1 s: ${firstPaint ? `${firstPaint.value} ms` : '-'} → ${verdict(firstPaint ? firstPaint.value <= 1000 : undefined)}`,
     `history: gap-free reconnect: ${reconnect ? reconnect.detail : '-'} → ${verdict(reconnect ? reconnect.value === 0 && !/gaps shown: true/.test(reconnect.detail) && /duplicates (\S*) → \1;/.test(reconnect.detail) : undefined)}`,
     `history: read units: ${reads.map((r) => `${r.read} ${r.billedReadUnits} RCU`).join('; ') || '-'}`,
