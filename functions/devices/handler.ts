@@ -18,8 +18,8 @@ const config = {
   endpoint: requireEnv('WEBSOCKET_ENDPOINT'),
   region: requireEnv('AWS_REGION'),
   // Per token holder (sub), across its connections: HistoryRatePerMinute / HistoryBurst in template.yaml.
-  ratePerMinute: intEnv('DEVICES_RATE_PER_MINUTE', 60),
-  burst: intEnv('DEVICES_BURST', 20),
+  ratePerMinute: intEnv('DEVICES_RATE_PER_MINUTE', 600),
+  burst: intEnv('DEVICES_BURST', 200),
 };
 
 const doc = createDocumentClient();

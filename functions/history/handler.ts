@@ -17,8 +17,8 @@ const config = {
   historyTableName: requireEnv('HISTORY_TABLE_NAME'),
   retentionDays: intEnv('HISTORY_RETENTION_DAYS', 7),
   // Per token holder (sub), across its connections: HistoryRatePerMinute / HistoryBurst in template.yaml.
-  ratePerMinute: intEnv('HISTORY_RATE_PER_MINUTE', 60),
-  burst: intEnv('HISTORY_BURST', 20),
+  ratePerMinute: intEnv('HISTORY_RATE_PER_MINUTE', 600),
+  burst: intEnv('HISTORY_BURST', 200),
   // Read units one reply may spend (the reply says truncated past it).
   readBudget: intEnv('HISTORY_READ_BUDGET', 250),
   endpoint: requireEnv('WEBSOCKET_ENDPOINT'),
