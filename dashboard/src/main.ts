@@ -3,7 +3,7 @@
  * decided without a DOM lives in the modules beside this one, with tests.
  */
 import { Backoff } from './backoff.js';
-import { RangeView } from './charts/rangeView.js';
+import { RangeView, seedPoints } from './charts/rangeView.js';
 import { type DashboardConfig, type FileConfig, HEARTBEAT_MS, addressWithoutToken, connectUrl, parseFileConfig, resolveConfig, tokenScope } from './config.js';
 import { type ConnectionStatus, LiveConnection, type SocketLike } from './connection.js';
 import { displayUrl, formatAgo, formatClock, formatMs, formatRate } from './format.js';
@@ -70,7 +70,11 @@ class Dashboard {
   /** Signed out: the page shows Sign in and stops drawing. */
   private ended = false;
   /** The page's time range and each device's range charts (dashboard/src/charts/). */
-  private readonly range = new RangeView({ send: (frame) => this.connection.send(frame as never), isOpen: () => this.connection.isOpen });
+  private readonly range = new RangeView({
+    send: (frame) => this.connection.send(frame as never),
+    isOpen: () => this.connection.isOpen,
+    seed: (deviceId) => seedPoints(this.model.store.device(deviceId)),
+  });
 
   constructor(
     private readonly config: DashboardConfig,

@@ -32,6 +32,14 @@ describe('dashboard range series', () => {
     expect(series.csv()).to.equal('resolution,time,ts,v_min,v_max,v_last\r\n1m,1970-01-01T00:00:00.000Z,0,1,90,2\r\n');
   });
 
+  it('draws a reading once when it comes both from the live chart (no id) and with its id', () => {
+    const series = new RangeSeries('d');
+    series.replace([{ ts: 10, data: { v: 1 } }], 'raw');
+    expect(series.addLive({ ts: 10, data: { v: 1, seq: 4 }, id: 'a' })).to.equal(false);
+    expect(series.addLive({ ts: 10, data: { v: 2 }, id: 'b' })).to.equal(true);
+    expect(series.columns('v').y).to.deep.equal([1, 2]);
+  });
+
   it('extends with live readings in time order, drops a repeated id, and trims what scrolled out', () => {
     const series = new RangeSeries('d');
     series.replace([{ ts: 10, data: { v: 1 }, id: 'a' }], 'raw');

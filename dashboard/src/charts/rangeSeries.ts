@@ -62,9 +62,13 @@ export class RangeSeries {
     this.version++;
   }
 
-  /** A live reading; one already drawn (same id) is not drawn twice. */
+  /**
+   * A live reading; one already drawn is not drawn twice: the same id, or (when one of the two has no id, as the
+   * live chart's points do) the same time and the same numbers.
+   */
   addLive(point: RangePoint): boolean {
     if (point.id && this.ids.has(point.id)) return false;
+    if (this.sameAtTime(point)) return false;
     this.insert(point);
     this.version++;
     return true;
@@ -149,6 +153,29 @@ export class RangeSeries {
       lines.push(row.map(csvField).join(','));
     }
     return `${lines.join('\r\n')}\r\n`;
+  }
+
+  private sameAtTime(p: RangePoint): boolean {
+    let i = this.lowerBound(p.ts);
+    for (; i < this.points.length && this.points[i]!.ts === p.ts; i++) {
+      const held = this.points[i]!;
+      if (held.id && p.id) continue;
+      // The numbers both carry (the live chart's points have no counters) are all equal.
+      const common = Object.entries(p.data).filter(([name, v]) => isNumber(v) && Object.hasOwn(held.data, name));
+      if (common.length > 0 && common.every(([name, v]) => own(held.data, name) === v)) return true;
+    }
+    return false;
+  }
+
+  private lowerBound(ts: number): number {
+    let lo = 0;
+    let hi = this.points.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.points[mid]!.ts < ts) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   private insert(p: RangePoint): void {

@@ -21,6 +21,11 @@ export interface RangeViewOptions {
   /** The page's address: read at start, rewritten on every range change (history.replaceState). */
   address?: { search: () => string; replace: (search: string) => void };
   maxPoints?: number;
+  /**
+   * Live (the default range), the page's gap-fill already asks for each device's last minutes: the range charts
+   * start from what it holds (`seed`) and take its replies as they come, instead of asking a second time.
+   */
+  seed?: (deviceId: string) => RangePoint[];
 }
 
 interface Pending {
@@ -96,7 +101,15 @@ export class RangeView {
     });
     container.append(charts.root);
     this.devices.set(deviceId, { series, charts, generation: 0 });
-    if (this.options.isOpen()) this.request(deviceId);
+    if (this.followsGapFill()) {
+      series.replace(this.options.seed!(deviceId), 'raw');
+      this.queueDraw();
+    } else if (this.options.isOpen()) this.request(deviceId);
+  }
+
+  /** The default live range, with a seed: the gap-fill's history serves the range charts too. */
+  private followsGapFill(): boolean {
+    return this.options.seed !== undefined && sameRange(this.range, LIVE);
   }
 
   detach(deviceId: string): void {
@@ -114,8 +127,9 @@ export class RangeView {
     for (const deviceId of this.devices.keys()) this.request(deviceId);
   }
 
-  /** The socket opened (or reopened): every device's range again. */
+  /** The socket opened (or reopened): every device's range again (live: the gap-fill asks, and its replies come here too). */
   onOpen(): void {
+    if (this.followsGapFill()) return;
     for (const deviceId of this.devices.keys()) this.request(deviceId);
   }
 
@@ -142,6 +156,11 @@ export class RangeView {
       }
       return true;
     }
+    if (frame.type === 'history' && this.followsGapFill() && typeof frame.deviceId === 'string' && Array.isArray(frame.points)) {
+      // The gap-fill's reply (its own request): its points extend the live range charts as well.
+      for (const point of frame.points) if (isObject(point)) this.live({ ...point, deviceId: frame.deviceId });
+      return false;
+    }
     if (!includesNow(this.range, this.now())) return false;
     if (frame.type === 'telemetry') this.live(frame);
     if (frame.type === 'telemetry-batch' && Array.isArray(frame.readings)) for (const reading of frame.readings) if (isObject(reading)) this.live(reading);
@@ -151,7 +170,13 @@ export class RangeView {
   private live(reading: Record<string, unknown>): void {
     const device = typeof reading.deviceId === 'string' ? this.devices.get(reading.deviceId) : undefined;
     if (!device || typeof reading.ts !== 'number' || !isObject(reading.data)) return;
-    device.series.addLive({ ts: reading.ts, data: reading.data, ...(typeof reading.id === 'string' ? { id: reading.id } : {}) });
+    device.series.addLive({
+      ts: reading.ts,
+      data: reading.data,
+      ...(typeof reading.id === 'string' ? { id: reading.id } : {}),
+      ...(isObject(reading.min) ? { min: reading.min as Record<string, number> } : {}),
+      ...(isObject(reading.max) ? { max: reading.max as Record<string, number> } : {}),
+    });
     this.queueDraw();
   }
 
@@ -230,3 +255,16 @@ export class RangeView {
     setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
   }
 }
+
+/** The live chart's points of a device (its numeric fields), as range points: what the gap-fill has fetched so far. */
+export const seedPoints = (device: { fields: string[]; x: number[]; y: (number | null)[][] } | undefined): RangePoint[] => {
+  if (!device) return [];
+  return device.x.map((ts, i) => {
+    const data: Record<string, unknown> = {};
+    device.fields.forEach((field, f) => {
+      const value = device.y[f]?.[i];
+      if (value !== null && value !== undefined) Object.defineProperty(data, field, { value, enumerable: true, writable: true, configurable: true });
+    });
+    return { ts, data };
+  });
+};
