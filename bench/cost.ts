@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { historyWriteCosts } from './historyCost.js';
 import { type CoalescedSettings, DEFAULT_COALESCED, DEFAULT_SCENARIO, ENGINES, type Engine, type Estimate, type Scenario, coalescedBreakEven, estimate, estimateCoalesced } from './costModel.js';
 
 const usd = (n: number) => `$${n < 100 ? n.toFixed(2) : Math.round(n).toLocaleString('en-US')}`;
@@ -17,7 +18,7 @@ const measuredEngines = (): Record<'ours' | 'seed', Engine> => {
   if (!existsSync(file)) return engines;
   const results = JSON.parse(readFileSync(file, 'utf8')) as { fanout?: { impl: string; connections: number; cpuMicrosPerDelivery: number }[] };
   for (const impl of ['ours', 'seed'] as const) {
-    const rows = (results.fanout ?? []).filter((r) => r.impl === impl).sort((a, b) => b.connections - a.connections);
+    const rows = (Array.isArray(results.fanout) ? results.fanout : []).filter((r) => r.impl === impl).sort((a, b) => b.connections - a.connections);
     if (rows[0]?.cpuMicrosPerDelivery) engines[impl].cpuMicrosPerDelivery = rows[0].cpuMicrosPerDelivery;
   }
   return engines;
@@ -93,6 +94,15 @@ const main = () => {
     for (const e of rows) for (const limit of e.limits) console.log(`! ${e.engine}: ${limit}`);
     console.log(`  coalesced: ${batch.batchesPerSecond.toFixed(1)} batches/s of ${batch.readingsPerBatch.toFixed(0)} readings (BatchSize ${coalesced.batchSize}, window ${coalesced.windowSeconds} s, ${coalesced.pollers} pollers)\n`);
   }
+  // History (ADR 008): the reading, its rollup buckets and the latest reading, per million readings stored.
+  const readingsPerMonth = scenario.ratePerSecond * 86_400 * 30;
+  for (const h of historyWriteCosts()) {
+    console.log(
+      `history, ${h.mode}: ${h.writeUnitsPerReading} + ${h.latestWriteUnitsPerReading} write units (${h.rollupWriteUnitsPerReading} for rollups) and ${h.readUnitsPerReading} read units per reading: ` +
+        `${usd(h.dollarsPerMillionReadings)} per million readings, ${usd((readingsPerMonth / 1e6) * h.dollarsPerMillionReadings)} per month at ${scenario.ratePerSecond} msg/s${h.measured ? '' : ' (figures of ADR 008; npm run bench measures them)'}`,
+    );
+  }
+  console.log('');
   const breakEven = coalescedBreakEven(scenario, engines.ours, coalesced);
   console.log(
     breakEven === undefined

@@ -16,7 +16,7 @@ import { type EndToEndPlan, type EndToEndRow, runEndToEnd } from './endToEnd.js'
 import { type FanoutPlan, type FanoutRow, runFanout } from './fanout.js';
 import { type HighRatePlan, type HighRateRow, runHighRate } from './highRate.js';
 import { DEFAULT_COALESCED, DEFAULT_SCENARIO, coalescedBreakEven } from './costModel.js';
-import { type HistoryBrowserPlan, type HistoryBrowserRow, type HistoryReadPlan, type HistoryReadRow, runHistoryBrowser, runHistoryReads } from './history.js';
+import { type HistoryBrowserPlan, type HistoryBrowserRow, type HistoryReadPlan, type HistoryReadRow, type HistoryExportRow, type HistoryWriteRow, runHistoryBrowser, runHistoryReads } from './history.js';
 import type { GatewayInfo } from './gatewayProcess.js';
 import { type LookupPlan, type LookupRow, runLookup } from './lookup.js';
 import { type Child, spawnChild } from './processes.js';
@@ -53,7 +53,7 @@ const PLANS: Record<'full' | 'quick', Plan> = {
     endToEnd: { sizes: [100, 1_000], ratePerSec: 10, seconds: 5 },
     // The issue's scenario: 100 devices × 10 readings/s to 100 dashboards on *, for 30 s.
     highRate: { dashboards: 100, devices: 100, ratePerDevice: 10, seconds: 30, directRatePerDevice: 0.2, directSeconds: 15 },
-    historyReads: { hours: 24 },
+    historyReads: { days: 30, rawHours: 24, writeReadings: 600 },
     historyBrowser: { devices: 3, backfillMinutes: 5, dropSeconds: 30 },
   },
   quick: {
@@ -67,7 +67,7 @@ const PLANS: Record<'full' | 'quick', Plan> = {
     },
     endToEnd: { sizes: [100], ratePerSec: 10, seconds: 3 },
     highRate: { dashboards: 20, devices: 20, ratePerDevice: 5, seconds: 4, directRatePerDevice: 0.5, directSeconds: 3 },
-    historyReads: { hours: 1 },
+    historyReads: { days: 2, rawHours: 1, writeReadings: 120 },
     historyBrowser: { devices: 3, backfillMinutes: 5, dropSeconds: 5 },
   },
 };
@@ -84,9 +84,13 @@ interface Results {
   coldStart: Section<ColdStartRow>;
   endToEnd: Section<EndToEndRow>;
   highRate: Section<HighRateRow>;
-  /** The same run on a stack without history storage (no HistoryRule, no latest-reading write). */
+  /** The same run on a stack without history storage (no history or rollup writes, no latest-reading write). */
   endToEndNoHistory: Section<EndToEndRow>;
   historyReads: Section<HistoryReadRow>;
+  /** Measured in the historyReads section: the rollups' write cost per reading. */
+  historyWrites: Section<HistoryWriteRow>;
+  /** Measured in the historyReads section: npm run export's core over the loaded history. */
+  historyExports: Section<HistoryExportRow>;
   historyBrowser: Section<HistoryBrowserRow>;
 }
 
@@ -198,13 +202,36 @@ const highRateColumns: Column<HighRateRow>[] = [
 
 const historyReadColumns: Column<HistoryReadRow>[] = [
   { title: 'read', value: (r) => r.read },
-  { title: 'readings read', value: (r) => r.window },
+  { title: 'readings in window', value: (r) => r.window },
+  { title: 'items read', value: (r) => r.itemsRead },
   { title: 'points sent', value: (r) => r.points },
-  { title: 'downsampled', value: (r) => (r.downsampled ? 'yes' : 'no') },
+  { title: 'resolution', value: (r) => r.resolution },
   { title: 'DDB requests', value: (r) => r.ddbRequests },
   { title: 'RCU (reported)', value: (r) => r.readUnits },
   { title: 'RCU (billed)', value: (r) => r.billedReadUnits },
-  { title: 'ms', value: (r) => r.ms },
+  { title: 'ms to done', value: (r) => `${r.ms}${r.extrapolated ? ' (scaled)' : ''}` },
+];
+
+const historyWriteColumns: Column<HistoryWriteRow>[] = [
+  { title: 'mode', value: (r) => r.mode },
+  { title: 'readings', value: (r) => r.readings },
+  { title: 'WCU/reading', value: (r) => r.writeUnitsPerReading },
+  { title: 'rollup WCU/reading', value: (r) => r.rollupWriteUnitsPerReading },
+  { title: 'RCU/reading', value: (r) => r.readUnitsPerReading },
+  { title: 'requests/reading', value: (r) => r.requestsPerReading },
+  { title: '$ per million readings', value: (r) => r.dollarsPerMillionReadings },
+];
+
+const historyExportColumns: Column<HistoryExportRow>[] = [
+  { title: 'export', value: (r) => r.what },
+  { title: 'resolution', value: (r) => r.resolution },
+  { title: 'rows', value: (r) => r.rows },
+  { title: 'readings', value: (r) => r.readings },
+  { title: 's', value: (r) => r.seconds },
+  { title: 'rows/s', value: (r) => r.rowsPerSec },
+  { title: 'readings/s', value: (r) => r.readingsPerSec },
+  { title: 'CSV MiB', value: (r) => r.csvMiB },
+  { title: 'peak RSS MiB', value: (r) => `${r.peakRssMiB} (+${r.rssGrowthMiB})` },
 ];
 
 const historyBrowserColumns: Column<HistoryBrowserRow>[] = [
@@ -255,9 +282,12 @@ const verdicts = (results: Results): string[] => {
   const p50 = ratio(on?.p50Ms, off?.p50Ms);
   const p99 = ratio(on?.p99Ms, off?.p99Ms);
   const reads = rowsOf(results.historyReads);
+  const windowReads = reads.filter((r) => r.read.endsWith('at maxPoints 600'));
+  const thirtyDays = windowReads.find((r) => r.read.startsWith('30 d'));
   const browser = rowsOf(results.historyBrowser);
   const firstPaint = browser.find((r) => r.figure === 'first paint');
   const reconnect = browser.find((r) => r.figure === 'gap-free reconnect');
+  const zoom = browser.find((r) => r.figure === 'zoom to raw');
   const cpuKnown = cpuRatios.filter((c) => c.r !== undefined);
   const high = rowsOf(results.highRate);
   const direct = high.find((r) => r.mode === 'direct');
@@ -289,9 +319,12 @@ const verdicts = (results: Results): string[] => {
     `ours ≥ 5x seed deliveries/s at 1,000 connections: ${x(speedup)} (${row('ours', 1_000)?.deliveriesPerSec ?? '-'} vs ${row('seed', 1_000)?.deliveriesPerSec ?? '-'}/s; raw-post, the limit here, is ${x(ceiling)} the seed) → ${verdict(speedup === undefined ? undefined : speedup >= 5)}`,
     `lookup: ours ≥ 50x fewer read units than seed: ${x(fewer)} billed (${ours?.billedReadUnitsPerMessage ?? '-'} vs ${seed?.billedReadUnitsPerMessage ?? '-'} RCU; ${x(fewerReported)} as dynalite reports); against the seed's own one-attribute table ${x(fewerOwnTable)} → ${verdict(fewer === undefined ? undefined : fewer >= 50)}`,
     `history: live path p50/p99 with history on within 10 % of off: ${on?.p50Ms ?? '-'}/${on?.p99Ms ?? '-'} ms vs ${off?.p50Ms ?? '-'}/${off?.p99Ms ?? '-'} ms (${x(p50)} / ${x(p99)}) → ${verdict(p50 === undefined || p99 === undefined ? undefined : p50 <= 1.1 && p99 <= 1.1)}`,
+    `[21] zoom from a 7 d view to raw points on every chart ≤ 500 ms: ${zoom ? `${zoom.value} ms (${zoom.detail})` : '-'} → ${verdict(zoom ? zoom.value <= 500 : undefined)}`,
     `history: first paint of 3 devices × 5 min ≤ 1 s: ${firstPaint ? `${firstPaint.value} ms` : '-'} → ${verdict(firstPaint ? firstPaint.value <= 1000 : undefined)}`,
     `history: gap-free reconnect: ${reconnect ? reconnect.detail : '-'} → ${verdict(reconnect ? reconnect.value === 0 && !/gaps shown: true/.test(reconnect.detail) && /duplicates (\S*) → \1;/.test(reconnect.detail) : undefined)}`,
     `history: read units: ${reads.map((r) => `${r.read} ${r.billedReadUnits} RCU`).join('; ') || '-'}`,
+    `[21] every window at maxPoints 600 ≤ 100 RCU: ${windowReads.map((r) => `${r.read.split(' ')[0]}${r.read.split(' ')[1]} ${r.billedReadUnits}`).join(', ') || '-'} → ${verdict(windowReads.length ? windowReads.every((r) => r.billedReadUnits <= 100) : undefined)}`,
+    `[21] 30 d window done ≤ 500 ms locally: ${thirtyDays ? `${thirtyDays.ms} ms` : '-'} → ${verdict(thirtyDays ? thirtyDays.ms <= 500 : undefined)}`,
     `TelemetryFunction import ≤ 60 ms: median ${telemetry?.importMs ?? '-'} ms (fastest ${telemetry?.importMsMin ?? '-'} ms; ${telemetry?.importMsWithSourceMaps ?? '-'} ms with the template's --enable-source-maps) → ${verdict(telemetry ? telemetry.importMs <= 60 : undefined)}`,
   ];
 };
@@ -328,6 +361,8 @@ const main = async () => {
     highRate: [],
     endToEndNoHistory: [],
     historyReads: [],
+    historyWrites: [],
+    historyExports: [],
     historyBrowser: [],
   };
   progress(`npm run bench${quick ? ' -- --quick' : ''}: ${results.machine.cpus} CPUs, Node ${process.version}, load ${(results.machine.loadAverageAtStart as number[]).join(' ')}`);
@@ -340,7 +375,10 @@ const main = async () => {
       await withStack(async (gateway, clients) => {
         results.lookup = await section('lookup', () => runLookup({ dynamodb: gateway.info.urls.dynamodb, plan: plan.lookup, progress }));
         results.fanout = await section('fanout', () => runFanout({ gateway, clients, plan: plan.fanout, progress }));
-        results.historyReads = await section('historyReads', () => runHistoryReads({ dynamodb: gateway.info.urls.dynamodb, plan: plan.historyReads, progress }));
+        const history = await section('historyReads', async () => [await runHistoryReads({ dynamodb: gateway.info.urls.dynamodb, plan: plan.historyReads, progress })]);
+        results.historyReads = Array.isArray(history) ? history[0]!.reads : history;
+        results.historyWrites = Array.isArray(history) ? history[0]!.writes : history;
+        results.historyExports = Array.isArray(history) ? history[0]!.exports : history;
       });
     } else for (const name of sharedStack) results[name] = SKIPPED;
   } catch (error) {
@@ -386,8 +424,10 @@ const main = async () => {
   printSection('Lookup: the recipients of one message to one device', results.lookup, lookupColumns);
   printSection('Cold start: median import of the built handler in a fresh process, layer included', results.coldStart, coldStartColumns);
   printSection('End to end: MQTT publish → WebSocket receipt through the local stack', results.endToEnd, endToEndColumns);
-  printSection('End to end with history storage off (no HistoryRule, no latest-reading write): the same run', results.endToEndNoHistory, endToEndColumns);
+  printSection('End to end with history storage off (no history or rollup writes, no latest-reading write): the same run', results.endToEndNoHistory, endToEndColumns);
   printSection('History reads: one device, the read units of each read (dynalite reports DynamoDB’s 4 KB rule)', results.historyReads, historyReadColumns);
+  printSection('History writes: the reading and its rollups through the history writer (dynalite reports DynamoDB’s 1 KB rule)', results.historyWrites, historyWriteColumns);
+  printSection('History export (npm run export): CSV of one device into a counting sink', results.historyExports, historyExportColumns);
   printSection('History in Chromium (in-process stack)', results.historyBrowser, historyBrowserColumns);
   printSection('High-rate devices: every reading to every dashboard on *, direct vs coalesced (issue 15; direct at a lower rate)', results.highRate, highRateColumns);
   printSection('Latency under FAULTS=post:429:0.2,post:500:0.05: publish → receipt, by the local asynchronous concurrency (issue 24)', faultLatency, faultLatencyColumns);

@@ -3,6 +3,7 @@
  * decided without a DOM lives in the modules beside this one, with tests.
  */
 import { Backoff } from './backoff.js';
+import { RangeView, seedPoints } from './charts/rangeView.js';
 import { type DashboardConfig, type FileConfig, HEARTBEAT_MS, addressWithoutToken, connectUrl, parseFileConfig, resolveConfig, tokenScope } from './config.js';
 import { type ConnectionStatus, LiveConnection, type SocketLike } from './connection.js';
 import { displayUrl, formatAgo, formatClock, formatMs, formatRate } from './format.js';
@@ -68,6 +69,12 @@ class Dashboard {
   private readonly keeper: SessionKeeper | undefined;
   /** Signed out: the page shows Sign in and stops drawing. */
   private ended = false;
+  /** The page's time range and each device's range charts (dashboard/src/charts/). */
+  private readonly range = new RangeView({
+    send: (frame) => this.connection.send(frame as never),
+    isOpen: () => this.connection.isOpen,
+    seed: (deviceId) => seedPoints(this.model.store.device(deviceId)),
+  });
 
   constructor(
     private readonly config: DashboardConfig,
@@ -100,6 +107,7 @@ class Dashboard {
         // newest point, which also covers devices that the new socket subscribes after it opens.
         const fill = renewed ? this.model.history.resync(Date.now()) : this.model.history.onOpen();
         for (const frame of fill) this.connection.send(frame);
+        this.range.onOpen();
         this.pump();
         this.queueRender();
       },
@@ -124,6 +132,7 @@ class Dashboard {
   }
 
   start(): void {
+    ui.list.before(this.range.bar);
     setText(ui.endpoint, displayUrl(this.config.url));
     ui.endpoint.title = `from ${this.config.source}${this.config.token ? ', with a token' : ''}`;
     const windowText = this.config.windowMs % 60_000 === 0 ? `${this.config.windowMs / 60_000} min` : formatMs(this.config.windowMs);
@@ -222,6 +231,7 @@ class Dashboard {
   }
 
   private onFrame(text: unknown): void {
+    if (this.range.onFrame(text)) return;
     const outcome = this.model.receive(text, Date.now());
     if (outcome.kind === 'subscription') this.pump();
     if (outcome.kind === 'snapshot') for (const request of outcome.requests) this.connection.send(request);
@@ -271,6 +281,7 @@ class Dashboard {
         card = new DeviceCard(id, (deviceId) => this.onToggle(deviceId));
         this.cards.set(id, card);
         ui.list.insertBefore(card.root, ui.list.children[index] ?? null);
+        this.range.attach(id, card.root);
         this.visibility.observe(card.root);
       }
       card.update(this.model.store.device(id), this.deviceState(id, now), now);

@@ -1,6 +1,7 @@
 /** FanoutMode=coalesced: the SQS event source mapping's target; fans each batch of readings out as telemetry-batch frames. */
 import {
   createDevicesStore,
+  createHistoryWriter,
   createDocumentClient,
   createFanOutClients,
   createRecipientCache,
@@ -15,6 +16,8 @@ const config = {
   ...fanOutConfigFromEnv(),
   // Each device's latest reading (the snapshot frame); unset, none is kept.
   devicesTableName: process.env.DEVICES_TABLE_NAME || undefined,
+  // Every reading and its rollups (docs/decisions/008-rollups.md); unset, none are kept.
+  historyTableName: process.env.HISTORY_TABLE_NAME || undefined,
   retentionDays: intEnv('HISTORY_RETENTION_DAYS', 7),
 };
 
@@ -23,10 +26,11 @@ const { store, counter, post, doc } = createFanOutClients(config);
 // One lookup per batch for all its devices, cached across warm invocations (recipientCache.ts).
 const recipients = createRecipientCache({ doc, tableName: config.tableName });
 
-const devices = config.devicesTableName
-  ? createDevicesStore({ doc: createDocumentClient(undefined, { allowImpreciseNumbers: true }), tableName: config.devicesTableName, retentionDays: config.retentionDays })
-  : undefined;
+// Device data is stored as sent: numbers past 2^53 too.
+const dataDoc = config.devicesTableName || config.historyTableName ? createDocumentClient(undefined, { allowImpreciseNumbers: true }) : undefined;
+const devices = config.devicesTableName ? createDevicesStore({ doc: dataDoc!, tableName: config.devicesTableName, retentionDays: config.retentionDays }) : undefined;
+const history = config.historyTableName ? createHistoryWriter({ doc: dataDoc!, tableName: config.historyTableName, retentionDays: config.retentionDays }) : undefined;
 
 export const handler = eventHandler(
-  createTelemetryBatchHandler({ lookup: recipients.lookup, store, post, log: logger, counter, concurrency: config.concurrency, devices }),
+  createTelemetryBatchHandler({ lookup: recipients.lookup, store, post, log: logger, counter, concurrency: config.concurrency, devices, history }),
 );

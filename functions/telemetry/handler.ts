@@ -2,6 +2,7 @@
 import {
   DEFAULT_MAX_EVENT_AGE_SECONDS,
   createDevicesStore,
+  createHistoryWriter,
   createDocumentClient,
   createFanOutClients,
   createHandOn,
@@ -24,6 +25,8 @@ const config = {
   maxEventAgeSeconds: intEnv('FANOUT_MAX_EVENT_AGE_SECONDS', DEFAULT_MAX_EVENT_AGE_SECONDS),
   // Each device's latest reading (the snapshot frame); unset, none is kept.
   devicesTableName: process.env.DEVICES_TABLE_NAME || undefined,
+  // Every reading and its rollups (docs/decisions/008-rollups.md); unset, none are kept.
+  historyTableName: process.env.HISTORY_TABLE_NAME || undefined,
   retentionDays: intEnv('HISTORY_RETENTION_DAYS', 7),
 };
 
@@ -37,10 +40,11 @@ const recipients = createRecipientCache({ doc, tableName: config.tableName });
 const deliver = createShardedDelivery({ fanOut, dispatch, shardSize: config.shardSize, log: logger, counter });
 const handOn = createHandOn({ deliver, store, dispatch, maxEventAgeMs: config.maxEventAgeSeconds * 1000, log: logger, counter });
 
-const devices = config.devicesTableName
-  ? createDevicesStore({ doc: createDocumentClient(undefined, { allowImpreciseNumbers: true }), tableName: config.devicesTableName, retentionDays: config.retentionDays })
-  : undefined;
+// Device data is stored as sent: numbers past 2^53 too.
+const dataDoc = config.devicesTableName || config.historyTableName ? createDocumentClient(undefined, { allowImpreciseNumbers: true }) : undefined;
+const devices = config.devicesTableName ? createDevicesStore({ doc: dataDoc!, tableName: config.devicesTableName, retentionDays: config.retentionDays }) : undefined;
+const history = config.historyTableName ? createHistoryWriter({ doc: dataDoc!, tableName: config.historyTableName, retentionDays: config.retentionDays }) : undefined;
 
 export const handler = eventHandler(
-  createTelemetryHandler({ store: { recipientPages: recipients.recipientPages }, handOn, log: logger, counter, devices, closer }),
+  createTelemetryHandler({ store: { recipientPages: recipients.recipientPages }, handOn, log: logger, counter, devices, history, closer }),
 );

@@ -14,8 +14,8 @@
  * benchmarks all start it through here.
  */
 import type { IncomingMessage } from 'node:http';
-import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { createDevicesStore } from '@serverless-iot-dashboard/shared';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { createDevicesStore, createHistoryWriter } from '@serverless-iot-dashboard/shared';
 import { join } from 'node:path';
 import { PROJECT_ROOT, type Template, readTemplate } from '../../scripts/template.js';
 import { type Simulator, startSimulator } from '../../simulator/simulator.js';
@@ -521,8 +521,8 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     cleanup.push(stopMappings);
 
     // ---- simulated devices
-    // Backfill, not persistence: dynalite keeps nothing between runs, and a history written in the rule's and the
-    // telemetry function's own shape at start gives every run the same few minutes, with no state to go stale.
+    // Backfill, not persistence: dynalite keeps nothing between runs, and a history written by the telemetry function's
+    // own writers at start (readings and rollups) gives every run the same few minutes, with no state to go stale.
     const backfillWriter = (minutes: number) => {
       const historyTable = model.tables.find((t) => t.logicalId === 'HistoryTable')?.tableName;
       const devicesTable = model.tables.find((t) => t.logicalId === 'DevicesTable')?.tableName;
@@ -532,23 +532,17 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       const seed = DynamoDBDocumentClient.from(dynamoClient(dynamo.endpoint), { marshallOptions: { removeUndefinedValues: true } });
       cleanup.push(async () => seed.destroy());
       const devices = createDevicesStore({ doc: seed, tableName: devicesTable, retentionDays });
+      const history = createHistoryWriter({ doc: seed, tableName: historyTable, retentionDays });
       return {
         ms: minutes * 60_000,
         write: async (deviceId: string, readings: { ts: number }[]) => {
-          // The HistoryRule's item: the payload, deviceId, receivedAt, expiresAt.
-          const items = readings.map((r) => ({ ...r, deviceId, receivedAt: r.ts, expiresAt: Math.floor(r.ts / 1000) + retentionDays * 86_400 }));
-          for (let i = 0; i < items.length; i += 25) {
-            let pending: unknown[] = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
-            for (let attempt = 0; pending.length > 0 && attempt < 5; attempt++) {
-              const out = await seed.send(new BatchWriteCommand({ RequestItems: { [historyTable]: pending as never } }));
-              pending = out.UnprocessedItems?.[historyTable] ?? [];
-            }
-          }
-          const last = readings.at(-1);
-          if (last) {
-            const { ts, ...data } = last as Record<string, unknown> & { ts: number };
-            await devices.recordLatest({ type: 'telemetry', id: `backfill-${deviceId}-${ts}`, deviceId, ts, receivedAt: ts, data });
-          }
+          const frames = readings.map((r) => {
+            const { ts, ...data } = r as Record<string, unknown> & { ts: number };
+            return { type: 'telemetry' as const, id: `backfill-${deviceId}-${ts}`, deviceId, ts, receivedAt: ts, data };
+          });
+          await history.record(frames);
+          const last = frames.at(-1);
+          if (last) await devices.recordLatest(last);
           log('sim', 'debug', `${deviceId}: ${readings.length} readings of history written`);
         },
       };

@@ -84,18 +84,31 @@ describe('template.yaml', () => {
       });
     });
 
-    it('stores history through a DynamoDBv2 rule action: every reading under its device, sorted by ts, with a TTL from HistoryRetentionDays', () => {
-      const rule = resources.HistoryRule!.Properties!.TopicRulePayload;
-      expect(ref(rule.Actions[0].DynamoDBv2.PutItem.TableName)).to.equal('HistoryTable');
-      expect(subText(rule.Sql)).to.include('${HistoryRetentionDays} * 86400 AS expiresAt').and.include("FROM 'devices/+/telemetry'");
+    it('stores history in one table keyed pk/sk (readings and rollups), written by the telemetry functions, no rule action, with a TTL from HistoryRetentionDays', () => {
+      expect(resources.HistoryRule).to.equal(undefined);
       expect(template.Parameters!.HistoryRetentionDays).to.deep.include({ Type: 'Number', Default: 7 });
       const table = resources.HistoryTable!.Properties!;
       expect(table.KeySchema).to.deep.equal([
-        { AttributeName: 'deviceId', KeyType: 'HASH' },
-        { AttributeName: 'ts', KeyType: 'RANGE' },
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
       ]);
       expect(table.TimeToLiveSpecification).to.deep.equal({ AttributeName: 'expiresAt', Enabled: true });
+      for (const id of ['TelemetryFunction', 'TelemetryBatchFunction']) {
+        expect(resources[id]!.Properties!.Environment.Variables, id).to.deep.include({ HISTORY_TABLE_NAME: { Ref: 'HistoryTable' }, HISTORY_RETENTION_DAYS: { Ref: 'HistoryRetentionDays' } });
+      }
       expect(resources.DevicesTable!.Properties!.KeySchema).to.deep.equal([{ AttributeName: 'deviceId', KeyType: 'HASH' }]);
+    });
+
+    it('throttles the history and devices routes below the stage, and limits each token holder in the function', () => {
+      const [[, stage]] = resourcesOfType(template, 'AWS::ApiGatewayV2::Stage') as [string, Resource][];
+      const params = template.Parameters!;
+      for (const route of ['history', 'devices']) {
+        expect(stage.Properties!.RouteSettings?.[route], route).to.deep.equal({ ThrottlingRateLimit: { Ref: 'HistoryRouteRateLimit' }, ThrottlingBurstLimit: { Ref: 'HistoryRouteBurstLimit' } });
+      }
+      expect(Number(params.HistoryRouteRateLimit!.Default)).to.be.below(Number(params.ThrottlingRateLimit!.Default));
+      expect(Number(params.HistoryRouteBurstLimit!.Default)).to.be.below(Number(params.ThrottlingBurstLimit!.Default));
+      expect(resources.HistoryFunction!.Properties!.Environment.Variables).to.deep.include({ HISTORY_RATE_PER_MINUTE: { Ref: 'HistoryRatePerMinute' }, HISTORY_BURST: { Ref: 'HistoryBurst' } });
+      expect(resources.DevicesFunction!.Properties!.Environment.Variables).to.deep.include({ DEVICES_RATE_PER_MINUTE: { Ref: 'HistoryRatePerMinute' }, DEVICES_BURST: { Ref: 'HistoryBurst' } });
     });
 
     it('keeps connections in an on-demand, encrypted table with TTL on expiresAt', () => {
@@ -230,9 +243,9 @@ describe('template.yaml', () => {
     it('gives each history reader and writer only the actions it uses, on its table', () => {
       const actionsOn = (id: string, table: string) =>
         statements.filter(({ where, statement }) => where === id && getAttTarget(statement.Resource) === table).flatMap(({ statement }) => [statement.Action].flat()).sort();
-      expect(actionsOn('HistoryRuleRole', 'HistoryTable')).to.deep.equal(['dynamodb:PutItem']);
       expect(actionsOn('TelemetryFunction', 'DevicesTable')).to.deep.equal(['dynamodb:PutItem']);
-      expect(actionsOn('TelemetryFunction', 'HistoryTable')).to.deep.equal([]);
+      expect(actionsOn('TelemetryFunction', 'HistoryTable')).to.deep.equal(['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:Query']);
+      expect(actionsOn('TelemetryBatchFunction', 'HistoryTable')).to.deep.equal(['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:Query']);
       expect(actionsOn('HistoryFunction', 'HistoryTable')).to.deep.equal(['dynamodb:Query']);
       expect(actionsOn('HistoryFunction', 'DevicesTable')).to.deep.equal([]);
       expect(actionsOn('DevicesFunction', 'DevicesTable')).to.deep.equal(['dynamodb:BatchGetItem', 'dynamodb:Scan']);

@@ -265,6 +265,25 @@ describe('telemetry batch (coalesced fan-out)', () => {
     expect(byDevice['dev-2']).to.deep.include({ type: 'telemetry', data: { v: 9 } });
   });
 
+  it('hands every reading of the batch, each once, to the history writer after the fan-out; a failed write is logged, the batch not retried', async () => {
+    const order: string[] = [];
+    const write = sinon.stub().callsFake(async () => (order.push('history'), { readings: 3, buckets: 3, superseded: 0 }));
+    const { post } = recordingPost();
+    const posting = async (...args: Parameters<typeof post>) => (order.push('post'), post(...args));
+    const handler = createTelemetryBatchHandler({ lookup: lookupFrom({ c: ['*'] }), store: { removeConnection: sinon.stub().resolves() }, post: posting, log: silentLog, counter: noopCounter, history: { record: write } });
+    const records = [record('dev-1', { v: 1 }, 100), record('dev-1', { v: 2 }, 300), record('dev-2', { v: 9 }, 150)];
+
+    const result = await handler({ Records: [...records, records[0]!] });
+
+    expect(write.callCount).to.equal(1);
+    expect(write.firstCall.args[0].map((r: { data: { v: number } }) => r.data.v).sort()).to.deep.equal([1, 2, 9]);
+    expect(order.indexOf('history')).to.be.greaterThan(order.lastIndexOf('post'));
+    write.rejects(new Error('throttled'));
+    const failed = await handler({ Records: records });
+    expect(failed.batchItemFailures).to.deep.equal([]);
+    expect(result.batchItemFailures).to.deep.equal([]);
+  });
+
   it('groups the readings by device, each once, in receive order', () => {
     const records = [record('b', {}, 30), record('a', {}, 20), record('b', {}, 10)];
     const { devices, invalid } = groupByDevice([...records, records[0]!]);

@@ -6,12 +6,23 @@ import {
   FRAME_BUDGET_BYTES,
   type HistoryPoint,
   type HistoryStore,
+  type RawPoint,
+  type RollupLevel,
+  type RollupSource,
+  ROLLUP_LEVELS,
+  bucketStart,
+  createDevicesRoute,
   createHistoryRoute,
+  foldReadings,
+  rawSortKey,
   createReplyFrameWriter,
   downsample,
+  rollupLevelFor,
   streamHistory,
 } from '@serverless-iot-dashboard/shared';
 import type { ConnectionStore } from '@serverless-iot-dashboard/shared';
+import { validateClientFrame } from '@serverless-iot-dashboard/shared';
+import { loadEvent } from '../../helpers/events.js';
 
 const FRAME_LIMIT = 32 * 1024;
 
@@ -31,15 +42,32 @@ const readings = fc
     return { since, until, points, maxPoints };
   });
 
-const fakeHistory = (points: HistoryPoint[], pageSize = 7): HistoryStore & { reads: number } => {
+/** An in-memory HistoryStore: raw points (ts = stored time) and rollup buckets folded from them by level. */
+const fakeHistory = (points: HistoryPoint[], pageSize = 7, unitsPerPage = 0): HistoryStore & { reads: number } => {
+  const raws: RawPoint[] = points.map((p, i) => ({ ts: p.ts, id: `r${i}`, data: p.data }));
   const store = {
     reads: 0,
     usage: { requests: 0, readUnits: 0 },
-    async *pages(_deviceId: string, since: number, until: number) {
-      const inWindow = points.filter((p) => p.ts >= since && p.ts <= until);
+    async *raw(_deviceId: string, since: number, until: number, { limit = Infinity, tally }: { limit?: number; tally?: { readUnits: number; requests: number } } = {}) {
+      const inWindow = raws.filter((p) => p.ts >= since && p.ts <= until).slice(0, limit);
       for (let i = 0; i < inWindow.length; i += pageSize) {
         store.reads++;
+        if (tally) tally.readUnits += unitsPerPage;
         yield inWindow.slice(i, i + pageSize);
+      }
+    },
+    async *buckets(_deviceId: string, level: RollupLevel, since: number, until: number, { tally }: { tally?: { readUnits: number; requests: number } } = {}) {
+      const byStart = new Map<number, RollupSource[]>();
+      for (const p of raws) {
+        const start = bucketStart(p.ts, level);
+        if (start < bucketStart(since, level) || start > until) continue;
+        byStart.set(start, [...(byStart.get(start) ?? []), { key: rawSortKey(p.ts, p.id), data: p.data }]);
+      }
+      const buckets = [...byStart].sort((a, b) => a[0] - b[0]).map(([start, sources]) => foldReadings(start, level.ms, sources));
+      for (let i = 0; i < buckets.length; i += pageSize) {
+        store.reads++;
+        if (tally) tally.readUnits += unitsPerPage;
+        yield buckets.slice(i, i + pageSize);
       }
     },
   };
@@ -111,22 +139,92 @@ describe('history: frames under 32 KB', () => {
 });
 
 describe('history: streaming a reply', () => {
-  const week = (n: number): HistoryPoint[] => Array.from({ length: n }, (_, i) => ({ ts: 1000 + i * 1000, data: { v: i % 97 } }));
+  const week = (n: number, step = 1000): HistoryPoint[] => Array.from({ length: n }, (_, i) => ({ ts: 1000 + i * step, data: { v: i % 97 } }));
 
-  it('sends up to maxPoints readings as they are', async () => {
+  it('sends up to maxPoints readings as they are, with their ids, at resolution raw', async () => {
     const frames: any[] = [];
     const stats = await streamHistory(fakeHistory(week(600)), { deviceId: 'd', since: 0, until: 1e9, maxPoints: 600 }, async (f) => void frames.push(JSON.parse(f)));
-    expect(stats).to.include({ read: 600, points: 600, downsampled: false });
+    expect(stats).to.include({ points: 600, resolution: 'raw', truncated: false });
     expect(frames.flatMap((f) => f.points).map((p: HistoryPoint) => p.ts)).to.deep.equal(week(600).map((p) => p.ts));
+    for (const f of frames) expect(f).to.include({ resolution: 'raw', downsampled: false });
   });
 
-  it('downsamples from the reading past maxPoints on, and says so on every frame', async () => {
+  it('answers from rollups past maxPoints readings: the coarsest level that still gives maxPoints buckets, merged to at most maxPoints points', async () => {
     const frames: any[] = [];
-    const stats = await streamHistory(fakeHistory(week(5000)), { deviceId: 'd', since: 0, until: 5_001_000, maxPoints: 100, requestId: 'q' }, async (f) => void frames.push(JSON.parse(f)));
-    expect(stats).to.include({ read: 5000, downsampled: true });
+    // 5,000 readings 10 s apart: 833 minutes, 84 ten-minute buckets, 14 hours.
+    const stats = await streamHistory(fakeHistory(week(5000, 10_000), 50), { deviceId: 'd', since: 0, until: 50_001_000, maxPoints: 100, requestId: 'q' }, async (f) => void frames.push(JSON.parse(f)));
+    expect(stats).to.include({ resolution: '1m', truncated: false });
     expect(stats.points).to.be.at.most(100);
-    for (const f of frames) expect(f).to.include({ downsampled: true, requestId: 'q' });
+    for (const f of frames) expect(f).to.include({ resolution: '1m', downsampled: true, requestId: 'q', bucketMs: 9 * 60_000 });
+    const points = frames.flatMap((f) => f.points);
+    expect(points.reduce((n: number, p: { count: number }) => n + p.count, 0)).to.equal(5000);
+    expect(Math.max(...points.map((p: { max: { v: number } }) => p.max.v))).to.equal(96);
     expect(frames.at(-1).done).to.equal(true);
+  });
+
+  it('downsamples raw readings instead when even minute buckets give fewer than maxPoints and the readings are few (a 20 Hz device over 5 minutes)', async () => {
+    const frames: any[] = [];
+    const points20Hz: HistoryPoint[] = Array.from({ length: 6000 }, (_, i) => ({ ts: 1000 + i * 50, data: { v: i === 3000 ? 999 : i % 10 } }));
+    const stats = await streamHistory(fakeHistory(points20Hz, 500), { deviceId: 'd', since: 0, until: 300_999, maxPoints: 2000 }, async (f) => void frames.push(JSON.parse(f)));
+    expect(stats).to.include({ resolution: 'raw', truncated: false });
+    const points = frames.flatMap((f) => f.points);
+    expect(points.length).to.be.within(1900, 2000);
+    expect(frames[0]).to.include({ resolution: 'raw', downsampled: true });
+    expect(Math.max(...points.map((p: { max: { v: number } }) => p.max.v))).to.equal(999);
+  });
+
+  it('picks the level by the window: a 30-day window reads hours, 7 days ten minutes, 24 hours minutes', () => {
+    const day = 86_400_000;
+    expect(rollupLevelFor(0, 30 * day, 600).name).to.equal('1h');
+    expect(rollupLevelFor(0, 7 * day, 600).name).to.equal('10m');
+    expect(rollupLevelFor(0, day, 600).name).to.equal('1m');
+    expect(rollupLevelFor(0, 3_600_000, 600).name).to.equal('1m');
+    expect(ROLLUP_LEVELS.map((l) => l.name)).to.deep.equal(['1m', '10m', '1h']);
+  });
+
+  it('stops at the read budget: the last frame says truncated, where to continue, and done', async () => {
+    const frames: any[] = [];
+    const stats = await streamHistory(fakeHistory(week(5000, 10_000), 50, 10), { deviceId: 'd', since: 0, until: 50_001_000, maxPoints: 100 }, async (f) => void frames.push(JSON.parse(f)), {
+      readBudget: 30,
+    });
+    expect(stats.truncated).to.equal(true);
+    const last = frames.at(-1);
+    expect(last).to.include({ done: true, truncated: true });
+    const points = frames.flatMap((f) => f.points);
+    expect(last.next.since).to.be.greaterThan(points.at(-1).ts);
+    expect(last.next.since).to.be.lessThan(50_001_000);
+  });
+
+  it('stops at the deadline (an injected clock): truncated, done, and a raw reply continues from its last reading', async () => {
+    let t = 0;
+    const frames: any[] = [];
+    const history = fakeHistory(week(500), 100);
+    const stats = await streamHistory(history, { deviceId: 'd', since: 0, until: 1e9, maxPoints: 600 }, async (f) => void frames.push(JSON.parse(f)), {
+      deadline: 2,
+      now: () => ++t,
+    });
+    expect(stats).to.include({ truncated: true, resolution: 'raw' });
+    const points = frames.flatMap((f) => f.points);
+    expect(points.length).to.be.lessThan(500);
+    expect(frames.at(-1)).to.deep.include({ done: true, truncated: true, next: { since: points.at(-1).ts } });
+  });
+
+  it('sends a reading too large for a frame reduced to its numbers and booleans (marked reduced), never failing the reply', async () => {
+    const big = 'x'.repeat(54 * 1024);
+    const frames: string[] = [];
+    const points = [
+      { ts: 1, data: { blob: big, v: 1 } },
+      { ts: 2, data: { blob: big } },
+      { ts: 3, data: { v: 3 } },
+    ];
+    await streamHistory(fakeHistory(points), { deviceId: 'd', since: 0, until: 10, maxPoints: 600 }, async (f) => void frames.push(f));
+    for (const f of frames) expect(Buffer.byteLength(f)).to.be.lessThan(FRAME_LIMIT);
+    const sent = frames.flatMap((f) => JSON.parse(f).points);
+    expect(sent).to.deep.equal([
+      { ts: 1, id: 'r0', data: { v: 1 }, reduced: true },
+      { ts: 2, id: 'r1', data: {}, reduced: true },
+      { ts: 3, id: 'r2', data: { v: 3 } },
+    ]);
   });
 });
 
@@ -161,11 +259,64 @@ describe('history: the route checks scope and input before reading', () => {
     });
   }
 
+  it('refuses a token holder past its rate with rate_limited, reading and posting nothing', async () => {
+    const history = fakeHistory(week());
+    const posted: string[] = [];
+    const store = { getConnection: async () => connection(ALL_DEVICES as never) } as unknown as ConnectionStore;
+    const asked: string[] = [];
+    const limiter = Object.assign(async (sub: string) => (asked.push(sub), { allowed: false, retryAfterMs: 3000 }), { perMinute: 60, burst: 20 });
+    const handler = createHistoryRoute({ store, history, post: async (_c, body) => void posted.push(body), log: { info() {} } as never, retentionDays: 7, now: () => 10_000, limiter });
+    const result = await handler(event({ deviceId: 'dev-1', since: 0, requestId: 'r' }) as never);
+    expect(JSON.parse(result.body!)).to.include({ type: 'error', code: 'rate_limited', requestId: 'r' });
+    expect(asked).to.deep.equal(['alice']);
+    expect(history.reads).to.equal(0);
+    expect(posted).to.deep.equal([]);
+  });
+
   it('posts the reply for a device in scope, with until defaulting to now, and echoes the requestId on an error', async () => {
     const { handler, posted } = route(['dev-1']);
     expect((await handler(event({ deviceId: 'dev-1', since: 0, requestId: 'a' }) as never)).body).to.equal(undefined);
-    expect(posted.map((p) => JSON.parse(p))).to.deep.equal([{ type: 'history', requestId: 'a', deviceId: 'dev-1', downsampled: false, done: true, points: [{ ts: 5000, data: { v: 1 } }] }]);
+    expect(posted.map((p) => JSON.parse(p))).to.deep.equal([
+      { type: 'history', requestId: 'a', deviceId: 'dev-1', resolution: 'raw', downsampled: false, done: true, points: [{ ts: 5000, id: 'r0', data: { v: 1 } }] },
+    ]);
     const refused = await handler(event({ deviceId: 'dev-9', since: 0, requestId: 'b' }) as never);
     expect(JSON.parse(refused.body!)).to.include({ type: 'error', code: 'forbidden', requestId: 'b' });
   });
+});
+
+describe('devices: the route limits each token holder', () => {
+  it('refuses a token holder past its rate with rate_limited, reading and posting nothing', async () => {
+    let reads = 0;
+    const devices = {
+      usage: { requests: 0, readUnits: 0 },
+      recordLatest: async () => true,
+      latest: async () => (reads++, []),
+      async *all() {
+        reads++;
+      },
+    };
+    const posted: string[] = [];
+    const store = { getConnection: async () => ({ connectionId: 'c1', sub: 'bob', scope: ALL_DEVICES, publish: false, devices: ['*'], connectedAt: 0, expiresAt: 0 }) } as unknown as ConnectionStore;
+    const limiter = Object.assign(async () => ({ allowed: false, retryAfterMs: 1000 }), { perMinute: 60, burst: 20 });
+    const handler = createDevicesRoute({ store, devices, post: async (_c, body) => void posted.push(body), log: { info() {} } as never, limiter });
+    const result = await handler({ requestContext: { connectionId: 'c1', eventType: 'MESSAGE', routeKey: 'devices' } as never, frame: { action: 'devices', requestId: 'd' } } as never);
+    expect(JSON.parse(result.body!)).to.include({ type: 'error', code: 'rate_limited', requestId: 'd' });
+    expect(reads).to.equal(0);
+    expect(posted).to.deep.equal([]);
+  });
+});
+
+describe('history: the events/ fixtures', () => {
+  for (const [name, days] of [
+    ['history', 300_000 / 86_400_000],
+    ['history-24h', 1],
+    ['history-continue', 1],
+    ['history-30d', 30],
+  ] as const) {
+    it(`events/${name}.json is a valid history request of ${days < 1 ? '5 minutes' : `${days} day(s)`}`, () => {
+      const frame = validateClientFrame(JSON.parse(loadEvent(name).body)) as { action: string; since: number; until: number };
+      expect(frame.action).to.equal('history');
+      expect(frame.until - frame.since).to.be.at.most(days * 86_400_000);
+    });
+  }
 });

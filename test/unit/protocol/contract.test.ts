@@ -236,9 +236,11 @@ const fakeDevices = {
 } as unknown as DevicesStore;
 
 const fakeHistory = (points: HistoryPoint[]): HistoryStore => ({
-  async *pages() {
-    yield points;
+  async *raw(_deviceId, since, until) {
+    yield points.filter((p) => p.ts >= since && p.ts <= until).map((p, i) => ({ ...p, id: `r-${i}` }));
   },
+  // No rollup buckets: every reply is answered from the raw readings.
+  async *buckets() {},
   usage: { requests: 0, readUnits: 0 },
 });
 

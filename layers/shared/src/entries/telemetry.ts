@@ -5,3 +5,4 @@ export * from '../fanout/sharding.js';
 export * from '../fanout/handOn.js';
 export * from '../fanout/telemetryBatch.js';
 export * from '../fanout/telemetry.js';
+export * from '../history/historyWriter.js';

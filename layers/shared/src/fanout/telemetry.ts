@@ -4,6 +4,7 @@
  */
 import type { ConnectionCloser } from '../connections/connectionExpiry.js';
 import type { DevicesStore } from '../history/devices.js';
+import type { HistoryWriter } from '../history/historyWriter.js';
 import { telemetryEnvelope } from '../protocol/telemetryEnvelope.js';
 import type { Counter, Log } from '../runtime/observability.js';
 import type { ConnectionStore } from '../store/connectionStore.js';
@@ -35,6 +36,7 @@ export const createTelemetryHandler =
     log,
     counter,
     devices,
+    history,
     closer,
   }: {
     log: Log;
@@ -43,6 +45,8 @@ export const createTelemetryHandler =
     handOn: HandOn;
     counter: Counter;
     devices?: Pick<DevicesStore, 'recordLatest'>;
+    /** The reading's history and rollups (docs/decisions/008-rollups.md), written beside the latest reading. */
+    history?: Pick<HistoryWriter, 'record'>;
     closer?: ConnectionCloser;
   }) =>
   async (event: unknown, context?: LambdaClock): Promise<TelemetryOutcome> => {
@@ -62,11 +66,20 @@ export const createTelemetryHandler =
     const closed = await expired?.settle();
     // The latest-reading write starts once the fan-out is done: the live path never waits on it or shares the
     // event loop with it. A failure only leaves the previous latest reading in place (the next one fixes it).
-    const latest = await devices?.recordLatest(envelope).catch((error: Error) => {
-      log.warn('could not store the latest reading', { deviceId: envelope.deviceId, reason: `${error.name}: ${error.message}` });
-      counter.count('LatestStateFailed', 1);
-      return undefined;
-    });
+    const [latest, stored] = await Promise.all([
+      devices?.recordLatest(envelope).catch((error: Error) => {
+        log.warn('could not store the latest reading', { deviceId: envelope.deviceId, reason: `${error.name}: ${error.message}` });
+        counter.count('LatestStateFailed', 1);
+        return undefined;
+      }),
+      // Logged and counted, not thrown: a retried invocation would deliver the reading to every dashboard again
+      // (docs/decisions/008-rollups.md). The SDK's own retries come first.
+      history?.record([envelope]).catch((error: Error) => {
+        log.warn('could not store the reading in history', { deviceId: envelope.deviceId, id: envelope.id, reason: `${error.name}: ${error.message}` });
+        counter.count('HistoryWriteFailed', 1);
+        return undefined;
+      }),
+    ]);
     log.info('fanned out telemetry', {
       id: envelope.id,
       deviceId: envelope.deviceId,
@@ -75,6 +88,7 @@ export const createTelemetryHandler =
       ddbReadUnits: lookup.readUnits,
       ...(closed ? { expiredClosed: closed.closed + closed.gone } : {}),
       ...(devices ? { latest } : {}),
+      ...(stored ? { historyBuckets: stored.buckets } : {}),
     });
     return { status: result.rejected ? 'rejected' : 'delivered', id: envelope.id, deviceId: envelope.deviceId, ...result };
   };

@@ -18,6 +18,7 @@
  */
 import type { ConnectionStore } from '../store/connectionStore.js';
 import type { DevicesStore } from '../history/devices.js';
+import type { HistoryWriter } from '../history/historyWriter.js';
 import { type DeliverOptions, type DeliveryJob, type FanOutOptions, type FanOutResult, createFanOut, fanOutDeadline } from './fanOut.js';
 import { type PostToConnection } from '../protocol/postToConnection.js';
 import { MAX_FRAME_BYTES, MAX_PAYLOAD_BYTES, type TelemetryFrame, byteLength } from '../protocol/frames.js';
@@ -182,6 +183,8 @@ export interface TelemetryBatchDeps {
   deadline?: (context: LambdaClock | undefined) => number | undefined;
   /** Each device's latest reading (the snapshot frame): one conditional write per device per batch. */
   devices?: Pick<DevicesStore, 'recordLatest'>;
+  /** The batch's history and rollups, one recompute per device-minute (docs/decisions/008-rollups.md). */
+  history?: Pick<HistoryWriter, 'record'>;
 }
 
 type LambdaClock = { getRemainingTimeInMillis?: () => number };
@@ -199,6 +202,7 @@ export const createTelemetryBatchHandler = ({
   fanOutOptions = {},
   deadline,
   devices: latestStore,
+  history,
 }: TelemetryBatchDeps) =>
   async (event: SqsEvent, context?: LambdaClock): Promise<SqsBatchResponse> => {
     const records = Array.isArray(event?.Records) ? event.Records : [];
@@ -333,6 +337,13 @@ export const createTelemetryBatchHandler = ({
     }
 
     await latest;
+    // After the fan-out, as the direct path does; a failure is logged and counted, the batch is not retried for it.
+    if (history && devices.size > 0) {
+      await history.record([...devices.values()].flatMap((list) => list.map((p) => ({ type: 'telemetry' as const, ...p.reading })))).catch((error: Error) => {
+        log.warn('could not store the batch in history', { readings: outcome.readings, reason: `${error.name}: ${error.message}` });
+        counter.count('HistoryWriteFailed', 1);
+      });
+    }
     outcome.retry = retry.size;
     counter.count('Delivered', outcome.delivered);
     counter.count('Gone', outcome.gone);

@@ -1,12 +1,15 @@
 /**
  * `devices`: each device's latest reading, and the `snapshot` frame built from it.
  *
- *   DevicesTable: pk = deviceId; ts, receivedAt, id, data, expiresAt (TTL).
+ *   DevicesTable: pk = deviceId; ts, at, receivedAt, id, d (the data as JSON text), expiresAt (TTL).
  *
  * The telemetry function writes it beside the fan-out with one conditional
- * PutItem (`attribute_not_exists(deviceId) OR ts < :ts`), so a reading that
- * arrives late, with an older ts, never replaces a newer one. The topic rule's
- * DynamoDBv2 action cannot do that: it only ever puts.
+ * PutItem (`attribute_not_exists(at) OR at < :at`), so a reading that arrives
+ * late, with an older time, never replaces a newer one. `at` is the time the
+ * reading is stored at (./historyKeys.ts, storedTime): a ts far in the future
+ * (a clock in microseconds) is not believed, so it cannot freeze the latest
+ * reading. The data is JSON text: any number (past 2^53 too) and any field
+ * name (`__proto__` too) come back as they went in.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, type DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
@@ -19,6 +22,10 @@ import type { Log } from '../runtime/observability.js';
 import { createReplyFrameWriter } from '../protocol/replyFrames.js';
 import type { PostToConnection } from '../protocol/postToConnection.js';
 import { BATCH_GET_LIMIT, sendInBatches } from '../store/batches.js';
+import type { RateLimiter } from '../store/rateLimit.js';
+import { storedTime } from './historyKeys.js';
+import { fitItem } from './fitPoint.js';
+import { checkRate } from './history.js';
 
 // A snapshot names at most this many devices (for "*", the first ones the table's Scan returns).
 export const SNAPSHOT_MAX_DEVICES = 500;
@@ -51,9 +58,9 @@ export interface DevicesStoreOptions {
 
 const reading = (item: Record<string, unknown>): LatestReading => ({
   deviceId: item.deviceId as string,
-  ts: item.ts as number,
+  ts: typeof item.at === 'number' ? item.at : (item.ts as number),
   receivedAt: item.receivedAt as number,
-  data: (item.data as Record<string, unknown>) ?? {},
+  data: typeof item.d === 'string' ? (JSON.parse(item.d) as Record<string, unknown>) : ((item.data as Record<string, unknown>) ?? {}),
 });
 
 export const createDevicesStore = ({ doc, tableName, retentionDays = 7, now = Date.now, maxBatchAttempts = 5 }: DevicesStoreOptions): DevicesStore => {
@@ -62,21 +69,23 @@ export const createDevicesStore = ({ doc, tableName, retentionDays = 7, now = Da
   return {
     usage,
     async recordLatest(frame) {
+      const at = storedTime(frame, retentionDays);
       try {
         await doc.send(
           new PutCommand({
             TableName: tableName,
             Item: {
               deviceId: frame.deviceId,
-              ts: frame.ts,
+              at,
               receivedAt: frame.receivedAt,
               id: frame.id,
-              data: frame.data,
+              d: JSON.stringify(frame.data),
               expiresAt: Math.floor(frame.receivedAt / 1000) + retentionDays * 86_400,
             },
-            ConditionExpression: 'attribute_not_exists(deviceId) OR #ts < :ts',
-            ExpressionAttributeNames: { '#ts': 'ts' },
-            ExpressionAttributeValues: { ':ts': frame.ts },
+            // An item without `at` was written before it existed: any reading replaces it.
+            ConditionExpression: 'attribute_not_exists(#at) OR #at < :at',
+            ExpressionAttributeNames: { '#at': 'at' },
+            ExpressionAttributeValues: { ':at': at },
           }),
         );
         return true;
@@ -138,7 +147,7 @@ export const postSnapshot = async (
 ): Promise<number> => {
   const readings = await snapshotReadings(devices, connection.scope, selection);
   const writer = createReplyFrameWriter({ type: 'snapshot', ...(requestId === undefined ? {} : { requestId }) }, 'devices', (text) => post(connection.connectionId, text));
-  for (const r of readings) await writer.add(r);
+  for (const r of readings) await writer.add(fitItem(r));
   await writer.end();
   return readings.length;
 };
@@ -149,7 +158,7 @@ export const subscribedSelection = (subscriptions: readonly string[]): DeviceSel
 
 /** `{"action":"devices"}`: a snapshot of every device this connection subscribes to (and may see). */
 export const createDevicesRoute =
-  ({ store, devices, post, log }: { store: ConnectionStore; devices: DevicesStore; post: PostToConnection; log: Log }) =>
+  ({ store, devices, post, log, limiter }: { store: ConnectionStore; devices: DevicesStore; post: PostToConnection; log: Log; limiter?: RateLimiter }) =>
   async (event: WsEvent): Promise<WsResult> => {
     const requestId = requestIdOf(event.frame);
     try {
@@ -157,6 +166,7 @@ export const createDevicesRoute =
       if (frame.action !== 'devices') throw new BadRequest(`this route takes "devices" frames, got "${frame.action}"`);
       const connection = await store.getConnection(event.requestContext.connectionId);
       if (!connection) throw new NotFound('this connection is not registered (it may have expired); reconnect');
+      await checkRate(limiter, connection.sub, 'devices');
       const count = await postSnapshot(devices, post, connection, subscribedSelection(connection.devices), requestId);
       log.info('snapshot', { connectionId: connection.connectionId, devices: count });
       return ok();

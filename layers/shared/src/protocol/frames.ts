@@ -50,6 +50,42 @@ export interface HistoryRequest {
   requestId?: string;
 }
 
+// ---- history replies at every zoom (README, "The wire format"; docs/decisions/008-rollups.md)
+/** `raw` readings, or the rollup level the points come from. */
+export type HistoryResolution = 'raw' | '1m' | '10m' | '1h';
+
+/** One frame of a `history` reply; the last says `done: true`, and, cut short, `truncated` and where to continue. */
+export interface HistoryReplyFrame {
+  type: 'history';
+  requestId?: string;
+  deviceId: string;
+  resolution: HistoryResolution;
+  downsampled: boolean;
+  /** Rollup or downsampled points: the width of each point's time bucket. */
+  bucketMs?: number;
+  done: boolean;
+  truncated?: true;
+  next?: { since: number };
+  points: HistoryReplyPoint[];
+}
+
+export interface HistoryReplyPoint {
+  /** The time the reading is stored at, or the bucket's start. */
+  ts: number;
+  /** Raw readings: the reading's id, and the device's own ts when it was not believed. */
+  id?: string;
+  deviceTs?: number;
+  /** Raw: the reading's data; buckets: each numeric field's last value. */
+  data: Record<string, unknown>;
+  min?: Record<string, number>;
+  max?: Record<string, number>;
+  mean?: Record<string, number>;
+  /** Readings in the bucket. */
+  count?: number;
+  /** Too large for a frame: sent with its numeric and boolean fields only. */
+  reduced?: true;
+}
+
 // A history request's default and largest point count (docs/asyncapi.yaml x-limits, like every limit here).
 export const DEFAULT_MAX_POINTS = 600;
 export const MAX_MAX_POINTS = 5000;

@@ -12,8 +12,8 @@ export const FRAME_BUDGET_BYTES = MAX_FRAME_BYTES - 512;
 
 export interface ReplyFrameWriter {
   add(item: unknown): Promise<void>;
-  /** Sends what is left as the last frame (`done: true`), even with no items. */
-  end(): Promise<void>;
+  /** Sends what is left as the last frame (`done: true`), even with no items; `trailer`'s fields (a few bytes) go on it. */
+  end(trailer?: Record<string, unknown>): Promise<void>;
   readonly frames: number;
 }
 
@@ -28,13 +28,14 @@ export const createReplyFrameWriter = (
   budget = FRAME_BUDGET_BYTES,
 ): ReplyFrameWriter => {
   const head = JSON.stringify(header).slice(0, -1); // without its closing brace
-  const open = (done: boolean) => `${head}${head.length > 1 ? ',' : ''}"done":${done},${JSON.stringify(itemsKey)}:[`;
+  const open = (done: boolean, trailer = '') => `${head}${head.length > 1 ? ',' : ''}${trailer}"done":${done},${JSON.stringify(itemsKey)}:[`;
   const fixed = byteLength(open(false)) + 2; // "]}"; "true" is one byte shorter than "false"
   let items: string[] = [];
   let bytes = fixed;
   let frames = 0;
-  const flush = async (done: boolean) => {
-    const text = `${open(done)}${items.join(',')}]}`;
+  const flush = async (done: boolean, trailer?: Record<string, unknown>) => {
+    const extra = trailer && Object.keys(trailer).length > 0 ? `${JSON.stringify(trailer).slice(1, -1)},` : '';
+    const text = `${open(done, extra)}${items.join(',')}]}`;
     items = [];
     bytes = fixed;
     frames++;
@@ -48,7 +49,7 @@ export const createReplyFrameWriter = (
       items.push(text);
       bytes += byteLength(text) + (items.length > 1 ? 1 : 0);
     },
-    end: () => flush(true),
+    end: (trailer) => flush(true, trailer),
     get frames() {
       return frames;
     },
