@@ -147,7 +147,7 @@ export class DashboardModel {
         // Devices connected but not reported yet have presence only: nothing to chart.
         const readings = frame.devices.filter((entry) => entry.ts > 0);
         const requests = this.history.onSnapshot(readings.length === frame.devices.length ? frame : { ...frame, devices: readings }, now);
-        const next = frame.cursor === undefined ? undefined : { action: 'devices' as const, cursor: frame.cursor, ...(frame.requestId === undefined ? {} : { requestId: frame.requestId }) };
+        const next = frame.cursor === undefined || !frame.done ? undefined : { action: 'devices' as const, cursor: frame.cursor, ...(frame.requestId === undefined ? {} : { requestId: frame.requestId }) };
         return { kind: 'snapshot', requests, ...(next ? { next } : {}) };
       }
       case 'presence':

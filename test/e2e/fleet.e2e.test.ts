@@ -16,7 +16,7 @@ import { ScriptedGateway, type StaticSite, eventually, launchChromium, serveDash
 const row = (page: Page, deviceId: string): Locator => page.locator(`[data-testid="fleet-row"][data-device-id="${deviceId}"]:not([hidden])`);
 const shownIds = (page: Page): Promise<string[]> =>
   page.evaluate(() =>
-    [...document.querySelectorAll<HTMLElement>('[data-testid="fleet-row"]:not([hidden])')]
+    Array.from(document.querySelectorAll<HTMLElement>('[data-testid="fleet-row"]:not([hidden])'))
       .sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top)
       .map((el) => el.dataset.deviceId ?? ''),
   );

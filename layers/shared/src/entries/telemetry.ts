@@ -5,3 +5,6 @@ export * from '../fanout/sharding.js';
 export * from '../fanout/handOn.js';
 export * from '../fanout/telemetryBatch.js';
 export * from '../fanout/telemetry.js';
+export * from '../presence/lifecycle.js';
+export * from '../presence/presence.js';
+export * from '../presence/presenceStore.js';
