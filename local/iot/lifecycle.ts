@@ -81,11 +81,20 @@ export const attachLifecycleEvents = (broker: Aedes, { emit, now = Date.now, ver
 
   const eligible = (client: Client) => typeof client.id === 'string' && client.id !== '' && !/[#+]/.test(client.id);
 
+  // A second CONNECT with a client id in use takes it over: aedes closes the first in registerClient, before it
+  // emits 'client' for the second, so the takeover is seen here.
+  const internals = broker as unknown as { registerClient(client: Client): void; clients: Record<string, Client | undefined> };
+  const registerClient = internals.registerClient.bind(broker);
+  internals.registerClient = (client: Client) => {
+    const held = internals.clients[client.id];
+    const connection = held && held !== client ? connections.get(held) : undefined;
+    if (connection) connection.reason ??= 'DUPLICATE_CLIENTID';
+    registerClient(client);
+  };
+
   broker.on('client', (client) => {
     if (!eligible(client)) return;
     const at = now();
-    // A connection still held for this id is being taken over (aedes closed it first).
-    for (const [other, connection] of connections) if (other !== client && other.id === client.id) connection.reason ??= 'DUPLICATE_CLIENTID';
     const previous = history.get(client.id);
     const reset = previous?.disconnectedAt !== undefined && at - previous.disconnectedAt >= versionResetAfterMs;
     const versionNumber = previous && !reset ? previous.versionNumber + 1 : 0;
