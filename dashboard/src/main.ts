@@ -92,7 +92,7 @@ class Dashboard {
   ) {
     const scope = tokenScope(account ? account.session.accessToken : config.token) ?? '*';
     this.model = new DashboardModel({ scope, devices: config.devices, windowMs: config.windowMs, silence: { fallbackMs: config.staleMs } });
-    if (this.router.current.view === 'devices') this.pins = [...this.router.current.ids];
+    if (this.router.current.view === 'devices' && !this.router.current.all) this.pins = [...this.router.current.ids];
     const store = this.model.store;
     this.fleet = new FleetView({
       sources: {
@@ -172,12 +172,15 @@ class Dashboard {
   /** Devices whose charts are on screen: the device page's; on the fleet, every device of a small fleet. */
   private charted(): string[] {
     const route = this.router.current;
-    if (route.view === 'devices') return route.ids;
+    if (route.view === 'devices') return route.all ? this.model.store.deviceIds() : route.ids;
     return this.model.store.size <= SMALL_FLEET ? this.model.store.deviceIds() : [];
   }
 
   private onRoute(route: Route): void {
-    if (route.view === 'devices') {
+    if (route.view === 'devices' && route.all) {
+      if (this.model.subscriptions.mode !== 'all') this.model.subscriptions.subscribeAll();
+      this.pump();
+    } else if (route.view === 'devices') {
       // Several devices: that is the pin list (?devices=a,b); one opened row leaves the pins as they were.
       if (route.ids.length > 1) this.pins = [...route.ids];
       const subscriptions = this.model.subscriptions;
@@ -363,7 +366,7 @@ class Dashboard {
       ui.empty.hidden = counts.total > 0;
     } else {
       ui.backToFleet.href = routeHref(location.href, { view: 'fleet' });
-      this.devicePage.render(route.ids, (id) => this.model.store.device(id), (id) => this.deviceState(id, now), now);
+      this.devicePage.render(route.all ? this.model.knownDevices() : route.ids, (id) => this.model.store.device(id), (id) => this.deviceState(id, now), now);
       ui.empty.hidden = true;
     }
     this.renderSummary(now, counts.total);
@@ -388,7 +391,11 @@ class Dashboard {
     if (subscriptions.mode === 'all') {
       setText(ui.mode, scope === '*' ? 'Receiving every device' : `Receiving the ${scope.length} devices your token covers`);
     } else {
-      const count = this.model.store.deviceIds().filter((id) => subscriptions.wants(id)).length || (this.router.current.view === 'devices' ? this.router.current.ids.length : 0);
+      // Not knownDevices(): it sorts every device, and this runs every frame.
+      const ids = new Set([...this.model.store.deviceIds(), ...(subscriptions.confirmed() ?? [])]);
+      ids.delete('*');
+      let count = 0;
+      for (const id of ids) if (subscriptions.wants(id)) count++;
       setText(ui.mode, `Receiving ${count} selected device${count === 1 ? '' : 's'}`);
     }
     ui.subscribeAll.hidden = subscriptions.mode === 'all';

@@ -83,7 +83,6 @@ export class DashboardModel {
   knownDevices(): string[] {
     const ids = new Set(this.store.deviceIds());
     for (const id of this.subscriptions.confirmed() ?? []) if (id !== '*') ids.add(id);
-    for (const id of this.presence.deviceIds()) ids.add(id);
     if (this.subscriptions.scope !== '*') for (const id of this.subscriptions.scope) ids.add(id);
     return [...ids].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
   }
