@@ -2,16 +2,22 @@
  * The fleet view in Chromium against a scripted gateway (test/e2e/browser.ts): presence frames turn rows
  * online and offline (with IoT Core's reason), the table searches by id and sorts by any column, 10,000
  * devices stay 10,000 array entries (a few dozen DOM rows), and a row opens the device page.
- * The same through the real stack (MQTT client -> lifecycle event -> presence function) is in
- * test/pipeline/presence.test.ts.
+ * Then the same through the local stack: an MQTT client connects (lifecycle event -> presence rule ->
+ * presence function -> presence frame) and its row turns online; its socket is destroyed and the row turns
+ * offline with IoT Core's reason; the table searches and sorts the real devices.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import mqtt, { type MqttClient } from 'mqtt';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { buildDashboard } from '../../dashboard/build.js';
+import { type RunningStack, startStack } from '../../local/stack/stack.js';
 import { ScriptedGateway, type StaticSite, eventually, launchChromium, serveDashboard, skipWithoutChromium, watchPageErrors } from './browser.js';
+
+const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'artifacts');
 
 const row = (page: Page, deviceId: string): Locator => page.locator(`[data-testid="fleet-row"][data-device-id="${deviceId}"]:not([hidden])`);
 const shownIds = (page: Page): Promise<string[]> =>
@@ -103,7 +109,7 @@ describe('fleet view in Chromium against a scripted gateway', function () {
     expect(pageErrors).to.deep.equal([]);
   });
 
-  it('holds 10,000 devices in a few dozen DOM rows, loads them page by page through the cursor, and scrolls to the last', async () => {
+  it('holds 10,000 devices in a few dozen DOM rows, loads them page by page through the cursor, and scrolls to the last (screenshot in test/artifacts/fleet.png)', async () => {
     const page1 = Array.from({ length: 5000 }, (_, i) => ({ deviceId: `d-${String(i).padStart(5, '0')}`, ts: Date.now() - 1000, receivedAt: Date.now() - 1000, data: { temperature: i % 40 }, presence: { state: 'online', since: Date.now() - 60_000 } }));
     const page2 = page1.map((d, i) => ({ ...d, deviceId: `d-${String(i + 5000).padStart(5, '0')}` }));
     const devicesRequests = () => gateway.received.filter((f) => f.action === 'devices');
@@ -117,6 +123,8 @@ describe('fleet view in Chromium against a scripted gateway', function () {
     // A large fleet asks no history until a device page opens.
     expect(gateway.received.filter((f) => f.action === 'history')).to.have.length(0);
 
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'fleet.png') });
     await page.getByTestId('fleet-scroll').evaluate((el) => el.scrollTo(0, el.scrollHeight));
     await row(page, 'd-09999').waitFor({ timeout: 5_000 });
     expect(pageErrors).to.deep.equal([]);
@@ -133,6 +141,68 @@ describe('fleet view in Chromium against a scripted gateway', function () {
     await page.getByTestId('back-to-fleet').click();
     await page.getByTestId('fleet-view').waitFor({ state: 'visible', timeout: 5_000 });
     expect(await page.locator('[data-testid="device-card"]').count()).to.equal(0);
+    expect(pageErrors).to.deep.equal([]);
+  });
+});
+
+describe('fleet view in Chromium through the local stack', function () {
+  this.timeout(120_000);
+  let browser: Browser;
+  let stack: RunningStack | undefined;
+  let dist: string;
+  let page: Page;
+  let pageErrors: string[];
+  const stackLog: string[] = [];
+  const devices: MqttClient[] = [];
+
+  before(async function () {
+    skipWithoutChromium(this);
+    this.timeout(90_000);
+    browser = await launchChromium();
+    dist = await mkdtemp(join(tmpdir(), 'fleet-stack-e2e-'));
+    await buildDashboard({ outDir: dist });
+    stack = await startStack({ port: 0, wsPort: 0, mqttPort: 0, simulatedDevices: 0, localAuth: 'token', dashboardRoot: dist, log: (line) => stackLog.push(line) });
+    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    pageErrors = watchPageErrors(page);
+  });
+
+  after(async function () {
+    this.timeout(30_000);
+    for (const device of devices) await device.endAsync(true).catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await stack?.stop();
+    if (dist) await rm(dist, { recursive: true, force: true });
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') console.log(`local stack log (last 40 lines):\n${stackLog.slice(-40).join('\n')}`);
+  });
+
+  it('shows a device online when it connects, and offline with the reason when its socket is destroyed; searches and sorts', async () => {
+    await page.goto(stack!.urls.dashboard, { timeout: 15_000 });
+    await page.locator('[data-testid="connection-status"][data-state="live"]').waitFor({ timeout: 15_000 });
+
+    const boiler = await mqtt.connectAsync(stack!.urls.mqtt, { clientId: 'boiler-9', keepalive: 5, reconnectPeriod: 0 });
+    devices.push(boiler);
+    await row(page, 'boiler-9').locator('[data-testid="fleet-state"]', { hasText: 'online' }).waitFor({ timeout: 15_000 });
+
+    for (const [id, temperature] of [['chiller-1', 7], ['chiller-12', 5]] as const) {
+      const device = await mqtt.connectAsync(stack!.urls.mqtt, { clientId: id, keepalive: 30, reconnectPeriod: 0 });
+      devices.push(device);
+      await device.publishAsync(`devices/${id}/telemetry`, JSON.stringify({ ts: Date.now(), temperature }), { qos: 1 });
+    }
+    await boiler.publishAsync('devices/boiler-9/telemetry', JSON.stringify({ ts: Date.now(), temperature: 71 }), { qos: 1 });
+    await page.getByTestId('fleet-counts').filter({ hasText: '3 online · 0 offline' }).waitFor({ timeout: 15_000 });
+
+    await page.locator('[data-testid="fleet-sort"][data-sort="field:temperature"]').click();
+    await eventually('ascending temperature', async () => (await shownIds(page)).join() === 'chiller-12,chiller-1,boiler-9', 10_000);
+    await page.getByTestId('fleet-search').fill('chill');
+    await eventually('only the chillers', async () => (await shownIds(page)).join() === 'chiller-12,chiller-1', 5_000);
+    await page.getByTestId('fleet-search').fill('');
+
+    boiler.stream.destroy();
+    await row(page, 'boiler-9').locator('[data-testid="fleet-state"]', { hasText: 'offline · CONNECTION_LOST' }).waitFor({ timeout: 15_000 });
+    await page.getByTestId('fleet-counts').filter({ hasText: '2 online · 1 offline' }).waitFor({ timeout: 10_000 });
     expect(pageErrors).to.deep.equal([]);
   });
 });
