@@ -138,7 +138,7 @@ export const valueColumns = (rows: readonly FleetRow[], max = 3): string[] => {
 /** The rows a viewport of `height` px, scrolled to `scrollTop`, shows (plus `overscan` either side). */
 export const visibleWindow = (count: number, rowHeight: number, scrollTop: number, height: number, overscan = 8): { start: number; end: number } => {
   const first = Math.floor(Math.max(0, scrollTop) / rowHeight);
-  const start = Math.max(0, first - overscan);
+  const start = Math.min(count, Math.max(0, first - overscan));
   const end = Math.min(count, first + Math.ceil(height / rowHeight) + overscan);
   return { start, end: Math.max(start, end) };
 };
