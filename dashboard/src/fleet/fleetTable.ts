@@ -100,7 +100,8 @@ export class FleetTable {
   /** Once per animation frame while the fleet is on screen. */
   render(now: number): void {
     const reorderMs = this.options.reorderMs ?? 1000;
-    if (this.dirty && now - this.builtAt >= reorderMs) {
+    // An empty table fills at once (the first page of devices); after that the order moves at most once per reorderMs.
+    if (this.dirty && (now - this.builtAt >= reorderMs || this.rows.length === 0)) {
       this.rows = buildRows(this.options.sources, now);
       this.counts = countRows(this.rows);
       this.shown = viewRows(this.rows, this.query, this.sort);
