@@ -112,7 +112,7 @@ class Dashboard {
       onOpenPinned: () => this.router.go({ view: 'devices', ids: this.pins }),
     });
     ui.fleetView.append(this.fleet.root);
-    this.devicePage = new DevicePage({ list: ui.list, onToggle: (id) => this.onToggle(id) });
+    this.devicePage = new DevicePage({ list: ui.list, onToggle: (id) => this.onToggle(id), onVisibility: () => this.queueRender() });
     this.router.onChange((route) => this.onRoute(route));
     onAlarmsChanged(() => {
       this.fleet.table.changed();
@@ -163,10 +163,14 @@ class Dashboard {
   /** Devices on the fleet table: everything the page knows of. */
   private *fleetIds(): Iterable<string> {
     const seen = new Set<string>();
-    for (const id of this.model.store.deviceIds()) if (!seen.has(id)) (seen.add(id), yield id);
-    for (const id of this.model.presence.deviceIds()) if (!seen.has(id)) (seen.add(id), yield id);
     const scope = this.model.subscriptions.scope;
-    if (scope !== '*') for (const id of scope) if (!seen.has(id)) (seen.add(id), yield id);
+    for (const ids of [this.model.store.deviceIds(), this.model.presence.deviceIds(), scope === '*' ? [] : scope]) {
+      for (const id of ids) {
+        if (seen.has(id)) continue;
+        seen.add(id);
+        yield id;
+      }
+    }
   }
 
   /** Devices whose charts are on screen: the device page's; on the fleet, every device of a small fleet. */

@@ -10,6 +10,8 @@ import { announceDeviceArea, forgetDeviceArea } from '../shell/hooks.js';
 export interface DevicePageOptions {
   list: HTMLElement;
   onToggle: (deviceId: string) => void;
+  /** A card scrolled into or out of view: its chart draws on the next render. */
+  onVisibility?: () => void;
 }
 
 export class DevicePage {
@@ -22,6 +24,7 @@ export class DevicePage {
         const card = this.cards.get((entry.target as HTMLElement).dataset.deviceId ?? '');
         if (card) card.visible = entry.isIntersecting;
       }
+      this.options.onVisibility?.();
     });
   }
 
