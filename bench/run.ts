@@ -6,6 +6,7 @@
  * and writes bench/results/latest.json. Nothing here asserts a timing: CI
  * runs `--quick` only to prove that the suite still runs.
  */
+import { type FleetPlan, type FleetRow, FLEET_PLANS, runFleetBrowser, runLocalCapacity, runPresenceLatency } from './fleet.js';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -30,6 +31,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const here = dirname(fileURLToPath(import.meta.url));
 
 interface Plan {
+  fleet: FleetPlan;
   coldStartSamples: number;
   lookup: LookupPlan;
   fanout: FanoutPlan;
@@ -41,6 +43,7 @@ interface Plan {
 
 const PLANS: Record<'full' | 'quick', Plan> = {
   full: {
+    fleet: FLEET_PLANS.full,
     coldStartSamples: 9,
     lookup: { connections: 10_000, devices: 100, repetitions: 10 },
     fanout: {
@@ -57,6 +60,7 @@ const PLANS: Record<'full' | 'quick', Plan> = {
     historyBrowser: { devices: 3, backfillMinutes: 5, dropSeconds: 30 },
   },
   quick: {
+    fleet: FLEET_PLANS.quick,
     coldStartSamples: 5,
     lookup: { connections: 10_000, devices: 100, repetitions: 3 },
     fanout: {
@@ -92,10 +96,14 @@ interface Results {
   /** Measured in the historyReads section: npm run export's core over the loaded history. */
   historyExports: Section<HistoryExportRow>;
   historyBrowser: Section<HistoryBrowserRow>;
+  /** Issue 23: presence latency, the fleet table in Chromium, the local stack's capacity (bench/fleet.ts). */
+  presence: Section<FleetRow>;
+  fleetBrowser: Section<FleetRow>;
+  capacity: Section<FleetRow>;
 }
 
 /** The sections, in the order they run (`--only` takes a comma-separated list of these). */
-const SECTIONS = ['coldStart', 'lookup', 'fanout', 'historyReads', 'endToEnd', 'endToEndNoHistory', 'historyBrowser', 'highRate', 'faultLatency'] as const;
+const SECTIONS = ['coldStart', 'lookup', 'fanout', 'historyReads', 'endToEnd', 'endToEndNoHistory', 'historyBrowser', 'highRate', 'faultLatency', 'presence', 'fleetBrowser', 'capacity'] as const;
 type SectionName = (typeof SECTIONS)[number];
 
 const rowsOf = <Row>(section: Section<Row>): Row[] => (Array.isArray(section) ? section : []);
@@ -364,6 +372,9 @@ const main = async () => {
     historyWrites: [],
     historyExports: [],
     historyBrowser: [],
+    presence: [],
+    fleetBrowser: [],
+    capacity: [],
   };
   progress(`npm run bench${quick ? ' -- --quick' : ''}: ${results.machine.cpus} CPUs, Node ${process.version}, load ${(results.machine.loadAverageAtStart as number[]).join(' ')}`);
 
@@ -412,6 +423,11 @@ const main = async () => {
     return rows;
   });
   (results as unknown as Record<string, unknown>).faultLatency = faultLatency;
+  // Issue 23 (bench/fleet.ts).
+  results.presence = await section('presence', () => runPresenceLatency({ plan: plan.fleet, progress }));
+  const fleetRows = await section('fleetBrowser', async () => (await runFleetBrowser({ plan: plan.fleet, progress })) ?? []);
+  results.fleetBrowser = Array.isArray(fleetRows) && fleetRows.length === 0 ? { skipped: 'no Chromium at /usr/bin/chromium (CHROMIUM_PATH)' } : fleetRows;
+  results.capacity = await section('capacity', () => runLocalCapacity({ plan: plan.fleet, progress }));
 
   results.durationSec = Math.round((performance.now() - started) / 1000);
   results.machine.loadAverageAtEnd = loadavg().map((l) => Math.round(l * 100) / 100);
@@ -431,6 +447,9 @@ const main = async () => {
   printSection('History in Chromium (in-process stack)', results.historyBrowser, historyBrowserColumns);
   printSection('High-rate devices: every reading to every dashboard on *, direct vs coalesced (issue 15; direct at a lower rate)', results.highRate, highRateColumns);
   printSection('Latency under FAULTS=post:429:0.2,post:500:0.05: publish → receipt, by the local asynchronous concurrency (issue 24)', faultLatency, faultLatencyColumns);
+  printSection('Presence: MQTT client gone → presence frame on a dashboard, through the local stack (issue 23)', results.presence, historyBrowserColumns);
+  printSection('Fleet table in Chromium (issue 23)', results.fleetBrowser, historyBrowserColumns);
+  printSection('Local capacity: 50 devices × 10 readings/s into one dashboard, npm run soak (issue 23)', results.capacity, historyBrowserColumns);
   console.log('\nTargets (issues 6 and 11, and [15] issue 15):');
   for (const line of verdicts(results)) console.log(`  ${line}`);
   console.log(`\nwrote ${file}`);

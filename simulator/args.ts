@@ -1,6 +1,7 @@
 /** `npm run device -- ...` arguments, validated into SimulatorOptions or a clear UsageError. */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { parseDurationMs } from '@serverless-iot-dashboard/shared/protocol';
 import { DEFAULT_BROKER_URL, type SimulatorOptions } from './simulator.js';
 
 export const USAGE = `Usage: npm run device -- [options]
@@ -18,6 +19,8 @@ Publishes simulated telemetry to devices/{id}/telemetry.
   --key FILE        the certificate's private key (PEM), required with mqtts://
   --ca FILE         Amazon Root CA 1 (PEM), required with mqtts://
   --qos 0|1         MQTT QoS (default 0)
+  --drop-every D    each device drops its connection every D (e.g. 60s, 5m) and comes back a
+                    second later: presence goes offline (CONNECTION_LOST) and online again
   --seed N          random seed, for repeatable readings
   --quiet           no progress lines
   --help            this text
@@ -61,6 +64,7 @@ export const parseDeviceArgs = (argv: string[]): DeviceCommand => {
         ca: { type: 'string' },
         qos: { type: 'string' },
         seed: { type: 'string' },
+        'drop-every': { type: 'string' },
         quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -102,6 +106,11 @@ export const parseDeviceArgs = (argv: string[]): DeviceCommand => {
   if (prefix !== undefined && !/^[A-Za-z0-9_.:@-]{0,100}$/.test(prefix)) throw new UsageError(`--prefix ${JSON.stringify(prefix)} may only contain letters, digits and _ . : @ -`);
   const qos = str('qos');
   if (qos !== undefined && qos !== '0' && qos !== '1') throw new UsageError('--qos must be 0 or 1 (AWS IoT Core does not support QoS 2)');
+  const dropEvery = str('drop-every');
+  const dropEveryMs = dropEvery === undefined ? undefined : parseDurationMs(dropEvery);
+  if (dropEvery !== undefined && (dropEveryMs === undefined || dropEveryMs < 2000)) {
+    throw new UsageError(`--drop-every must be a duration of at least 2s (e.g. 60s, 5m), got ${JSON.stringify(dropEvery)}`);
+  }
   const seed = str('seed');
   if (seed !== undefined && !/^\d+$/.test(seed)) throw new UsageError(`--seed must be a whole number, got ${JSON.stringify(seed)}`);
 
@@ -120,6 +129,7 @@ export const parseDeviceArgs = (argv: string[]): DeviceCommand => {
       ca: str('ca'),
       qos: qos === undefined ? undefined : (Number(qos) as 0 | 1),
       seed: seed === undefined ? undefined : Number(seed),
+      ...(dropEveryMs === undefined ? {} : { dropEveryMs }),
     },
   };
 };

@@ -27,6 +27,11 @@ export interface SimulatorOptions {
   topic?: (deviceId: string) => string;
   /** Give up if the first connection fails within this time. */
   connectTimeoutMs?: number;
+  /**
+   * Every this many ms each device drops its connection (the socket destroyed, no DISCONNECT: IoT Core says
+   * CONNECTION_LOST) and mqtt.js brings it back a second later. Devices are staggered across the period.
+   */
+  dropEveryMs?: number;
   log?: (line: string) => void;
   /**
    * Readings the devices "sent" before they started: `ms` of them at `rate`, from the same model the
@@ -148,6 +153,19 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Si
     // Devices are staggered across the interval, as real ones would be.
     const timer = setInterval(publish, intervalMs);
     timers.push(timer);
+    const dropEveryMs = options.dropEveryMs;
+    if (dropEveryMs !== undefined && dropEveryMs > 0) {
+      const drop = () => {
+        if (stopped || !client.connected) return;
+        options.log?.(`${deviceId}: dropping the connection (it comes back in a second)`);
+        client.stream.destroy();
+      };
+      const staggered = setTimeout(() => {
+        drop();
+        timers.push(setInterval(drop, dropEveryMs));
+      }, dropEveryMs * ((index + 1) / ids.length));
+      timers.push(staggered);
+    }
     const first = setTimeout(publish, (intervalMs * index) / ids.length);
     timers.push(first);
   });

@@ -49,11 +49,19 @@ export interface HistoryFrame {
   downsampled: boolean;
   done: boolean;
 }
+/** A device's presence as IoT Core's lifecycle events tell it (the presence function; docs/decisions/013-presence.md). */
+export interface PresenceInfo {
+  state: 'online' | 'offline';
+  since: number;
+  reason?: string;
+}
+/** A device in a snapshot: its latest reading (absent when connected but not reported yet) and its presence. */
 export interface SnapshotReading {
   deviceId: string;
   ts: number;
   receivedAt: number;
   data: Record<string, unknown>;
+  presence?: PresenceInfo;
 }
 export interface SnapshotFrame {
   type: 'snapshot';
@@ -61,6 +69,12 @@ export interface SnapshotFrame {
   devices: SnapshotReading[];
   /** Absent or true on the last frame of a snapshot. */
   done: boolean;
+  /** On the last frame of a page of `devices`: more devices follow; ask again with this cursor. */
+  cursor?: string;
+}
+export interface PresenceFrame extends PresenceInfo {
+  type: 'presence';
+  deviceId: string;
 }
 export interface InvalidFrame {
   type: 'invalid';
@@ -89,6 +103,7 @@ export type ServerFrame =
   | HistoryFrame
   | SnapshotFrame
   | ResyncFrame
+  | PresenceFrame
   | InvalidFrame;
 
 export type ClientFrame =
@@ -96,7 +111,7 @@ export type ClientFrame =
   | { action: 'unsubscribe'; devices: DeviceSelection }
   | { action: 'ping' }
   | { action: 'history'; deviceId: string; since: number; until?: number; maxPoints?: number; requestId?: string }
-  | { action: 'devices'; requestId?: string };
+  | { action: 'devices'; requestId?: string; cursor?: string; limit?: number };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -104,6 +119,11 @@ const isSelection = (v: unknown): v is DeviceSelection =>
   v === '*' || (Array.isArray(v) && v.every((d) => typeof d === 'string'));
 
 const invalid = (reason: string): InvalidFrame => ({ type: 'invalid', reason });
+
+const parsePresence = (value: unknown): PresenceInfo | undefined => {
+  if (!isObject(value) || (value.state !== 'online' && value.state !== 'offline') || !isFiniteNumber(value.since)) return undefined;
+  return { state: value.state, since: value.since, ...(typeof value.reason === 'string' && value.reason !== '' ? { reason: value.reason } : {}) };
+};
 
 /** A telemetry frame, or one reading of a telemetry-batch frame: the same checks for both. */
 const parseTelemetry = (value: Record<string, unknown>): TelemetryFrame | InvalidFrame => {
@@ -172,14 +192,21 @@ export const parseServerFrame = (text: unknown): ServerFrame => {
     case 'snapshot': {
       const { devices, requestId } = value;
       if (!Array.isArray(devices)) return invalid('snapshot without devices');
+      // A device connected but not reported yet has presence and no reading (ts 0, empty data).
       const kept = devices.filter(
-        (d): d is SnapshotReading => isObject(d) && typeof d.deviceId === 'string' && d.deviceId !== '' && isFiniteNumber(d.ts) && isObject(d.data),
+        (d): d is SnapshotReading =>
+          isObject(d) && typeof d.deviceId === 'string' && d.deviceId !== '' && ((isFiniteNumber(d.ts) && isObject(d.data)) || parsePresence(d.presence) !== undefined),
       );
       return {
         type: 'snapshot',
         ...(typeof requestId === 'string' ? { requestId } : {}),
-        devices: kept.map((d) => ({ deviceId: d.deviceId, ts: d.ts, receivedAt: isFiniteNumber(d.receivedAt) ? d.receivedAt : d.ts, data: d.data })),
+        devices: kept.map((d) => {
+          const presence = parsePresence(d.presence);
+          const ts = isFiniteNumber(d.ts) ? d.ts : 0;
+          return { deviceId: d.deviceId, ts, receivedAt: isFiniteNumber(d.receivedAt) ? d.receivedAt : ts, data: isObject(d.data) ? d.data : {}, ...(presence ? { presence } : {}) };
+        }),
         done: value.done !== false,
+        ...(typeof value.cursor === 'string' && value.cursor !== '' ? { cursor: value.cursor } : {}),
       };
     }
     case 'pong':
@@ -197,6 +224,12 @@ export const parseServerFrame = (text: unknown): ServerFrame => {
       if (typeof deviceId !== 'string' || deviceId === '') return invalid('resync without a deviceId');
       if (!isFiniteNumber(from) || !isFiniteNumber(to) || to < from) return invalid('resync without a time range');
       return { type: 'resync', deviceId, from, to, id: typeof id === 'string' ? id : '', reason: 'shed' };
+    }
+    case 'presence': {
+      const presence = parsePresence(value);
+      if (typeof value.deviceId !== 'string' || value.deviceId === '') return invalid('presence without a deviceId');
+      if (!presence) return invalid('presence without state and since');
+      return { type: 'presence', deviceId: value.deviceId, ...presence };
     }
     case 'error':
       return {

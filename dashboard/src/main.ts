@@ -1,17 +1,29 @@
 /**
- * The page: wires config -> connection -> model -> view. Everything that can be
+ * The page's shell: wires config -> connection -> model, and routes between the views
+ * (docs/decisions/012-dashboard-page-structure.md): the header (connection, fleet counts, the active-alarms
+ * slot), the fleet view (./fleet/, the default), the device page (./device/, `?devices=a,b`), and the
+ * diagnostics panel (./shell/diagnostics.ts). Panels plug in through ./shell/hooks.ts. Everything that can be
  * decided without a DOM lives in the modules beside this one, with tests.
  */
 import { Backoff } from './backoff.js';
 import { RangeView, seedPoints } from './charts/rangeView.js';
 import { type DashboardConfig, type FileConfig, HEARTBEAT_MS, addressWithoutToken, connectUrl, parseFileConfig, resolveConfig, tokenScope } from './config.js';
 import { type ConnectionStatus, LiveConnection, type SocketLike } from './connection.js';
-import { displayUrl, formatAgo, formatClock, formatMs, formatRate } from './format.js';
+import { DevicePage } from './device/devicePage.js';
+import { formatCounts } from './fleet/fleetRows.js';
+import { FleetView } from './fleet/fleetView.js';
+import { displayUrl, formatClock, formatMs } from './format.js';
 import { DashboardModel } from './model.js';
 import { SessionKeeper } from './sessionKeeper.js';
 import { type Session, SignIn, displayName, isCallback, withoutCallbackParams } from './signIn.js';
-import { DeviceCard, type DeviceState } from './view/deviceCard.js';
+import { DiagnosticsPanel } from './shell/diagnostics.js';
+import { inAlarm, onAlarmsChanged } from './shell/hooks.js';
+import { type Route, Router, routeHref } from './shell/router.js';
+import type { DeviceState } from './view/deviceCard.js';
 import { byTestId, h, setAttr, setText } from './view/dom.js';
+
+// Up to this many devices, every chart fills from history on open (the sparklines too); beyond, only those on screen.
+const SMALL_FLEET = 50;
 
 // layers/shared/src/frames.ts DEVICE_ID_PATTERN: refuse locally what the server would refuse.
 const DEVICE_ID = /^[A-Za-z0-9_.:@-]{1,128}$/;
@@ -21,11 +33,10 @@ const ui = {
   statusLabel: byTestId('connection-label'),
   statusDetail: byTestId('connection-detail'),
   endpoint: byTestId('endpoint'),
-  lastMessage: byTestId('last-message'),
-  latency: byTestId('latency'),
-  rate: byTestId('rate'),
-  deviceCount: byTestId('device-count'),
-  duplicates: byTestId('duplicates'),
+  fleetCounts: byTestId('fleet-counts'),
+  fleetView: byTestId('fleet-view'),
+  deviceView: byTestId('device-view'),
+  backToFleet: byTestId<HTMLAnchorElement>('back-to-fleet'),
   notices: byTestId('error-banner'),
   mode: byTestId('subscription-mode'),
   subscribeAll: byTestId<HTMLButtonElement>('subscribe-all'),
@@ -62,8 +73,14 @@ const loadFileConfig = async (): Promise<FileConfig | undefined> => {
 class Dashboard {
   private readonly model: DashboardModel;
   private readonly connection: LiveConnection;
-  private readonly cards = new Map<string, DeviceCard>();
-  private readonly visibility: IntersectionObserver;
+  private readonly router = new Router();
+  private readonly fleet: FleetView;
+  private readonly devicePage: DevicePage;
+  private readonly diagnostics = new DiagnosticsPanel();
+  /** Pinned devices: the `?devices=` list, kept while the fleet is on screen. */
+  private pins: string[] = [];
+  /** The devices cursor still has pages to fetch. */
+  private loadingFleet = false;
   private renderQueued = false;
   private noticesShown = '';
   private readonly keeper: SessionKeeper | undefined;
@@ -81,7 +98,39 @@ class Dashboard {
     private readonly account?: Account,
   ) {
     const scope = tokenScope(account ? account.session.accessToken : config.token) ?? '*';
-    this.model = new DashboardModel({ scope, devices: config.devices, windowMs: config.windowMs });
+    this.model = new DashboardModel({ scope, devices: config.devices, windowMs: config.windowMs, silence: { fallbackMs: config.staleMs } });
+    if (this.router.current.view === 'devices' && !this.router.current.all) this.pins = [...this.router.current.ids];
+    const store = this.model.store;
+    this.fleet = new FleetView({
+      sources: {
+        ids: () => this.fleetIds(),
+        presence: this.model.presence,
+        silence: this.model.silence,
+        latest: (id) => store.device(id),
+        inAlarm,
+      },
+      spark: { series: (id) => store.device(id) },
+      onOpen: (id) => this.router.go({ view: 'devices', ids: [id] }),
+      onPin: (id) => {
+        this.pins = this.pins.includes(id) ? this.pins.filter((p) => p !== id) : [...this.pins, id];
+        this.queueRender();
+      },
+      pins: () => this.pins,
+      onOpenPinned: () => this.router.go({ view: 'devices', ids: this.pins }),
+    });
+    ui.fleetView.append(this.fleet.root);
+    this.devicePage = new DevicePage({
+      list: ui.list,
+      onToggle: (id) => this.onToggle(id),
+      onVisibility: () => this.queueRender(),
+      onCardAdded: (id, root) => this.range.attach(id, root),
+      onCardRemoved: (id) => this.range.detach(id),
+    });
+    this.router.onChange((route) => this.onRoute(route));
+    onAlarmsChanged(() => {
+      this.fleet.table.changed();
+      this.queueRender();
+    });
     // Signed in: the token of the moment, renewed before it expires; the socket then reconnects make-before-break.
     this.keeper = account
       ? new SessionKeeper({
@@ -105,7 +154,8 @@ class Dashboard {
         // Fill the charts: a snapshot first, then each device's history (dashboard/src/history.ts).
         // A token renewal's new socket overlapped the old one: each chart asks only for what came after its
         // newest point, which also covers devices that the new socket subscribes after it opens.
-        const fill = renewed ? this.model.history.resync(Date.now()) : this.model.history.onOpen();
+        const fill = renewed ? this.model.history.resync(Date.now(), this.charted()) : this.model.history.onOpen();
+        this.loadingFleet = !renewed;
         for (const frame of fill) this.connection.send(frame);
         this.range.onOpen();
         this.pump();
@@ -122,13 +172,46 @@ class Dashboard {
         this.queueRender();
       },
     });
-    this.visibility = new IntersectionObserver((entries) => {
-      for (const entry of entries) {
-        const card = this.cards.get((entry.target as HTMLElement).dataset.deviceId ?? '');
-        if (card) card.visible = entry.isIntersecting;
+  }
+
+  /** Devices on the fleet table: everything the page knows of. */
+  private *fleetIds(): Iterable<string> {
+    const seen = new Set<string>();
+    const scope = this.model.subscriptions.scope;
+    for (const ids of [this.model.store.deviceIds(), this.model.presence.deviceIds(), scope === '*' ? [] : scope]) {
+      for (const id of ids) {
+        if (seen.has(id)) continue;
+        seen.add(id);
+        yield id;
       }
-      this.queueRender();
-    });
+    }
+  }
+
+  /** Devices whose charts are on screen: the device page's; on the fleet, every device of a small fleet. */
+  private charted(): string[] {
+    const route = this.router.current;
+    if (route.view === 'devices') return route.all ? this.model.store.deviceIds() : route.ids;
+    return this.model.store.size <= SMALL_FLEET ? this.model.store.deviceIds() : [];
+  }
+
+  private onRoute(route: Route): void {
+    if (route.view === 'devices' && route.all) {
+      if (this.model.subscriptions.mode !== 'all') this.model.subscriptions.subscribeAll();
+      this.pump();
+    } else if (route.view === 'devices') {
+      // Several devices: that is the pin list (?devices=a,b); one opened row leaves the pins as they were.
+      if (route.ids.length > 1) this.pins = [...route.ids];
+      const subscriptions = this.model.subscriptions;
+      for (const id of route.ids) if (!subscriptions.wants(id)) subscriptions.subscribe(id);
+      // Opened from the fleet: these charts fill from history now (the fleet asked for none of a large fleet).
+      if (this.connection.isOpen) for (const frame of this.model.history.resync(Date.now(), route.ids)) this.connection.send(frame);
+      this.pump();
+    } else if (this.model.subscriptions.mode !== 'all') {
+      // The fleet shows every device in scope.
+      this.model.subscriptions.subscribeAll();
+      this.pump();
+    }
+    this.queueRender();
   }
 
   start(): void {
@@ -140,6 +223,10 @@ class Dashboard {
     if (location.protocol === 'https:' && this.config.url.startsWith('ws:')) {
       this.model.notify('config', 'This page is served over https, so the browser blocks a ws:// connection: use wss://.', Date.now());
     }
+    ui.backToFleet.addEventListener('click', (event) => {
+      event.preventDefault();
+      this.router.go({ view: 'fleet' });
+    });
     ui.subscribeAll.addEventListener('click', () => {
       this.model.subscriptions.subscribeAll();
       this.pump();
@@ -234,7 +321,17 @@ class Dashboard {
     if (this.range.onFrame(text)) return;
     const outcome = this.model.receive(text, Date.now());
     if (outcome.kind === 'subscription') this.pump();
-    if (outcome.kind === 'snapshot') for (const request of outcome.requests) this.connection.send(request);
+    if (outcome.kind === 'snapshot') {
+      // History only for charts on screen: a fleet of thousands asks for none until a device page opens.
+      const charted = new Set(this.charted());
+      const small = this.model.store.size <= SMALL_FLEET;
+      for (const request of outcome.requests) if (small || charted.has(request.deviceId)) this.connection.send(request);
+      // The fleet loads progressively: the next page of devices as soon as this one is in.
+      if (outcome.next) this.connection.send(outcome.next);
+      else this.loadingFleet = false;
+      this.fleet.table.changed();
+    }
+    if (outcome.kind === 'presence' && outcome.changed) this.fleet.table.changed();
     // The server shed readings (resync), or a seq gap opened: refill that range from history.
     if ((outcome.kind === 'resync' || outcome.kind === 'telemetry') && outcome.requests) for (const request of outcome.requests) this.connection.send(request);
     if (outcome.kind === 'error') {
@@ -274,20 +371,25 @@ class Dashboard {
 
   private render(now: number): void {
     this.model.store.trim(now);
-    const ids = this.model.knownDevices();
-    ids.forEach((id, index) => {
-      let card = this.cards.get(id);
-      if (!card) {
-        card = new DeviceCard(id, (deviceId) => this.onToggle(deviceId));
-        this.cards.set(id, card);
-        ui.list.insertBefore(card.root, ui.list.children[index] ?? null);
-        this.range.attach(id, card.root);
-        this.visibility.observe(card.root);
-      }
-      card.update(this.model.store.device(id), this.deviceState(id, now), now);
-    });
-    ui.empty.hidden = ids.length > 0;
-    this.renderSummary(now, ids.length);
+    const route = this.router.current;
+    const onFleet = route.view === 'fleet';
+    ui.fleetView.hidden = !onFleet;
+    ui.deviceView.hidden = onFleet;
+    setAttr(document.body, 'data-view', route.view);
+    // The fleet's rows are counted on either view: the header shows the counts everywhere.
+    this.fleet.loadingMore = this.loadingFleet;
+    this.fleet.render(now, this.pins);
+    const counts = this.fleet.table.counts;
+    setText(ui.fleetCounts, counts.total === 0 ? '' : formatCounts(counts));
+    if (onFleet) {
+      this.devicePage.clear();
+      ui.empty.hidden = counts.total > 0;
+    } else {
+      ui.backToFleet.href = routeHref(location.href, { view: 'fleet' });
+      this.devicePage.render(route.all ? this.model.knownDevices() : route.ids, (id) => this.model.store.device(id), (id) => this.deviceState(id, now), now);
+      ui.empty.hidden = true;
+    }
+    this.renderSummary(now, counts.total);
     this.renderNotices();
   }
 
@@ -302,21 +404,18 @@ class Dashboard {
   }
 
   private renderSummary(now: number, deviceCount: number): void {
-    const last = this.model.lastTelemetryAt;
-    setText(ui.lastMessage, last === undefined ? '—' : `${formatClock(last)} · ${formatAgo(now - last)}`);
-    const stats = this.model.latency.stats();
-    setText(ui.latency, stats ? `${formatMs(stats.p50)} / ${formatMs(stats.p95)}` : '—');
-    ui.latency.title = stats ? `last ${stats.count} messages: min ${formatMs(stats.min)}, max ${formatMs(stats.max)} (page clock − device ts)` : '';
-    setText(ui.rate, `${formatRate(this.model.rate(now))} msg/s`);
-    setText(ui.deviceCount, String(deviceCount));
-    setText(ui.duplicates, this.model.counters.duplicates.toLocaleString());
+    this.diagnostics.render(this.model, now, deviceCount);
 
     const subscriptions = this.model.subscriptions;
     const scope = subscriptions.scope;
     if (subscriptions.mode === 'all') {
       setText(ui.mode, scope === '*' ? 'Receiving every device' : `Receiving the ${scope.length} devices your token covers`);
     } else {
-      const count = this.model.knownDevices().filter((id) => subscriptions.wants(id)).length;
+      // Not knownDevices(): it sorts every device, and this runs every frame.
+      const ids = new Set([...this.model.store.deviceIds(), ...(subscriptions.confirmed() ?? [])]);
+      ids.delete('*');
+      let count = 0;
+      for (const id of ids) if (subscriptions.wants(id)) count++;
       setText(ui.mode, `Receiving ${count} selected device${count === 1 ? '' : 's'}`);
     }
     ui.subscribeAll.hidden = subscriptions.mode === 'all';

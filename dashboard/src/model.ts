@@ -3,7 +3,9 @@
  * the view reads it, tests feed it frames.
  */
 import { RecentIds, messageKey, telemetryKey } from './dedup.js';
-import { type ServerFrame, parseServerFrame } from './frames.js';
+import { PresenceBook } from './fleet/presenceBook.js';
+import { type SilenceOptions, SilenceDetector } from './fleet/silence.js';
+import { type ClientFrame, type ServerFrame, parseServerFrame } from './frames.js';
 import { GapFill, type HistoryRequest } from './history.js';
 import { LatencyWindow } from './latency.js';
 import { SubscriptionPlanner } from './subscriptions.js';
@@ -24,6 +26,7 @@ export interface ModelOptions extends StoreOptions {
   dedupCapacity?: number;
   latencySamples?: number;
   maxNotices?: number;
+  silence?: SilenceOptions;
 }
 
 export type Outcome =
@@ -35,7 +38,9 @@ export type Outcome =
   | { kind: 'pong' | 'sent' | 'message' }
   /** The server shed readings of `deviceId` in [from, to]: refill that range from history. */
   | { kind: 'resync'; deviceId: string; from: number; to: number; requests: HistoryRequest[] }
-  | { kind: 'snapshot'; requests: HistoryRequest[] }
+  /** `next` asks for the following page of devices (the snapshot carried a cursor). */
+  | { kind: 'snapshot'; requests: HistoryRequest[]; next?: Extract<ClientFrame, { action: 'devices' }> }
+  | { kind: 'presence'; deviceId: string; changed: boolean }
   | { kind: 'history'; deviceId: string; added: number }
   | { kind: 'invalid'; reason: string }
   /** A telemetry-batch frame: what each of its readings did, exactly as if each were a telemetry frame. */
@@ -48,6 +53,9 @@ export class DashboardModel {
   readonly subscriptions: SubscriptionPlanner;
   /** Charts filled from history on open and after every reconnect (./history.ts). */
   readonly history: GapFill;
+  /** Each device's presence (IoT Core lifecycle events) and its own reporting rhythm (./fleet/). */
+  readonly presence = new PresenceBook();
+  readonly silence: SilenceDetector;
   readonly counters = { frames: 0, telemetry: 0, duplicates: 0, invalid: 0, messages: 0, resyncs: 0 };
   lastFrameAt: number | undefined;
   lastTelemetryAt: number | undefined;
@@ -63,6 +71,7 @@ export class DashboardModel {
     this.subscriptions = new SubscriptionPlanner(options.scope, options.devices);
     this.history = new GapFill({ store: this.store });
     this.maxNotices = options.maxNotices ?? 5;
+    this.silence = new SilenceDetector(options.silence);
   }
 
   /** Notices for the user, newest first. */
@@ -103,6 +112,7 @@ export class DashboardModel {
         this.arrivals.push(now);
         if (this.arrivals.length > 10_000) this.arrivals.shift();
         this.latency.add(now - frame.ts);
+        this.silence.observe(frame.deviceId, now);
         const previousTs = this.store.device(frame.deviceId)?.lastTs;
         // A reading that history brought already is merged silently: it is not a duplicate delivery.
         const { gap } = this.store.ingest(frame, now);
@@ -128,8 +138,19 @@ export class DashboardModel {
       case 'unsubscribed':
         this.subscriptions.onReply(frame);
         return { kind: 'subscription' };
-      case 'snapshot':
-        return { kind: 'snapshot', requests: this.history.onSnapshot(frame, now) };
+      case 'snapshot': {
+        for (const entry of frame.devices) {
+          if (entry.presence) this.presence.apply(entry.deviceId, entry.presence);
+          if (entry.ts > 0) this.silence.observe(entry.deviceId, entry.receivedAt);
+        }
+        // Devices connected but not reported yet have presence only: nothing to chart.
+        const readings = frame.devices.filter((entry) => entry.ts > 0);
+        const requests = this.history.onSnapshot(readings.length === frame.devices.length ? frame : { ...frame, devices: readings }, now);
+        const next = frame.cursor === undefined || !frame.done ? undefined : { action: 'devices' as const, cursor: frame.cursor, ...(frame.requestId === undefined ? {} : { requestId: frame.requestId }) };
+        return { kind: 'snapshot', requests, ...(next ? { next } : {}) };
+      }
+      case 'presence':
+        return { kind: 'presence', deviceId: frame.deviceId, changed: this.presence.apply(frame.deviceId, { state: frame.state, since: frame.since, ...(frame.reason ? { reason: frame.reason } : {}) }) };
       case 'history': {
         const { deviceId, added } = this.history.onHistory(frame, now);
         return { kind: 'history', deviceId, added };

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { type Server, type Socket, createServer } from 'node:net';
 import { Aedes } from 'aedes';
+import { attachLifecycleEvents } from './lifecycle.js';
 import { type WebSocket, createWebSocketStream } from 'ws';
 import { nestingExceeds } from '@serverless-iot-dashboard/shared';
 import { type RuleQuery, evaluateRule, parseRuleSql, topicMatches } from './iotSql.js';
@@ -65,6 +66,8 @@ export interface RuleActionInvoker {
 }
 
 export interface IotStats {
+  /** Lifecycle events published ($aws/events/presence/...). */
+  lifecycle: number;
   published: number;
   matched: number;
   invoked: number;
@@ -116,7 +119,7 @@ export const startIotCore = async (options: IotCoreOptions): Promise<IotCore> =>
   const { invoke, log, asyncInvoker, putItem, sendToQueue, now = Date.now } = options;
   const pending = new Set<Promise<void>>();
   const rules = compileRules(options.rules, log);
-  const stats: IotStats = { published: 0, matched: 0, invoked: 0, queued: 0, failed: 0, dropped: 0, stored: 0, storeFailed: 0, errorActions: 0 };
+  const stats: IotStats = { lifecycle: 0, published: 0, matched: 0, invoked: 0, queued: 0, failed: 0, dropped: 0, stored: 0, storeFailed: 0, errorActions: 0 };
   const broker = await Aedes.createBroker({ heartbeatInterval: 60_000 });
   const sockets = new Set<Socket>();
   let tcp: Server | undefined;
@@ -241,6 +244,21 @@ export const startIotCore = async (options: IotCoreOptions): Promise<IotCore> =>
     }
   };
 
+  // IoT Core's lifecycle events (./lifecycle.ts): to MQTT subscribers of $aws/events/presence/#, and through the rules.
+  const lifecycle = attachLifecycleEvents(broker, {
+    now,
+    emit: (topic, event) => {
+      const payload = Buffer.from(JSON.stringify(event));
+      stats.lifecycle++;
+      broker.publish({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false }, () => undefined);
+      try {
+        runRules(topic, payload, event.clientId);
+      } catch (error) {
+        log('error', 'rule', `rule engine failed on ${topic}: ${(error as Error).message}`);
+      }
+    },
+  });
+
   broker.on('publish', (packet, client) => {
     // Only what devices publish: the broker's own $SYS heartbeats have no client.
     if (!client) return;
@@ -281,6 +299,7 @@ export const startIotCore = async (options: IotCoreOptions): Promise<IotCore> =>
       await asyncInvoker.settled();
     },
     async close() {
+      lifecycle.shuttingDown();
       const server = tcp;
       tcp = undefined;
       if (server) {

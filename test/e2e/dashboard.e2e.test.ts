@@ -91,7 +91,8 @@ describe('dashboard in Chromium, end to end through the local stack', function (
   });
 
   it('goes live, then shows a device as soon as it publishes, with values that update and a chart that draws', async () => {
-    await page.goto(stack!.urls.dashboard, { timeout: 15_000 });
+    // ?devices=*: every device's card (the page opens on the fleet table otherwise; test/e2e/fleet.e2e.test.ts).
+    await page.goto(`${stack!.urls.dashboard}?devices=*`, { timeout: 15_000 });
     await waitForState(page, '[data-testid="connection-status"]', 'live', 15_000);
 
     publisher = setInterval(() => {
@@ -182,7 +183,8 @@ describe('dashboard in Chromium against a scripted gateway', function () {
     data: { temperature: 20 + seq / 10, seq },
   });
 
-  const open = async (query = '') => {
+  // ?devices=*: every device's card, as the page showed before the fleet view became its default.
+  const open = async (query = '?devices=*') => {
     await page.goto(`${site.url}${query}`, { timeout: 15_000 });
     await waitForState(page, '[data-testid="connection-status"]', 'live', 10_000);
     await eventually('the gateway to see the page', () => gateway.received.length > 0);
@@ -241,7 +243,7 @@ describe('dashboard in Chromium against a scripted gateway', function () {
   });
 
   it('flags sequence gaps, and turns a silent device stale after ?stale=', async () => {
-    await open('?stale=1');
+    await open('?devices=*&stale=1');
 
     for (const seq of [1, 2, 6]) gateway.send(telemetry('dev-gappy', seq));
 

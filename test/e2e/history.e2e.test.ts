@@ -61,7 +61,7 @@ describe('dashboard in Chromium: history on open, gap-fill after a reconnect', f
   });
 
   it('paints the backfilled minutes of every simulated device on first load, before live points could', async () => {
-    await page.goto(stack!.urls.dashboard, { timeout: 15_000 });
+    await page.goto(`${stack!.urls.dashboard}?devices=*`, { timeout: 15_000 });
     for (const id of ['sim-1', 'sim-2']) {
       // 3 minutes at 1 Hz is 180 readings: only history can bring that many this soon.
       await eventually(`${id}'s chart to hold its history`, async () => (await card(page, id).count()) > 0 && (await pointsOf(page, id)) >= 175, 15_000);

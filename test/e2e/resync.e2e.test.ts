@@ -73,7 +73,7 @@ describe('dashboard in Chromium: a shed reading is refilled from history', funct
 
   it('refills a reading the server shed, on its resync frame, before any later reading comes: no hole, no duplicate', async () => {
     // Arrange: the page live with three readings
-    await page.goto(stack!.urls.dashboard, { timeout: 15_000 });
+    await page.goto(`${stack!.urls.dashboard}?devices=*`, { timeout: 15_000 });
     await page.locator('[data-testid="connection-status"][data-state="live"]').waitFor({ timeout: 20_000 });
     for (const seq of [1, 2, 3]) {
       await publish(seq);

@@ -36,6 +36,10 @@ describe('device simulator', function () {
     it('reads devices, rate, count and url', () => {
       expect(parseDeviceArgs(['--devices', '5', '--rate', '2', '--count', '3']).options).to.include({ devices: 5, rate: 2, count: 3, url: 'mqtt://localhost:1883' });
     });
+    it('reads --drop-every as a duration', () => {
+      expect(parseDeviceArgs(['--drop-every', '60s']).options).to.include({ dropEveryMs: 60_000 });
+      expect(parseDeviceArgs(['--drop-every', '5m']).options).to.include({ dropEveryMs: 300_000 });
+    });
     it('explains what is wrong', () => {
       const bad: [string[], RegExp][] = [
         [['--devices', 'five'], /--devices must be a positive whole number/],
@@ -47,6 +51,8 @@ describe('device simulator', function () {
         [['--ids', 'a/b'], /invalid/],
         [['--ids', 'a', '--devices', '2'], /either --devices or --ids/],
         [['--qos', '2'], /QoS 2/],
+        [['--drop-every', 'often'], /--drop-every must be a duration/],
+        [['--drop-every', '1s'], /at least 2s/],
       ];
       for (const [args, pattern] of bad) expect(() => parseDeviceArgs(args), args.join(' ')).to.throw(UsageError, pattern);
     });
@@ -79,6 +85,28 @@ describe('device simulator', function () {
       expect(new Set(received.map((r) => r.clientId))).to.deep.equal(new Set(['unit-1', 'unit-2']));
       expect(received.map((r) => r.topic)).to.include('devices/unit-2/telemetry');
       expect(received[0]!.payload).to.have.keys('ts', 'seq', 'temperature', 'humidity', 'battery', 'rssi');
+    });
+
+    it('drops each device’s connection every --drop-every, and each comes back under its own client id', async () => {
+      const connects: string[] = [];
+      const drops: string[] = [];
+      const onClient = (client: { id: string }) => connects.push(client.id);
+      const onDisconnect = (client: { id: string }) => drops.push(client.id);
+      broker.on('client', onClient);
+      broker.on('clientDisconnect', onDisconnect);
+      const simulator = await startSimulator({ url: `mqtt://127.0.0.1:${port}`, devices: 2, rate: 5, prefix: 'drop-', dropEveryMs: 400 });
+      try {
+        const deadline = Date.now() + 10_000;
+        while ((['drop-1', 'drop-2'].some((id) => connects.filter((c) => c === id).length < 2)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      } finally {
+        await simulator.stop();
+        broker.off('client', onClient);
+        broker.off('clientDisconnect', onDisconnect);
+      }
+      for (const id of ['drop-1', 'drop-2']) {
+        expect(connects.filter((c) => c === id).length, `${id} reconnected`).to.be.at.least(2);
+        expect(drops, `${id} dropped`).to.include(id);
+      }
     });
 
     it('fails fast with a clear message when the broker is unreachable', async () => {

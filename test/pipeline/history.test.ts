@@ -175,7 +175,10 @@ describe('local stack: history and last-known state', function () {
     const c = await client();
     c.send({ action: 'devices', requestId: 'd1' });
     const frames = await reply(c, 'snapshot', 'd1');
-    expect(frames.flatMap((f) => f.devices).map((d: Frame) => d.deviceId)).to.include('hist-1');
+    const devices: Frame[] = frames.flatMap((f) => f.devices);
+    expect(devices.filter((d) => d.ts !== undefined).map((d) => d.deviceId)).to.deep.equal(['hist-1']);
+    // The publishing MQTT client is a device too (its client id): connected, never reported, listed with its presence only.
+    for (const d of devices.filter((d) => d.ts === undefined)) expect(Object.keys(d).sort(), d.deviceId).to.deep.equal(['deviceId', 'presence']);
   });
 
   for (const [what, frame, code] of [

@@ -286,7 +286,7 @@ describe('template.yaml: nothing lost, told when it matters', () => {
       const grants = sqsGrants(translated);
       const deadLetter = grants.filter((g) => g.queue === 'DeadLetterQueue');
       for (const { role, actions } of deadLetter) expect(actions, role).to.deep.equal(['sqs:SendMessage']);
-      expect(deadLetter.map((g) => g.role).sort()).to.deep.equal(['FanoutWorkerFunctionRole', 'TelemetryFunctionRole', 'TelemetryRuleErrorRole']);
+      expect(deadLetter.map((g) => g.role).sort()).to.deep.equal(['FanoutWorkerFunctionRole', 'PresenceFunctionRole', 'PresenceRuleErrorRole', 'TelemetryFunctionRole', 'TelemetryRuleErrorRole']);
     });
 
     it('lets only the batch function consume the telemetry queue, and only the IoT rule send to it; nothing else touches SQS', () => {

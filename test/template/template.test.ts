@@ -243,9 +243,12 @@ describe('template.yaml', () => {
     it('gives each history reader and writer only the actions it uses, on its table', () => {
       const actionsOn = (id: string, table: string) =>
         statements.filter(({ where, statement }) => where === id && getAttTarget(statement.Resource) === table).flatMap(({ statement }) => [statement.Action].flat()).sort();
-      expect(actionsOn('TelemetryFunction', 'DevicesTable')).to.deep.equal(['dynamodb:PutItem']);
+      // UpdateItem: the latest reading keeps the item's presence (layers/shared/src/history/devices.ts).
+      expect(actionsOn('TelemetryFunction', 'DevicesTable')).to.deep.equal(['dynamodb:UpdateItem']);
       expect(actionsOn('TelemetryFunction', 'HistoryTable')).to.deep.equal(['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:Query']);
       expect(actionsOn('TelemetryBatchFunction', 'HistoryTable')).to.deep.equal(['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:Query']);
+      expect(actionsOn('PresenceFunction', 'DevicesTable')).to.deep.equal(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+      expect(actionsOn('PresenceFunction', 'HistoryTable')).to.deep.equal([]);
       expect(actionsOn('HistoryFunction', 'HistoryTable')).to.deep.equal(['dynamodb:Query']);
       expect(actionsOn('HistoryFunction', 'DevicesTable')).to.deep.equal([]);
       expect(actionsOn('DevicesFunction', 'DevicesTable')).to.deep.equal(['dynamodb:BatchGetItem', 'dynamodb:Scan']);
@@ -254,7 +257,7 @@ describe('template.yaml', () => {
 
     it('names a SourceArn on every Lambda permission', () => {
       const permissions = resourcesOfType(template, 'AWS::Lambda::Permission');
-      expect(permissions.length).to.equal(11);
+      expect(permissions.length).to.equal(13);
       for (const [id, p] of permissions) expect(p.Properties!.SourceArn, id).to.not.equal(undefined);
     });
   });

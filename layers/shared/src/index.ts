@@ -8,6 +8,7 @@
  *   runtime/     config, AWS clients, observability, the middy chain, retry
  *   auth/        tokens, the $connect authorizer, Cognito groups, the principal and its scope
  *   store/       the connections table: keys, versions, the one subscriber query, the one batch loop, rate limits
+ *   presence/    IoT Core's lifecycle events: their order, each device's presence, the presence function
  *   history/     readings, latest readings and snapshots, downsampling, the history and devices routes
  *   recipients/  who receives a reading: the recipient cache, the broadcast audience
  *   connections/ closing connections: expired tokens, the management client
@@ -37,6 +38,9 @@ export * from './store/expiryIndex.js';
 export * from './store/holderConnections.js';
 export * from './store/rateLimit.js';
 export * from './store/subscriptionCap.js';
+export * from './presence/lifecycle.js';
+export * from './presence/presence.js';
+export * from './presence/presenceStore.js';
 export * from './history/devices.js';
 export * from './history/downsample.js';
 export * from './history/fitPoint.js';

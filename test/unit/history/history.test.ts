@@ -291,6 +291,7 @@ describe('devices: the route limits each token holder', () => {
       usage: { requests: 0, readUnits: 0 },
       recordLatest: async () => true,
       latest: async () => (reads++, []),
+      page: async () => (reads++, { readings: [] }),
       async *all() {
         reads++;
       },

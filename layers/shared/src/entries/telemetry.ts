@@ -6,3 +6,6 @@ export * from '../fanout/handOn.js';
 export * from '../fanout/telemetryBatch.js';
 export * from '../fanout/telemetry.js';
 export * from '../history/historyWriter.js';
+export * from '../presence/lifecycle.js';
+export * from '../presence/presence.js';
+export * from '../presence/presenceStore.js';

@@ -38,7 +38,7 @@ export type ClientFrame =
   | { action: 'message'; data: Record<string, unknown> }
   | { action: 'ping' }
   | HistoryRequest
-  | { action: 'devices'; requestId?: string };
+  | { action: 'devices'; requestId?: string; cursor?: string; limit?: number };
 
 /** `{"action":"history",...}` (docs/asyncapi.yaml, historyRequest). `until` and `maxPoints` are filled in by the route. */
 export interface HistoryRequest {
@@ -91,6 +91,10 @@ export const DEFAULT_MAX_POINTS = 600;
 export const MAX_MAX_POINTS = 5000;
 // Echoed on every reply frame: bounded so that an echo cannot grow a frame much.
 export const MAX_REQUEST_ID_LENGTH = 128;
+// `devices` pages: the default and largest number of devices per page, and the longest cursor the server hands out.
+export const DEFAULT_DEVICES_PAGE = 500;
+export const MAX_DEVICES_PAGE = 1000;
+export const MAX_CURSOR_LENGTH = 1024;
 
 const ALLOWED_FIELDS: Record<Action, readonly string[]> = {
   subscribe: ['action', 'devices'],
@@ -98,7 +102,7 @@ const ALLOWED_FIELDS: Record<Action, readonly string[]> = {
   message: ['action', 'data'],
   ping: ['action'],
   history: ['action', 'deviceId', 'since', 'until', 'maxPoints', 'requestId'],
-  devices: ['action', 'requestId'],
+  devices: ['action', 'requestId', 'cursor', 'limit'],
 };
 
 /** Whether `value` nests objects or arrays more than `max` levels deep. Iterative: safe at any depth. */
@@ -184,7 +188,19 @@ export const validateClientFrame = (frame: Record<string, unknown>): ClientFrame
       return validateHistoryRequest(frame);
     case 'devices': {
       const requestId = validateRequestId(frame.requestId);
-      return requestId === undefined ? { action: 'devices' } : { action: 'devices', requestId };
+      const { cursor, limit } = frame;
+      if (cursor !== undefined && (typeof cursor !== 'string' || cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH)) {
+        throw new BadRequest(`"cursor" must be the string a previous snapshot gave (at most ${MAX_CURSOR_LENGTH} characters)`);
+      }
+      if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_DEVICES_PAGE)) {
+        throw new BadRequest(`"limit" must be an integer from 1 to ${MAX_DEVICES_PAGE}`);
+      }
+      return {
+        action: 'devices',
+        ...(requestId === undefined ? {} : { requestId }),
+        ...(cursor === undefined ? {} : { cursor: cursor as string }),
+        ...(limit === undefined ? {} : { limit: limit as number }),
+      };
     }
   }
 };
