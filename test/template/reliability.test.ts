@@ -104,9 +104,9 @@ describe('template.yaml: nothing lost, told when it matters', () => {
 
     it("routes the errors of each rule that invokes a function to a queue, with the original payload, and still logs them", () => {
       const rules = resourcesOfType(template, 'AWS::IoT::TopicRule');
-      // A rule that invokes a function or writes a table (HistoryRule): its failures must reach the queue too.
+      // A rule that invokes a function or writes a table: its failures must reach the queue too.
       const invoking = rules.filter(([, rule]) => actionsOf(rule.Properties!.TopicRulePayload.Actions).some((a) => a.Lambda || a.DynamoDBv2));
-      expect(invoking.map(([id]) => id)).to.include.members(['TelemetryRule', 'HistoryRule']);
+      expect(invoking.map(([id]) => id)).to.include.members(['TelemetryRule', 'PresenceConnectedRule', 'PresenceDisconnectedRule']);
       const rulesReading = (topic: string) =>
         rules.filter(([, rule]) => {
           const sql = rule.Properties!.TopicRulePayload.Sql;
