@@ -334,6 +334,16 @@ const DEVICE_ITEMS: Record<string, unknown>[] = [
   },
   // A reading written before presence existed (no presence attribute), too large for a frame: sent reduced.
   { deviceId: 'dev-4', at: 1795597000000, receivedAt: 1795597000100, id: 'r-4', d: JSON.stringify({ temperature: 19, blob: 'x'.repeat(40_000) }), expiresAt: 1796201800 },
+  // Too large even reduced (thousands of numeric fields): sent oversize, with its times and no data.
+  {
+    deviceId: 'dev-5',
+    at: 1795597000000,
+    receivedAt: 1795597000100,
+    id: 'r-5',
+    d: JSON.stringify(Object.fromEntries(Array.from({ length: 3000 }, (_, f) => [`field${f}`, f]))),
+    expiresAt: 1796201800,
+    presence: { state: 'online', since: 1795596000000, eventType: 'connected', versionNumber: 1 },
+  },
 ];
 
 /** A MESSAGE event from its events/ fixture, with `body` replaced and parsed as the middy chain does. */
@@ -435,7 +445,7 @@ const builders: Record<string, () => Promise<unknown[]>> = {
       expect(posted.slice(before).every((p) => (JSON.parse(p) as Node).cursor === cursor), 'every frame of a page carries its cursor').to.equal(true);
       pages++;
     } while (cursor !== undefined && pages < 10);
-    expect(pages, 'pages of four devices, two a page').to.equal(2);
+    expect(pages, 'pages of five devices, two a page').to.equal(3);
     // A token scoped to a list: pages by offset.
     await route(['dev-1', 'dev-2', 'dev-3'])(messageEvent('devices', { action: 'devices', limit: 2 }));
     const frames = posted.map((p) => JSON.parse(p) as Node);
@@ -443,6 +453,7 @@ const builders: Record<string, () => Promise<unknown[]>> = {
     expect(entries.some((e) => e.presence && e.ts === undefined), 'a presence-only entry').to.equal(true);
     expect(entries.some((e) => e.presence?.reason), 'an offline entry with its reason').to.equal(true);
     expect(entries.some((e) => e.reduced === true), 'a reduced entry').to.equal(true);
+    expect(entries.some((e) => e.oversize === true), 'an oversize entry').to.equal(true);
     return frames;
   },
   'presence (the presence handler, from events/presence-*.json and every documented lifecycle event)': async () => {
@@ -607,6 +618,19 @@ describe(`the wire contract (${DOC}) and the code`, () => {
         expect(rejection(() => validateClientFrame(frame))?.code, `the code takes an undocumented field in "${action}"`).to.equal('bad_request');
         expect(schemaErrors(payloadPointer, frame), `${key}'s schema takes an undocumented field (additionalProperties: false)`).to.not.equal(undefined);
       }
+    });
+
+    it('documents every field the code takes in every action (the fields its refusal names as allowed)', () => {
+      const drift: string[] = [];
+      for (const [action, { key, message }] of clientMessages) {
+        const refusal = rejection(() => validateClientFrame({ ...message.examples[0].payload, undocumented: 1 }))?.message ?? '';
+        const allowed = /allowed: (.+)$/.exec(refusal)?.[1]?.split(', ');
+        expect(allowed, `the code's refusal of an unknown "${action}" field no longer lists the allowed fields: ${refusal}`).to.not.equal(undefined);
+        const documented = Object.keys(deref(message.payload).properties);
+        for (const field of allowed!.filter((f) => !documented.includes(f))) drift.push(`"${action}" takes "${field}", which ${key} does not document`);
+        for (const field of documented.filter((f) => !allowed!.includes(f))) drift.push(`${key} documents "${field}", which the code refuses`);
+      }
+      expectNone(drift, 'client fields that the code and the document disagree on');
     });
   });
 
