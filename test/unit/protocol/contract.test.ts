@@ -29,6 +29,7 @@ import {
   type FrameError,
   type HistoryStore,
   type LatestReading,
+  type RateLimiter,
   type RawPoint,
   type RollupBucket,
   type RollupLevel,
@@ -417,6 +418,12 @@ const builders: Record<string, () => Promise<unknown[]>> = {
     // 30 days at 600 points reads hour buckets; a budget of 2 read units cuts it after two pages.
     await route('*', 2)(messageEvent('history', { ...request, since: NOW - 30 * DAY, maxPoints: 600 }));
     const refused = replyOf(await route(['dev-2'])(messageEvent('history', request)));
+    // Past the token holder's rate: `rate_limited`, with the requestId.
+    const limiter = Object.assign(async () => ({ allowed: false, retryAfterMs: 3000 }), { perMinute: 30, burst: 5 }) as unknown as RateLimiter;
+    const limited = replyOf(
+      await createHistoryRoute({ store: fakeStore(), history: fakeHistory(points), post: async () => {}, log, retentionDays: 30, limiter, now: () => NOW })(messageEvent('history', request)),
+    );
+    expect(limited, 'a history request past the rate').to.include({ code: 'rate_limited', requestId: 'chart-dev-1' });
     const frames = posted.map((p) => JSON.parse(p) as Node);
     const has = (what: string, test: (frame: Node) => boolean) => expect(frames.some(test), `the history builder built no ${what}`).to.equal(true);
     const points_ = (frame: Node) => frame.points as Node[];
@@ -426,7 +433,7 @@ const builders: Record<string, () => Promise<unknown[]>> = {
     has('raw downsampled reply', (f) => f.resolution === 'raw' && f.downsampled === true && points_(f).length > 0);
     has('rollup reply with mean and count', (f) => f.resolution === '10m' && points_(f).some((p) => p.mean && p.count));
     has('truncated reply', (f) => f.resolution === '1h' && f.truncated === true && typeof f.next?.since === 'number' && f.done === true);
-    return [...frames, refused];
+    return [...frames, refused, limited];
   },
   'snapshot (the devices route, through the real devices store: presence, presence only, a reduced entry, paged by cursor, every device and a scoped list)': async () => {
     const posted: string[] = [];
@@ -448,13 +455,19 @@ const builders: Record<string, () => Promise<unknown[]>> = {
     expect(pages, 'pages of five devices, two a page').to.equal(3);
     // A token scoped to a list: pages by offset.
     await route(['dev-1', 'dev-2', 'dev-3'])(messageEvent('devices', { action: 'devices', limit: 2 }));
+    // A cursor this server did not give, and a list's cursor for every device: `bad_request`, with the requestId.
+    const refused = [
+      replyOf(await route('*')(messageEvent('devices', { action: 'devices', requestId: 'fleet', cursor: 'bm90LW91cnM' }))),
+      replyOf(await route('*')(messageEvent('devices', { action: 'devices', requestId: 'fleet', cursor: 'eyJvZmZzZXQiOjJ9' }))),
+    ];
+    for (const error of refused) expect(error, 'a foreign cursor').to.include({ type: 'error', code: 'bad_request', requestId: 'fleet' });
     const frames = posted.map((p) => JSON.parse(p) as Node);
     const entries = frames.flatMap((f) => f.devices as Node[]);
     expect(entries.some((e) => e.presence && e.ts === undefined), 'a presence-only entry').to.equal(true);
     expect(entries.some((e) => e.presence?.reason), 'an offline entry with its reason').to.equal(true);
     expect(entries.some((e) => e.reduced === true), 'a reduced entry').to.equal(true);
     expect(entries.some((e) => e.oversize === true), 'an oversize entry').to.equal(true);
-    return frames;
+    return [...frames, ...refused];
   },
   'presence (the presence handler, from events/presence-*.json and every documented lifecycle event)': async () => {
     const posted: string[] = [];
