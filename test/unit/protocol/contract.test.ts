@@ -274,16 +274,8 @@ const fakeHistory = (points: RawPoint[], buckets: Partial<Record<RollupLevel['na
     }
   }
   return {
-    raw: (_deviceId, since, until, { limit, tally } = {}) =>
-      pages(
-        points.filter((p) => p.ts >= since && p.ts <= until).slice(0, limit),
-        tally,
-      ),
-    buckets: (_deviceId, level, since, until, { tally } = {}) =>
-      pages(
-        (buckets[level.name] ?? []).filter((b) => b.start + level.ms > since && b.start <= until),
-        tally,
-      ),
+    raw: (_deviceId, since, until, { limit, tally } = {}) => pages(points.filter((p) => p.ts >= since && p.ts <= until).slice(0, limit), tally),
+    buckets: (_deviceId, level, since, until, { tally } = {}) => pages((buckets[level.name] ?? []).filter((b) => b.start + level.ms > since && b.start <= until), tally),
     usage,
   };
 };
@@ -426,12 +418,12 @@ const builders: Record<string, () => Promise<unknown[]>> = {
     expect(limited, 'a history request past the rate').to.include({ code: 'rate_limited', requestId: 'chart-dev-1' });
     const frames = posted.map((p) => JSON.parse(p) as Node);
     const has = (what: string, test: (frame: Node) => boolean) => expect(frames.some(test), `the history builder built no ${what}`).to.equal(true);
-    const points_ = (frame: Node) => frame.points as Node[];
-    has('raw reply with deviceTs', (f) => f.resolution === 'raw' && !f.downsampled && points_(f).some((p) => p.deviceTs !== undefined));
-    has('reduced point', (f) => points_(f).some((p) => p.reduced === true));
-    has('oversize point', (f) => points_(f).some((p) => p.oversize === true));
-    has('raw downsampled reply', (f) => f.resolution === 'raw' && f.downsampled === true && points_(f).length > 0);
-    has('rollup reply with mean and count', (f) => f.resolution === '10m' && points_(f).some((p) => p.mean && p.count));
+    const pointsOf = (frame: Node) => frame.points as Node[];
+    has('raw reply with deviceTs', (f) => f.resolution === 'raw' && !f.downsampled && pointsOf(f).some((p) => p.deviceTs !== undefined));
+    has('reduced point', (f) => pointsOf(f).some((p) => p.reduced === true));
+    has('oversize point', (f) => pointsOf(f).some((p) => p.oversize === true));
+    has('raw downsampled reply', (f) => f.resolution === 'raw' && f.downsampled === true && pointsOf(f).length > 0);
+    has('rollup reply with mean and count', (f) => f.resolution === '10m' && pointsOf(f).some((p) => p.mean && p.count));
     has('truncated reply', (f) => f.resolution === '1h' && f.truncated === true && typeof f.next?.since === 'number' && f.done === true);
     return [...frames, refused, limited];
   },
