@@ -1,6 +1,7 @@
 /**
- * The PresenceRule's target: IoT Core's lifecycle events in, each device's presence kept, a `presence` frame
- * out to every connection that can see the device. The device id is the MQTT client id (docs/decisions/013-presence.md).
+ * The target of PresenceConnectedRule and PresenceDisconnectedRule: IoT Core's lifecycle events in, each
+ * device's presence kept, a `presence` frame out to every connection that can see the device. The device id
+ * is the MQTT client id (docs/decisions/013-presence.md; docs/asyncapi.yaml, channels.presenceConnected).
  */
 import {
   createDocumentClient,

@@ -27,9 +27,12 @@ import {
   type DevicesStore,
   type FanoutTask,
   type FrameError,
-  type HistoryPoint,
   type HistoryStore,
   type LatestReading,
+  type RateLimiter,
+  type RawPoint,
+  type RollupBucket,
+  type RollupLevel,
   type Principal,
   type WsEvent,
   DEFAULT_AUDIENCE,
@@ -46,10 +49,15 @@ import {
   createSubscribeRoute,
   createTokenVerifier,
   createUnsubscribeRoute,
+  createDevicesStore,
+  createPresenceHandler,
   errorFrame,
   errorReply,
   groupByDevice,
   isFrameError,
+  parseLifecycleEvent,
+  presenceFrame,
+  presenceRecord,
   parseClientFrame,
   resyncFor,
   signToken,
@@ -135,6 +143,21 @@ for (const documented of dashboardMessages()) {
   else if (typeof type === 'string') serverMessages.set(type, documented);
   else throw new Error(`${DOC}: channels.dashboard.messages.${documented.key} has neither payload.properties.action.const nor payload.properties.type.const`);
 }
+
+/** The MQTT channels IoT Core's lifecycle events arrive on (documented with an x-topic-rule each). */
+const LIFECYCLE_CHANNELS = ['presenceConnected', 'presenceDisconnected'] as const;
+/** Every documented lifecycle event example, with its channel and where it is. */
+const lifecycleExamples = (): { channel: string; where: string; payloadPointer: string; payload: Node }[] =>
+  LIFECYCLE_CHANNELS.flatMap((channel) =>
+    Object.entries((doc.channels?.[channel]?.messages ?? {}) as Node).flatMap(([key, ref]) =>
+      ((deref(ref).examples ?? []) as Node[]).map((example) => ({
+        channel,
+        where: `channels.${channel}.messages.${key}.examples.${example.name}`,
+        payloadPointer: `${(ref as Node).$ref}/payload`,
+        payload: example.payload as Node,
+      })),
+    ),
+  );
 
 // ---- validating against it
 
@@ -235,14 +258,86 @@ const fakeDevices = {
   usage: { requests: 0, readUnits: 0 },
 } as unknown as DevicesStore;
 
-const fakeHistory = (points: HistoryPoint[]): HistoryStore => ({
-  async *raw(_deviceId, since, until) {
-    yield points.filter((p) => p.ts >= since && p.ts <= until).map((p, i) => ({ ...p, id: `r-${i}` }));
-  },
-  // No rollup buckets: every reply is answered from the raw readings.
-  async *buckets() {},
-  usage: { requests: 0, readUnits: 0 },
+/**
+ * A history store over `points` (raw readings) and `buckets` (rollup buckets by level name), served in pages of
+ * `pageSize`, each page costing one read unit on the request's tally (so that a read budget can cut a reply short).
+ */
+const fakeHistory = (points: RawPoint[], buckets: Partial<Record<RollupLevel['name'], RollupBucket[]>> = {}, pageSize = 10): HistoryStore => {
+  const usage = { requests: 0, readUnits: 0 };
+  async function* pages<T>(items: T[], tally?: { requests: number; readUnits: number }) {
+    for (let i = 0; i < items.length; i += pageSize) {
+      for (const counter of tally ? [usage, tally] : [usage]) {
+        counter.requests++;
+        counter.readUnits++;
+      }
+      yield items.slice(i, i + pageSize);
+    }
+  }
+  return {
+    raw: (_deviceId, since, until, { limit, tally } = {}) => pages(points.filter((p) => p.ts >= since && p.ts <= until).slice(0, limit), tally),
+    buckets: (_deviceId, level, since, until, { tally } = {}) => pages((buckets[level.name] ?? []).filter((b) => b.start + level.ms > since && b.start <= until), tally),
+    usage,
+  };
+};
+
+/** A rollup bucket of one field, as the store decodes it. */
+const bucket = (start: number, ms: number, count: number, temperature: number): RollupBucket => ({
+  start,
+  ms,
+  count,
+  fields: new Map([['temperature', { min: temperature - 1, max: temperature + 2, sum: temperature * count, count, last: temperature, lastKey: `${start}#r` }]]),
 });
+
+/**
+ * A DynamoDB document client over DevicesTable items, for the real devices store: Scan pages of `scanPage` items
+ * (with LastEvaluatedKey while more follow), BatchGet by key.
+ */
+const fakeDevicesTable = (items: Record<string, unknown>[], scanPage = 2) =>
+  ({
+    async send(command: { constructor: { name: string }; input: Node }) {
+      const capacity = { CapacityUnits: 1 };
+      if (command.constructor.name === 'ScanCommand') {
+        const after = command.input.ExclusiveStartKey?.deviceId as string | undefined;
+        const from = after === undefined ? 0 : items.findIndex((item) => item.deviceId === after) + 1;
+        const page = items.slice(from, from + Math.min(scanPage, command.input.Limit ?? scanPage));
+        const more = from + page.length < items.length;
+        return { Items: page, ConsumedCapacity: capacity, ...(more ? { LastEvaluatedKey: { deviceId: page[page.length - 1]!.deviceId } } : {}) };
+      }
+      if (command.constructor.name === 'BatchGetCommand') {
+        const [[table, { Keys }]] = Object.entries(command.input.RequestItems as Record<string, { Keys: { deviceId: string }[] }>);
+        return { Responses: { [table!]: items.filter((item) => Keys.some((k) => k.deviceId === item.deviceId)) }, ConsumedCapacity: [capacity] };
+      }
+      throw new Error(`fakeDevicesTable: unexpected ${command.constructor.name}`);
+    },
+  }) as never;
+
+/** DevicesTable items as the telemetry function and the presence store write them. */
+const DEVICE_ITEMS: Record<string, unknown>[] = [
+  { deviceId: 'dev-1', at: 1795597500000, receivedAt: 1795597500187, id: 'r-1', d: '{"temperature":21.7}', expiresAt: 1796202300, presence: { state: 'online', since: 1795597100000, eventType: 'connected', versionNumber: 4, sessionIdentifier: 's-1' } },
+  // Connected, no reading yet: presence only.
+  { deviceId: 'dev-2', expiresAt: 1796202200, presence: { state: 'online', since: 1795597400000, eventType: 'connected', versionNumber: 0 } },
+  {
+    deviceId: 'dev-3',
+    at: 1795590000000,
+    receivedAt: 1795590000110,
+    id: 'r-3',
+    d: '{"humidity":40.2}',
+    expiresAt: 1796194800,
+    presence: { state: 'offline', since: 1795590060000, eventType: 'disconnected', versionNumber: 2, reason: 'MQTT_KEEP_ALIVE_TIMEOUT' },
+  },
+  // A reading written before presence existed (no presence attribute), too large for a frame: sent reduced.
+  { deviceId: 'dev-4', at: 1795597000000, receivedAt: 1795597000100, id: 'r-4', d: JSON.stringify({ temperature: 19, blob: 'x'.repeat(40_000) }), expiresAt: 1796201800 },
+  // Too large even reduced (thousands of numeric fields): sent oversize, with its times and no data.
+  {
+    deviceId: 'dev-5',
+    at: 1795597000000,
+    receivedAt: 1795597000100,
+    id: 'r-5',
+    d: JSON.stringify(Object.fromEntries(Array.from({ length: 3000 }, (_, f) => [`field${f}`, f]))),
+    expiresAt: 1796201800,
+    presence: { state: 'online', since: 1795596000000, eventType: 'connected', versionNumber: 1 },
+  },
+];
 
 /** A MESSAGE event from its events/ fixture, with `body` replaced and parsed as the middy chain does. */
 const messageEvent = (fixture: string, body?: Node): WsEvent => {
@@ -285,20 +380,98 @@ const builders: Record<string, () => Promise<unknown[]>> = {
     const reply = replyOf(await route(messageEvent('message')));
     return [...new Set(posted)].map((p) => JSON.parse(p)).concat([reply]);
   },
-  'history (the history route: raw, downsampled, and an error with its requestId)': async () => {
+  'history (the history route: raw with ids and deviceTs, a reduced and an oversize point, raw downsampled, rollups, truncated, and an error with its requestId)': async () => {
     const posted: string[] = [];
-    const points = Array.from({ length: 20 }, (_, i): HistoryPoint => ({ ts: 1795596900000 + i * 15_000, data: { temperature: 20 + (i % 7), label: `p${i}` } }));
-    const route = (scope: ConnectionRecord['scope']) =>
-      createHistoryRoute({ store: fakeStore(scope), history: fakeHistory(points), post: async (_id, body) => void posted.push(body), log, retentionDays: 7, now: () => 1795597200000 });
-    const request = { action: 'history', deviceId: 'dev-1', since: 1795596900000, until: 1795597200000, requestId: 'chart-dev-1' };
+    const NOW = 1795597200000;
+    const points = Array.from({ length: 20 }, (_, i): RawPoint => ({ ts: 1795596900000 + i * 15_000, id: `dev-1/r-${i}`, data: { temperature: 20 + (i % 7), label: `p${i}` } }));
+    // A microsecond ts, not believed: stored at receivedAt, the device's time kept as deviceTs.
+    points[3]!.deviceTs = 1795596945000000;
+    // Too large for a frame: reduced to its numbers and booleans; and one that is too large even so.
+    points[5]!.data = { temperature: 25, door: true, blob: 'x'.repeat(40_000) };
+    points[6]!.data = Object.fromEntries(Array.from({ length: 3000 }, (_, f) => [`field${f}`, f]));
+    // Ten-minute buckets over a day, one reading a second: a 24-hour window at maxPoints 60 reads them.
+    const DAY = 86_400_000;
+    const tenMinutes = Array.from({ length: 145 }, (_, i) => bucket(Math.floor((NOW - DAY) / 600_000) * 600_000 + i * 600_000, 600_000, 600, 20 + (i % 5)));
+    const hours = Array.from({ length: 30 }, (_, i) => bucket(Math.floor((NOW - 30 * DAY) / 3_600_000) * 3_600_000 + i * 3_600_000, 3_600_000, 3600, 21));
+    const route = (scope: ConnectionRecord['scope'], readBudget?: number) =>
+      createHistoryRoute({
+        store: fakeStore(scope),
+        history: fakeHistory(points, { '10m': tenMinutes, '1h': hours }),
+        post: async (_id, body) => void posted.push(body),
+        log,
+        retentionDays: 30,
+        readBudget,
+        now: () => NOW,
+      });
+    const request = { action: 'history', deviceId: 'dev-1', since: 1795596900000, until: NOW, requestId: 'chart-dev-1' };
     await route('*')(messageEvent('history', request));
-    await route('*')(messageEvent('history', { ...request, maxPoints: 3 }));
+    await route('*')(messageEvent('history', { ...request, maxPoints: 10 }));
+    await route('*')(messageEvent('history', { ...request, since: NOW - DAY, maxPoints: 60 }));
+    // 30 days at 600 points reads hour buckets; a budget of 2 read units cuts it after two pages.
+    await route('*', 2)(messageEvent('history', { ...request, since: NOW - 30 * DAY, maxPoints: 600 }));
     const refused = replyOf(await route(['dev-2'])(messageEvent('history', request)));
-    return [...posted.map((p) => JSON.parse(p)), refused];
+    // Past the token holder's rate: `rate_limited`, with the requestId.
+    const limiter = Object.assign(async () => ({ allowed: false, retryAfterMs: 3000 }), { perMinute: 30, burst: 5 }) as unknown as RateLimiter;
+    const limited = replyOf(
+      await createHistoryRoute({ store: fakeStore(), history: fakeHistory(points), post: async () => {}, log, retentionDays: 30, limiter, now: () => NOW })(messageEvent('history', request)),
+    );
+    expect(limited, 'a history request past the rate').to.include({ code: 'rate_limited', requestId: 'chart-dev-1' });
+    const frames = posted.map((p) => JSON.parse(p) as Node);
+    const has = (what: string, test: (frame: Node) => boolean) => expect(frames.some(test), `the history builder built no ${what}`).to.equal(true);
+    const pointsOf = (frame: Node) => frame.points as Node[];
+    has('raw reply with deviceTs', (f) => f.resolution === 'raw' && !f.downsampled && pointsOf(f).some((p) => p.deviceTs !== undefined));
+    has('reduced point', (f) => pointsOf(f).some((p) => p.reduced === true));
+    has('oversize point', (f) => pointsOf(f).some((p) => p.oversize === true));
+    has('raw downsampled reply', (f) => f.resolution === 'raw' && f.downsampled === true && pointsOf(f).length > 0);
+    has('rollup reply with mean and count', (f) => f.resolution === '10m' && pointsOf(f).some((p) => p.mean && p.count));
+    has('truncated reply', (f) => f.resolution === '1h' && f.truncated === true && typeof f.next?.since === 'number' && f.done === true);
+    return [...frames, refused, limited];
   },
-  'snapshot (the devices route)': async () => {
+  'snapshot (the devices route, through the real devices store: presence, presence only, a reduced entry, paged by cursor, every device and a scoped list)': async () => {
     const posted: string[] = [];
-    await createDevicesRoute({ store: fakeStore(), devices: fakeDevices, post: async (_id, body) => void posted.push(body), log })(messageEvent('devices'));
+    const devices = createDevicesStore({ doc: fakeDevicesTable(DEVICE_ITEMS), tableName: 'devices', now: () => 1795597500000 });
+    const store = (scope: ConnectionRecord['scope']) =>
+      ({ ...fakeStore(scope), getConnection: async () => ({ ...connection(scope), devices: ['*'] }) }) as unknown as ConnectionStore;
+    const route = (scope: ConnectionRecord['scope']) => createDevicesRoute({ store: store(scope), devices, post: async (_id, body) => void posted.push(body), log });
+    // Every device, two a page: follow the cursors to the end.
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const before = posted.length;
+      const reply = await route('*')(messageEvent('devices', { action: 'devices', requestId: 'fleet', limit: 2, ...(cursor ? { cursor } : {}) }));
+      expect(reply.body, `the devices route answered ${reply.body}`).to.equal(undefined);
+      cursor = (JSON.parse(posted[posted.length - 1]!) as Node).cursor;
+      expect(posted.slice(before).every((p) => (JSON.parse(p) as Node).cursor === cursor), 'every frame of a page carries its cursor').to.equal(true);
+      pages++;
+    } while (cursor !== undefined && pages < 10);
+    expect(pages, 'pages of five devices, two a page').to.equal(3);
+    // A token scoped to a list: pages by offset.
+    await route(['dev-1', 'dev-2', 'dev-3'])(messageEvent('devices', { action: 'devices', limit: 2 }));
+    // A cursor this server did not give, and a list's cursor for every device: `bad_request`, with the requestId.
+    const refused = [
+      replyOf(await route('*')(messageEvent('devices', { action: 'devices', requestId: 'fleet', cursor: 'bm90LW91cnM' }))),
+      replyOf(await route('*')(messageEvent('devices', { action: 'devices', requestId: 'fleet', cursor: 'eyJvZmZzZXQiOjJ9' }))),
+    ];
+    for (const error of refused) expect(error, 'a foreign cursor').to.include({ type: 'error', code: 'bad_request', requestId: 'fleet' });
+    const frames = posted.map((p) => JSON.parse(p) as Node);
+    const entries = frames.flatMap((f) => f.devices as Node[]);
+    expect(entries.some((e) => e.presence && e.ts === undefined), 'a presence-only entry').to.equal(true);
+    expect(entries.some((e) => e.presence?.reason), 'an offline entry with its reason').to.equal(true);
+    expect(entries.some((e) => e.reduced === true), 'a reduced entry').to.equal(true);
+    expect(entries.some((e) => e.oversize === true), 'an oversize entry').to.equal(true);
+    return [...frames, ...refused];
+  },
+  'presence (the presence handler, from events/presence-*.json and every documented lifecycle event)': async () => {
+    const posted: string[] = [];
+    const handler = createPresenceHandler({
+      presence: { record: async () => true },
+      store: fakeStore(),
+      fanOut: { deliver: async (_pages, body) => (posted.push(body), { recipients: 2, delivered: 2, gone: 0, failed: 0, retried: 0 }) },
+      log,
+      counter: { count() {} } as never,
+    });
+    const events = [loadEvent('presence-connected'), loadEvent('presence-disconnected'), ...lifecycleExamples().map((e) => e.payload)];
+    for (const event of events) expect((await handler(event)).status, `the presence handler took ${JSON.stringify(event)}`).to.equal('fanned-out');
     return posted.map((p) => JSON.parse(p));
   },
   'error (every code, errorReply, and the middy chain on $default and on a failure)': async () => {
@@ -450,6 +623,19 @@ describe(`the wire contract (${DOC}) and the code`, () => {
         expect(rejection(() => validateClientFrame(frame))?.code, `the code takes an undocumented field in "${action}"`).to.equal('bad_request');
         expect(schemaErrors(payloadPointer, frame), `${key}'s schema takes an undocumented field (additionalProperties: false)`).to.not.equal(undefined);
       }
+    });
+
+    it('documents every field the code takes in every action (the fields its refusal names as allowed)', () => {
+      const drift: string[] = [];
+      for (const [action, { key, message }] of clientMessages) {
+        const refusal = rejection(() => validateClientFrame({ ...message.examples[0].payload, undocumented: 1 }))?.message ?? '';
+        const allowed = /allowed: (.+)$/.exec(refusal)?.[1]?.split(', ');
+        expect(allowed, `the code's refusal of an unknown "${action}" field no longer lists the allowed fields: ${refusal}`).to.not.equal(undefined);
+        const documented = Object.keys(deref(message.payload).properties);
+        for (const field of allowed!.filter((f) => !documented.includes(f))) drift.push(`"${action}" takes "${field}", which ${key} does not document`);
+        for (const field of documented.filter((f) => !allowed!.includes(f))) drift.push(`${key} documents "${field}", which the code refuses`);
+      }
+      expectNone(drift, 'client fields that the code and the document disagree on');
     });
   });
 
@@ -648,8 +834,24 @@ describe(`the wire contract (${DOC}) and the code`, () => {
       const level = (channel.address as string).split('/').indexOf('{deviceId}') + 1;
       expect(sql).to.include(`topic(${level}) AS deviceId`);
       for (const field of Object.keys(rule.adds)) expect(sql, `the rule does not add ${field}`).to.match(new RegExp(`AS ${field}\\b`));
-      const history = JSON.stringify(template.Resources.HistoryRule?.Properties?.TopicRulePayload?.Sql);
-      expect(history, 'HistoryRule reads the documented topic').to.include(`FROM '${filter}'`);
+    });
+
+    it('documents every topic rule in template.yaml that reads a device or lifecycle topic, and no rule the template lacks', () => {
+      // The stack's own topics, not a device's: the rules' error documents (rule-errors/<stack>/+), queued for redrive.
+      const INTERNAL_TOPICS = /^rule-errors\//;
+      const documented = new Map<string, string>();
+      for (const [name, ch] of Object.entries(doc.channels as Node)) if (ch['x-topic-rule']) documented.set(ch['x-topic-rule'].resource as string, name);
+      const undocumented: string[] = [];
+      for (const [logicalId, resource] of resourcesOfType(template, 'AWS::IoT::TopicRule')) {
+        const sql = JSON.stringify(resource.Properties?.TopicRulePayload?.Sql);
+        const topic = /FROM '([^']+)'/.exec(sql)?.[1];
+        if (topic === undefined || INTERNAL_TOPICS.test(topic)) continue;
+        if (!documented.has(logicalId)) undocumented.push(`${logicalId} (FROM '${topic}')`);
+      }
+      expectNone(undocumented, `topic rules in template.yaml that no channel's x-topic-rule in ${DOC} names`);
+      const gone = [...documented].filter(([logicalId]) => template.Resources[logicalId]?.Type !== 'AWS::IoT::TopicRule').map(([id, ch]) => `${id} (channels.${ch})`);
+      expectNone(gone, `x-topic-rule resources that are not topic rules in template.yaml`);
+      expect(String(channel.description), 'the telemetry channel still names a rule the template no longer has').to.not.include('HistoryRule');
     });
 
     it('turns every documented device reading, with what the rule adds, into a documented telemetry frame', () => {
@@ -668,6 +870,65 @@ describe(`the wire contract (${DOC}) and the code`, () => {
     it('describes the rule output of the events/ fixtures', () => {
       expectValid('#/components/schemas/TelemetryRuleEvent', loadEvent('telemetry'), 'events/telemetry.json');
       for (const record of loadEvent('telemetry-batch').Records) expectValid('#/components/schemas/TelemetryRuleEvent', JSON.parse(record.body), 'a body of events/telemetry-batch.json');
+    });
+  });
+
+  describe('MQTT: $aws/events/presence/{connected,disconnected}/{clientId} (IoT Core lifecycle events)', () => {
+    it('are the topics the template presence rules read, each with its documented SQL', () => {
+      for (const name of LIFECYCLE_CHANNELS) {
+        const channel = doc.channels[name] as Node | undefined;
+        expect(channel, `channels.${name} is missing from ${DOC}`).to.not.equal(undefined);
+        const rule = channel!['x-topic-rule'] as Node;
+        const resource = template.Resources[rule.resource];
+        expect(resource?.Type, `channels.${name} x-topic-rule.resource ${rule.resource} is not a topic rule in template.yaml`).to.equal('AWS::IoT::TopicRule');
+        const sql = resource!.Properties?.TopicRulePayload?.Sql;
+        expect(sql, `x-topic-rule.sql differs from template.yaml ${rule.resource}`).to.equal(rule.sql);
+        expect(sql).to.include(`FROM '${(channel!.address as string).replace('{clientId}', '+')}'`);
+        const functionArn = JSON.stringify(resource!.Properties?.TopicRulePayload?.Actions);
+        expect(functionArn, `${rule.resource} invokes the presence function`).to.include('PresenceFunction');
+      }
+    });
+
+    it('describe the events/ fixtures, which are the documented examples', () => {
+      for (const name of LIFECYCLE_CHANNELS) {
+        const rule = doc.channels[name]['x-topic-rule'] as Node;
+        const fixture = loadEvent((rule.fixture as string).replace(/^events\/|\.json$/g, ''));
+        const examples = lifecycleExamples().filter((e) => e.channel === name);
+        expect(examples.length, `channels.${name} has no example`).to.be.greaterThan(0);
+        expectValid(examples[0]!.payloadPointer, fixture, rule.fixture as string);
+        expect(examples.map((e) => e.payload), `${rule.fixture} is not among channels.${name}'s examples`).to.deep.include(fixture);
+        for (const example of examples) expect(example.payload.eventType, `${example.where} is on the ${name} channel`).to.equal(name === 'presenceConnected' ? 'connected' : 'disconnected');
+      }
+    });
+
+    it('turn every documented lifecycle event into the documented presence frame, with the event time and reason', () => {
+      const presencePointer = serverMessages.get('presence')!.payloadPointer;
+      for (const { where, payloadPointer, payload } of lifecycleExamples()) {
+        expectValid(payloadPointer, payload, where);
+        const event = parseLifecycleEvent(payload);
+        const frame = presenceFrame(event.clientId, presenceRecord(event));
+        expectValid(presencePointer, frame, `the presence frame of ${where}`, true);
+        expect(frame, where).to.deep.equal({
+          type: 'presence',
+          deviceId: payload.clientId,
+          state: payload.eventType === 'connected' ? 'online' : 'offline',
+          since: payload.timestamp,
+          ...(payload.eventType === 'disconnected' && payload.disconnectReason ? { reason: payload.disconnectReason } : {}),
+        });
+      }
+    });
+
+    it('are refused by the code where the document requires what the event lacks', () => {
+      const required: string[] = at('#/components/schemas/LifecycleEvent/required');
+      const [{ payload }] = lifecycleExamples();
+      for (const field of required) {
+        const { [field]: _dropped, ...event } = payload!;
+        expect(() => parseLifecycleEvent(event), `parseLifecycleEvent takes an event without "${field}", which the document requires`).to.throw();
+        expect(schemaErrors('#/components/schemas/LifecycleEvent', event), `the schema takes an event without "${field}"`).to.not.equal(undefined);
+      }
+      const notADevice = { ...payload, clientId: 'dev/+' };
+      expect(() => parseLifecycleEvent(notADevice), 'a client id that is not a DeviceId').to.throw();
+      expect(schemaErrors('#/components/schemas/LifecycleEvent', notADevice)).to.not.equal(undefined);
     });
   });
 });

@@ -62,7 +62,7 @@ export class InvalidLifecycleEvent extends Error {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** The event a topic rule delivers (`SELECT * FROM '$aws/events/presence/+/+'`), checked. */
+/** The event a presence rule delivers (`SELECT * FROM '$aws/events/presence/connected/+'`, and `disconnected/+`; docs/asyncapi.yaml), checked. */
 export const parseLifecycleEvent = (event: unknown): LifecycleEvent => {
   if (!isObject(event)) throw new InvalidLifecycleEvent('a lifecycle event is a JSON object');
   const { clientId, timestamp, eventType, versionNumber } = event;

@@ -1,5 +1,5 @@
 /**
- * The presence function: the target of the template's PresenceRule, which selects IoT Core's lifecycle events
+ * The presence function: the target of the template's PresenceConnectedRule and PresenceDisconnectedRule, which select IoT Core's lifecycle events
  * (`$aws/events/presence/connected/+` and `$aws/events/presence/disconnected/+`). It keeps each device's
  * presence (./presenceStore.ts, ordered by ./lifecycle.ts) and fans a `presence` frame out to every connection
  * that can see the device: its subscribers and the every-device ones, the same lookup as its telemetry.

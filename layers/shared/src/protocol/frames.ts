@@ -70,7 +70,7 @@ export interface HistoryReplyFrame {
 }
 
 export interface HistoryReplyPoint {
-  /** The time the reading is stored at, or the bucket's start. */
+  /** The time the reading is stored at; a rollup bucket's start; a raw-downsampled bucket's last reading's time. */
   ts: number;
   /** Raw readings: the reading's id, and the device's own ts when it was not believed. */
   id?: string;
