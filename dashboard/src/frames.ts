@@ -37,6 +37,8 @@ export interface ErrorFrame {
 /** One reading of a history reply: raw, or (downsampled) a bucket's last reading with its min/max per numeric field. */
 export interface HistoryPointFrame {
   ts: number;
+  /** Raw points: the reading's id (the live frame's), by which the page merges the two. */
+  id?: string;
   data: Record<string, unknown>;
   min?: Record<string, number>;
   max?: Record<string, number>;

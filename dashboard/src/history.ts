@@ -5,7 +5,7 @@
  *   snapshot arrives → onSnapshot(): each device's latest reading merged (quiet devices appear at once),
  *                                    then one `history` request per device not yet filled on this socket,
  *                                    from where its chart stood when the socket closed (or the window's start)
- *   history arrives  → onHistory():  points merged by (deviceId, ts): no duplicates, open seq gaps closed
+ *   history arrives  → onHistory():  points merged by (deviceId, id): no duplicates, open seq gaps closed
  *   resync(ids?)     → history requests for those devices (a token-renewal reconnect)
  *   refill(id, a, b) → one history request for [a, b]: a server `resync` frame (it shed a reading), or a seq gap
  *
@@ -110,7 +110,7 @@ export class GapFill {
     let added = 0;
     let merged = 0;
     for (const point of frame.points) {
-      const result = this.store.merge(frame.deviceId, { ts: point.ts, data: point.data }, now);
+      const result = this.store.merge(frame.deviceId, { ts: point.ts, ...(typeof point.id === 'string' ? { id: point.id } : {}), data: point.data }, now);
       if (result.merged) merged++;
       else added++;
     }

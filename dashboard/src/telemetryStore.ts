@@ -41,14 +41,21 @@ export interface DeviceSeries {
    * Device times (`ts`) on the chart and where each came from: a reading that comes both live and
    * from history (or a snapshot) is drawn once. Two live readings with one ts are both drawn.
    */
-  readonly tsSeen: Map<number, 'live' | 'stored'>;
+  readonly tsSeen: Map<number, 'live' | 'stored' | 'stored-by-id'>;
+  /**
+   * Reading ids on the chart (live frames and history points carry them) and each one's chart time: a
+   * history point is matched to its live frame by id, so two readings that share a ts are both drawn.
+   */
+  readonly idSeen: Map<string, number>;
   /** Seq ranges counted as missed that a late or history reading may still fill (bounded). */
   readonly openGaps: { from: number; to: number; left: number }[];
 }
 
-/** A reading without an id: from a `history` reply or a `snapshot` (README, "The wire format"). */
+/** A reading from a `history` reply (with its id) or a `snapshot` (without one) (docs/asyncapi.yaml). */
 export interface StoredReading {
   ts: number;
+  /** The reading's id (history points): matched by id; without one (snapshot entries), by ts. */
+  id?: string;
   receivedAt?: number;
   data: Record<string, unknown>;
 }
@@ -133,7 +140,8 @@ export class TelemetryStore {
   /** Adds one message (already deduplicated). `now` is the page's clock at receipt. */
   ingest(frame: TelemetryFrame, now: number): IngestResult {
     const device = this.deviceFor(frame.deviceId, frame, now);
-    if (device.tsSeen.get(frame.ts) === 'stored') return { device, x: this.chartTime(frame), merged: true };
+    // Drawn already from history (by its id), or from a snapshot entry (no id: by its ts).
+    if (device.idSeen.has(frame.id) || device.tsSeen.get(frame.ts) === 'stored') return { device, x: this.chartTime(frame), merged: true };
     const gap = this.noteSeq(device, frame.data.seq);
 
     // Out-of-order messages must not roll the "latest" values back.
@@ -149,6 +157,7 @@ export class TelemetryStore {
 
     const x = this.chartTime(frame);
     this.addPoint(device, x, frame.data, frame.ts, 'live');
+    device.idSeen.set(frame.id, x);
     this.trimDevice(device, now);
     device.version++;
     return { device, x, ...(gap !== undefined ? { gap } : {}) };
@@ -163,7 +172,7 @@ export class TelemetryStore {
     const receivedAt = reading.receivedAt ?? reading.ts;
     const device = this.deviceFor(deviceId, { ts: reading.ts, receivedAt }, Math.min(now, receivedAt));
     const x = this.chartTime({ ts: reading.ts, receivedAt });
-    if (device.tsSeen.has(reading.ts)) return { device, x, merged: true };
+    if (reading.id !== undefined ? device.idSeen.has(reading.id) : device.tsSeen.has(reading.ts)) return { device, x, merged: true };
     // An older reading (the usual case: a backfill) only fills open gaps; it never moves seq on or back.
     const older = device.x.length > 0 && reading.ts < device.lastTs;
     const gap = this.noteSeq(device, reading.data.seq, older);
@@ -173,7 +182,10 @@ export class TelemetryStore {
       device.lastReceivedAt = receivedAt;
     }
     device.lastSeen = Math.max(device.lastSeen, Math.min(now, receivedAt));
-    if (x >= now - this.windowMs) this.addPoint(device, x, reading.data, reading.ts, 'stored');
+    if (x >= now - this.windowMs) {
+      this.addPoint(device, x, reading.data, reading.ts, reading.id !== undefined ? 'stored-by-id' : 'stored');
+      if (reading.id !== undefined) device.idSeen.set(reading.id, x);
+    }
     this.trimDevice(device, now);
     device.version++;
     return { device, x, ...(gap !== undefined ? { gap } : {}) };
@@ -196,6 +208,7 @@ export class TelemetryStore {
         y: [],
         version: 0,
         tsSeen: new Map(),
+        idSeen: new Map(),
         openGaps: [],
       };
       this.byId.set(deviceId, device);
@@ -251,7 +264,7 @@ export class TelemetryStore {
     return device ? [device.x, ...device.y] : undefined;
   }
 
-  private addPoint(device: DeviceSeries, x: number, data: Record<string, unknown>, ts: number, source: 'live' | 'stored'): void {
+  private addPoint(device: DeviceSeries, x: number, data: Record<string, unknown>, ts: number, source: 'live' | 'stored' | 'stored-by-id'): void {
     if (!device.tsSeen.has(ts)) device.tsSeen.set(ts, source);
     for (const [key, value] of Object.entries(data)) {
       if (!isNumber(value) || this.notCharted.has(key) || device.fields.includes(key)) continue;
@@ -279,6 +292,10 @@ export class TelemetryStore {
     if (device.tsSeen.size > 2 * (device.x.length - drop) + 100) {
       const cutoff = now - this.windowMs;
       for (const ts of device.tsSeen.keys()) if (ts < cutoff) device.tsSeen.delete(ts);
+    }
+    if (device.idSeen.size > 2 * (device.x.length - drop) + 100) {
+      const first = device.x[drop] ?? Infinity;
+      for (const [id, x] of device.idSeen) if (x < first) device.idSeen.delete(id);
     }
     device.x.splice(0, drop);
     for (const ys of device.y) ys.splice(0, drop);

@@ -167,4 +167,26 @@ describe('dashboard telemetry store', () => {
       expect(device.gaps).to.equal(0);
     });
   });
+
+  describe('history points are matched to live frames by id', () => {
+    it('draws two stored readings that share a ts (a one-second clock) both, and each once', () => {
+      const store = new TelemetryStore({ windowMs: 60_000 });
+      const now = T0 + 10_000;
+      store.merge('dev-1', { ts: T0, id: 'a', data: { v: 1 } }, now);
+      store.merge('dev-1', { ts: T0, id: 'b', data: { v: 2 } }, now);
+      expect(store.merge('dev-1', { ts: T0, id: 'a', data: { v: 1 } }, now).merged).to.equal(true);
+      expect(store.device('dev-1')!.x).to.deep.equal([T0, T0]);
+    });
+
+    it('does not draw a history point twice when its live frame was drawn, nor the live frame after its point', () => {
+      const store = new TelemetryStore({ windowMs: 60_000 });
+      const now = T0 + 10_000;
+      const live = frame('dev-2', T0, { v: 1 });
+      store.ingest(live, now);
+      expect(store.merge('dev-2', { ts: T0, id: live.id, data: { v: 1 } }, now).merged).to.equal(true);
+      store.merge('dev-2', { ts: T0 + 1000, id: 'later', data: { v: 2 } }, now);
+      expect(store.ingest({ ...frame('dev-2', T0 + 1000, { v: 2 }), id: 'later' }, now).merged).to.equal(true);
+      expect(store.device('dev-2')!.x).to.deep.equal([T0, T0 + 1000]);
+    });
+  });
 });

@@ -20,10 +20,12 @@ export const fitItem = <T extends { data: Record<string, unknown> }>(item: T, ma
   }
   const reduced = { ...item, data, reduced: true as const };
   if (byteLength(JSON.stringify(reduced)) <= maxBytes) return reduced;
-  // Only the item's own small fields: time, id, device.
+  // Only the item's own small fields: time, id, device, and a snapshot entry's presence (a few small fields).
   const bare: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(item) as [string, unknown][]) {
     if (typeof value === 'number' || (typeof value === 'string' && value.length <= 256)) bare[key] = value;
   }
+  const presence = (item as { presence?: unknown }).presence;
+  if (presence !== undefined && byteLength(JSON.stringify(presence)) <= 1024) bare.presence = presence;
   return { ...(bare as T), data: {}, oversize: true as const };
 };

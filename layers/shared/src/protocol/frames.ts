@@ -84,6 +84,8 @@ export interface HistoryReplyPoint {
   count?: number;
   /** Too large for a frame: sent with its numeric and boolean fields only. */
   reduced?: true;
+  /** Too large even reduced: sent with its time and id only (history/fitPoint.ts). */
+  oversize?: true;
 }
 
 // A history request's default and largest point count (docs/asyncapi.yaml x-limits, like every limit here).
