@@ -126,3 +126,60 @@ describe('local stack: a throttled history write reaches the dead-letter queue, 
     expect(await historyLetters()).to.have.length(0);
   });
 });
+
+describe('local stack, FanoutMode=coalesced: the batch function dead-letters a throttled history write too', function () {
+  this.timeout(120_000);
+  let stack: TestStack;
+  let device: MqttClient;
+  let dir: string;
+  let stateFile: string;
+  const t0 = Date.now() - 60_000;
+  const deviceId = 'hist-dlq-batch';
+
+  before(async function () {
+    this.timeout(60_000);
+    stack = await startTestStack({
+      auth: false,
+      parameterOverrides: { FanoutMode: 'coalesced', MaximumBatchingWindowInSeconds: '1' },
+      faults: 'dynamodb@HistoryTable:throttle:1',
+      faultsSeed: 24,
+    });
+    device = await connectDevice(stack.urls.mqtt, 'hist-dlq-batch-device');
+    dir = mkdtempSync(join(tmpdir(), 'sid-history-dlq-batch-'));
+    stateFile = join(dir, 'local-stack.json');
+    writeStackState(
+      { pid: process.pid, startedAt: new Date().toISOString(), urls: stack.urls, endpoints: stack.endpoints, queues: stack.queues, tableName: stack.tableName, tables: stack.tables },
+      stateFile,
+    );
+  });
+
+  after(async () => {
+    await device?.endAsync();
+    await stack?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('queues the batch\'s readings, leaves nothing for redelivery, and npm run redrive stores them', async () => {
+    for (let i = 1; i <= 3; i++) await device.publishAsync(`devices/${deviceId}/telemetry`, JSON.stringify({ ts: t0 + i * 1000, seq: i }), { qos: 1 });
+    const bodies = await waitFor(
+      async () => {
+        const { Messages = [] } = await stack.sqs.receiveMessage({ QueueUrl: stack.queues.DeadLetterQueue as string, MaxNumberOfMessages: 10, VisibilityTimeout: 0 });
+        const found = Messages.map((m) => m.Body).filter((b) => JSON.parse(b).kind === 'history-write');
+        return found.flatMap((b) => JSON.parse(b).readings).length >= 3 ? found : undefined;
+      },
+      { timeoutMs: 60_000, message: "the batch's readings in history-write dead letters" },
+    );
+    await stack.settled();
+    expect(bodies.flatMap((b) => JSON.parse(b).readings.map((r: Frame) => r.data.seq)).sort()).to.deep.equal([1, 2, 3]);
+    // The batch succeeded: no reading went back to the telemetry queue, or on to its dead-letter queue.
+    expect(stack.sqs.counts(stack.queues.TelemetryQueue as string)).to.deep.include({ visible: 0, inFlight: 0 });
+    expect(stack.sqs.counts(stack.queues.TelemetryDeadLetterQueue as string)).to.deep.include({ visible: 0 });
+
+    stack.faults!.set('dynamodb@HistoryTable:throttle:0');
+    const run = runScript('scripts/redrive.ts', ['--local'], { LOCAL_STACK_STATE_FILE: stateFile });
+    const { code } = await run.exited;
+    expect(code, `${run.stdout.join('\n')}\n${run.stderr.join('\n')}`).to.equal(0);
+    const raw = (await scanTable(stack.urls.dynamodb, stack.tables.HistoryTable!)).filter((item) => (item.pk as { S: string }).S === deviceId);
+    expect(raw).to.have.length(3);
+  });
+});
