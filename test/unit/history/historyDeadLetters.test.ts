@@ -106,6 +106,23 @@ describe('history dead letters: the message, and the sender', () => {
     expect(error?.message).to.match(/1 of 3 dead letter\(s\) not sent: AccessDenied: denied/);
   });
 
+  it("writes the fixture's message (events/dead-letter-history-write.json) for events/telemetry.json's reading", async () => {
+    const fixture = loadEvent('dead-letter-history-write') as { readings: TelemetryFrame[]; error: string; failedAt: number };
+    const queue = fakeQueue();
+    const handler = createTelemetryHandler({
+      handOn: deliveredHandOn(),
+      log: silentLog(),
+      counter: countingCounter().counter,
+      history: { record: sinon.stub().rejects(throttled()) },
+      historyDeadLetters: createHistoryDeadLetters({ client: queue.client, queueUrl: 'dlq', now: () => fixture.failedAt }),
+    });
+
+    await handler(loadEvent('telemetry'), lambdaContext());
+
+    expect(JSON.parse(queue.bodies[0]!)).to.deep.equal({ ...fixture, error: `ProvisionedThroughputExceededException: ${throttled().message}` });
+    expect(readHistoryDeadLetter(fixture)).to.deep.include({ kind: 'history-write', readings: fixture.readings });
+  });
+
   it('reads only its own kind, and refuses one whose readings are not telemetry frames', () => {
     expect(readHistoryDeadLetter({ version: '1.0', requestContext: {} })).to.equal(undefined);
     expect(readHistoryDeadLetter({ kind: 'history-write', readings: [] })).to.have.property('invalid');
