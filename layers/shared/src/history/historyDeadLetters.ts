@@ -96,7 +96,7 @@ export interface HistoryDeadLetters {
 
 export const createHistoryDeadLetters = ({ client, queueUrl, now = Date.now, maxBytes }: { client: DeadLetterClient; queueUrl: string; now?: () => number; maxBytes?: number }): HistoryDeadLetters => ({
   async send(readings, error) {
-    const bodies = historyDeadLetterBodies(readings, `${error.name}: ${error.message}`, { failedAt: now(), maxBytes });
+    const bodies = historyDeadLetterBodies(readings, `${error?.name}: ${error?.message}`, { failedAt: now(), maxBytes });
     const results = await Promise.allSettled(bodies.map((MessageBody) => client.sendMessage({ QueueUrl: queueUrl, MessageBody })));
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed.length > 0) {
