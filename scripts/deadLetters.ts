@@ -47,7 +47,7 @@ export const actionsOf = (actions: any): Record<string, any>[] =>
   Array.isArray(actions) ? actions : Array.isArray(actions?.['Fn::If']) ? (actions['Fn::If'] as unknown[]).slice(1).flatMap(actionsOf) : [];
 
 /**
- * `parameters` fill an `Fn::Sub` SQL's `${Name}` (HistoryRule's `${HistoryRetentionDays}`): the deployed stack's
+ * `parameters` fill an `Fn::Sub` SQL's `${Name}`: the deployed stack's
  * values, or the template's defaults where none is given.
  */
 export const templateRules = (template: Template, parameters: Record<string, string> = {}): RuleSource[] =>
