@@ -142,7 +142,14 @@ export const onHistoryWriteFailed = async (
   }
   try {
     const messages = await deadLetters.send(readings, error);
-    log.warn('could not store readings in history; queued them in the dead-letter queue for npm run redrive', { readings: readings.length, messages, reason });
+    const deviceIds = [...new Set(readings.map((r) => r.deviceId))];
+    log.warn('could not store readings in history; queued them in the dead-letter queue for npm run redrive', {
+      readings: readings.length,
+      // The first few: a batch may carry a thousand devices.
+      deviceIds: deviceIds.slice(0, 20),
+      messages,
+      reason,
+    });
     counter.count('HistoryDeadLetters', messages);
   } catch (sendError) {
     log.error('could not store readings in history, nor queue them in the dead-letter queue', {
