@@ -46,4 +46,17 @@ describe('template: a failed history write reaches the dead-letter queue, and an
     expect(alarm).to.include({ MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
     expect(alarm.AlarmActions).to.deep.equal([{ Ref: 'AlarmTopic' }]);
   });
+
+  it('alarms when a failed write could not even be queued (HistoryDeadLetterFailed, counted by both functions)', () => {
+    const alarm = resources.HistoryLostAlarm!;
+    expect(alarm.Condition).to.equal('HasAlarms');
+    expect(alarm.Properties).to.deep.include({
+      Namespace: 'ServerlessIotDashboard',
+      MetricName: 'HistoryDeadLetterFailed',
+      Dimensions: [{ Name: 'service', Value: 'serverless-iot-dashboard' }],
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+  });
 });
