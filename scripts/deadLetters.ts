@@ -11,22 +11,27 @@
  *   errors rule): the original payload (`base64OriginalPayload`) goes through
  *   the template's own rule SQL again, and the rule's Lambda action target is
  *   invoked with the result. `timestamp()` is the time the error was queued.
- * - A failed DynamoDBv2 action (HistoryRule's write, throttled or failed): the
- *   original payload goes through that rule's SQL again and the result is put
- *   into the table the failure names. The item's key is the reading's own
- *   (deviceId, ts), so a replay of a write that did land rewrites the same item.
  *   https://docs.aws.amazon.com/iot/latest/developerguide/rule-error-handling.html
+ * - A history write that failed (kind `history-write`, sent by the telemetry or
+ *   the batch function: layers/shared/src/history/historyDeadLetters.ts): its
+ *   readings go through the history writer into the stack's history table. The
+ *   same reading id gives the same raw item and its buckets are recomputed, so a
+ *   replay of a write that partly landed changes nothing twice.
+ *   (HistoryRule's failed DynamoDBv2 writes, from before the functions wrote
+ *   history, are left in the queue as unreadable: their items are of the old
+ *   table layout.)
  *
  * Domain code only: the clients come in, so specs inject fakes.
  */
 import { randomUUID } from 'node:crypto';
+import { type TelemetryFrame, readHistoryDeadLetter } from '@serverless-iot-dashboard/shared';
 import { evaluateRule, parseRuleSql, topicMatches } from '../local/iot/iotSql.js';
 import { type Template, resourcesOfType } from './template.js';
 
 export type DeadLetter =
   | { kind: 'invocation'; function: string; event: unknown; error: string; attempts: number }
   | { kind: 'rule-error'; rule: string; topic: string; function?: string; targetLogicalId?: string; event: Record<string, unknown>; error: string }
-  | { kind: 'rule-write'; rule: string; topic: string; table: string; item: Record<string, unknown>; error: string }
+  | { kind: 'history-write'; readings: TelemetryFrame[]; error: string }
   | { kind: 'unreadable'; reason: string };
 
 /** A topic rule of the template: its SQL and the logical ids of its Lambda action targets. */
@@ -34,8 +39,6 @@ export interface RuleSource {
   logicalId: string;
   sql: string;
   functionIds: string[];
-  /** Whether the rule has a DynamoDBv2 action (its failures are replayed as a PutItem). */
-  writesTable?: boolean;
 }
 
 /** The template's topic rules with Lambda actions: what a rule error is replayed through. */
@@ -44,7 +47,7 @@ export const actionsOf = (actions: any): Record<string, any>[] =>
   Array.isArray(actions) ? actions : Array.isArray(actions?.['Fn::If']) ? (actions['Fn::If'] as unknown[]).slice(1).flatMap(actionsOf) : [];
 
 /**
- * `parameters` fill an `Fn::Sub` SQL's `${Name}` (HistoryRule's `${HistoryRetentionDays}`): the deployed stack's
+ * `parameters` fill an `Fn::Sub` SQL's `${Name}`: the deployed stack's
  * values, or the template's defaults where none is given.
  */
 export const templateRules = (template: Template, parameters: Record<string, string> = {}): RuleSource[] =>
@@ -54,7 +57,7 @@ export const templateRules = (template: Template, parameters: Record<string, str
     const functionIds = actions.map((a) => a.Lambda?.FunctionArn?.['Fn::GetAtt']?.[0]).filter((id): id is string => typeof id === 'string');
     const value = (name: string) => parameters[name] ?? (template.Parameters?.[name] as { Default?: unknown } | undefined)?.Default;
     const sql = typeof payload.Sql === 'string' ? payload.Sql : String(payload.Sql?.['Fn::Sub'] ?? '').replace(/\$\{([\w:]+)\}/g, (whole, name: string) => String(value(name) ?? whole));
-    return { logicalId, sql, functionIds, writesTable: actions.some((a) => a.DynamoDBv2 !== undefined) };
+    return { logicalId, sql, functionIds };
   });
 
 const lambdaArn = /^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:/]+)(?::[^:/]+)?$/;
@@ -70,6 +73,10 @@ export const parseDeadLetter = (body: string, { sentAt, rules }: { sentAt: numbe
     return { kind: 'unreadable', reason: 'the message body is not JSON' };
   }
   if (!doc || typeof doc !== 'object') return { kind: 'unreadable', reason: 'the message body is not a JSON object' };
+
+  const history = readHistoryDeadLetter(doc);
+  if (history && 'invalid' in history) return { kind: 'unreadable', reason: history.invalid };
+  if (history) return { kind: 'history-write', readings: history.readings, error: history.error };
 
   const context = doc.requestContext;
   if (doc.version === '1.0' && typeof context?.functionArn === 'string' && 'requestPayload' in doc) {
@@ -91,21 +98,9 @@ export const parseDeadLetter = (body: string, { sentAt, rules }: { sentAt: numbe
     } catch {
       return { kind: 'unreadable', reason: `rule error on ${doc.topic}: the original payload is not JSON` };
     }
-    const failures = (doc.failures as { failedAction?: string; failedResource?: string }[] | undefined) ?? [];
-    const write = failures.find((f) => /^DynamoDBv2/i.test(f.failedAction ?? ''));
-    if (write) {
-      const writer = rules.find((r) => {
-        try {
-          return r.writesTable === true && topicMatches(parseRuleSql(r.sql).from, doc.topic);
-        } catch {
-          return false;
-        }
-      });
-      if (!writer) return { kind: 'unreadable', reason: `rule error on ${doc.topic}: no rule of the template with a DynamoDBv2 action reads that topic` };
-      if (typeof write.failedResource !== 'string' || write.failedResource === '') return { kind: 'unreadable', reason: `rule error on ${doc.topic}: the failed DynamoDBv2 action names no table` };
-      const item = evaluateRule(parseRuleSql(writer.sql), { topic: doc.topic, payload, clientId: doc.clientId, timestamp: sentAt, newUuid: randomUUID });
-      if (!item) return { kind: 'unreadable', reason: `rule error on ${doc.topic}: ${writer.logicalId}'s WHERE no longer matches` };
-      return { kind: 'rule-write', rule: String(doc.ruleName ?? writer.logicalId), topic: doc.topic, table: write.failedResource, item, error: error || 'DynamoDBv2 action failed' };
+    const failures = (doc.failures as { failedAction?: string }[] | undefined) ?? [];
+    if (failures.some((f) => /^DynamoDBv2/i.test(f.failedAction ?? ''))) {
+      return { kind: 'unreadable', reason: `rule error on ${doc.topic}: a failed DynamoDBv2 write of the retired HistoryRule (its item is of the old table layout; the functions write history now)` };
     }
     const rule = rules.find((r) => {
       try {
@@ -151,8 +146,8 @@ export interface RedriveClients {
   invoke(functionName: string, event: unknown): Promise<void>;
   /** A template logical id → the deployed function's name. */
   functionName(logicalId: string): Promise<string>;
-  /** PutItem, for a rule's failed DynamoDBv2 action; rejects when the write fails. */
-  putItem?(tableName: string, item: Record<string, unknown>): Promise<void>;
+  /** Writes readings and their rollups through the history writer into the stack's history table; rejects when it fails. */
+  recordHistory?(readings: TelemetryFrame[]): Promise<void>;
 }
 
 export interface RedriveOptions {
@@ -180,7 +175,7 @@ export interface RedriveSummary {
 const describe = (letter: DeadLetter, name: string) => {
   if (letter.kind === 'invocation') return `${name}: invocation record (${letter.attempts} attempts, ${letter.error})`;
   if (letter.kind === 'rule-error') return `${name}: rule error of ${letter.rule} on ${letter.topic} (${letter.error})`;
-  if (letter.kind === 'rule-write') return `${name}: failed write of ${letter.rule} on ${letter.topic} (${letter.error})`;
+  if (letter.kind === 'history-write') return `${name}: history write of ${letter.readings.length} reading(s) (${letter.error})`;
   return `unreadable (${letter.reason})`;
 };
 
@@ -222,8 +217,8 @@ export const redrive = async ({ clients, rules, dryRun = false, max = Infinity, 
         toRelease.push(message.ReceiptHandle as string);
         continue;
       }
-      if (letter.kind === 'rule-write') {
-        const name = `table ${letter.table}`;
+      if (letter.kind === 'history-write') {
+        const name = 'history table';
         if (dryRun) {
           counted(name);
           log(`  ${message.MessageId} would replay ${describe(letter, name)}`);
@@ -231,8 +226,8 @@ export const redrive = async ({ clients, rules, dryRun = false, max = Infinity, 
           continue;
         }
         try {
-          if (!clients.putItem) throw new Error('this redrive cannot write to DynamoDB');
-          await clients.putItem(letter.table, letter.item);
+          if (!clients.recordHistory) throw new Error('this redrive cannot write history');
+          await clients.recordHistory(letter.readings);
           await clients.remove(message.ReceiptHandle as string);
           counted(name);
           log(`  ${message.MessageId} replayed ${describe(letter, name)}`);

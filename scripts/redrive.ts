@@ -5,7 +5,8 @@
  * Replays what is in the stack's dead-letter queue through the same path
  * (see scripts/deadLetters.ts): each failed invocation's event goes to its
  * function again, each rule error's payload through the rule's SQL to its
- * target. A replay that succeeds is deleted from the queue; one that fails
+ * target, each failed history write's readings through the history writer into
+ * the history table (idempotent: same reading id, same item). A replay that succeeds is deleted from the queue; one that fails
  * again stays, visible for the next run. Frame ids are stable, so dashboards
  * drop what they already received.
  *
@@ -17,7 +18,8 @@ import { parseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStackResourceCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type TelemetryFrame, createHistoryWriter } from '@serverless-iot-dashboard/shared';
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { buildStackModel } from '../local/template/stackModel.js';
 import { readStackState } from '../local/stack/stateFile.js';
@@ -45,12 +47,23 @@ const sqsClients = (sqs: SQSClient, queueUrl: string) => ({
   },
 });
 
-/** A rule's DynamoDBv2 action writes any JSON number DynamoDB can hold; so does its replay. */
-const tableWriter = (client: DynamoDBClient) => {
+/**
+ * The functions' own history writer (readings, then their rollup buckets recomputed), with the stack's table and
+ * retention: device data is stored as sent, numbers past 2^53 too.
+ */
+const historyRecorder = (client: DynamoDBClient, tableName: () => Promise<string>, retentionDays: number) => {
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true, allowImpreciseNumbers: true } });
-  return async (tableName: string, item: Record<string, unknown>) => {
-    await doc.send(new PutCommand({ TableName: tableName, Item: item }));
+  let writer: Promise<ReturnType<typeof createHistoryWriter>> | undefined;
+  return async (readings: TelemetryFrame[]) => {
+    writer ??= tableName().then((name) => createHistoryWriter({ doc, tableName: name, retentionDays }));
+    await (await writer).record(readings);
   };
+};
+
+const retentionOf = (parameters: Record<string, string>) => {
+  const days = Number(parameters.HistoryRetentionDays ?? (readTemplate().Parameters?.HistoryRetentionDays as { Default?: unknown } | undefined)?.Default ?? 7);
+  if (!(days >= 1)) throw new Error(`HistoryRetentionDays is not a number of days: ${parameters.HistoryRetentionDays}`);
+  return days;
 };
 
 const invoker = (lambda: LambdaClient) => async (functionName: string, event: unknown) => {
@@ -80,7 +93,15 @@ const localClients = (): RedriveClients => {
   return {
     ...sqsClients(sqs, state.queues.DeadLetterQueue),
     invoke: invoker(lambda),
-    putItem: tableWriter(new DynamoDBClient({ endpoint: state.endpoints.dynamodb, region: 'us-east-1', credentials })),
+    recordHistory: historyRecorder(
+      new DynamoDBClient({ endpoint: state.endpoints.dynamodb, region: 'us-east-1', credentials }),
+      async () => {
+        const name = state.tables?.HistoryTable;
+        if (!name) throw new Error('the running local stack has no HistoryTable');
+        return name;
+      },
+      retentionOf(model.parameters),
+    ),
     functionName: async (logicalId) => {
       const spec = model.functions.get(logicalId);
       if (!spec) throw new Error(`no function ${logicalId} in template.yaml`);
@@ -92,7 +113,7 @@ const localClients = (): RedriveClients => {
 const stackClients = async (stackName: string, region?: string): Promise<RedriveClients & { parameters: Record<string, string> }> => {
   const cfn = new CloudFormationClient({ region });
   const out = await cfn.send(new DescribeStacksCommand({ StackName: stackName }));
-  // The deployed values of the rules' ${Parameter}s (HistoryRule's retention), and the stack's name.
+  // The deployed values of the rules' ${Parameter}s and of HistoryRetentionDays (a replayed history write's TTL), and the stack's name.
   const parameters: Record<string, string> = { 'AWS::StackName': stackName };
   for (const p of out.Stacks?.[0]?.Parameters ?? []) if (p.ParameterKey && p.ParameterValue !== undefined) parameters[p.ParameterKey] = p.ParameterValue;
   const queueUrl = out.Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'DeadLetterQueueUrl')?.OutputValue;
@@ -103,7 +124,16 @@ const stackClients = async (stackName: string, region?: string): Promise<Redrive
     parameters,
     ...sqsClients(new SQSClient({ region }), queueUrl),
     invoke: invoker(lambda),
-    putItem: tableWriter(new DynamoDBClient({ region })),
+    recordHistory: historyRecorder(
+      new DynamoDBClient({ region }),
+      async () => {
+        const resource = await cfn.send(new DescribeStackResourceCommand({ StackName: stackName, LogicalResourceId: 'HistoryTable' }));
+        const name = resource.StackResourceDetail?.PhysicalResourceId;
+        if (!name) throw new Error(`stack ${stackName} has no HistoryTable`);
+        return name;
+      },
+      retentionOf(parameters),
+    ),
     functionName: async (logicalId) => {
       const resource = await cfn.send(new DescribeStackResourceCommand({ StackName: stackName, LogicalResourceId: logicalId }));
       const name = resource.StackResourceDetail?.PhysicalResourceId;

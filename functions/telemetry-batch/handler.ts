@@ -1,6 +1,7 @@
 /** FanoutMode=coalesced: the SQS event source mapping's target; fans each batch of readings out as telemetry-batch frames. */
 import {
   createDevicesStore,
+  createHistoryDeadLetters,
   createHistoryWriter,
   createDocumentClient,
   createFanOutClients,
@@ -10,6 +11,7 @@ import {
   fanOutConfigFromEnv,
   intEnv,
   logger,
+  sqsDeadLetterClient,
 } from '@serverless-iot-dashboard/shared/telemetry';
 
 const config = {
@@ -19,6 +21,8 @@ const config = {
   // Every reading and its rollups (docs/decisions/008-rollups.md); unset, none are kept.
   historyTableName: process.env.HISTORY_TABLE_NAME || undefined,
   retentionDays: intEnv('HISTORY_RETENTION_DAYS', 7),
+  // A failed history write's readings go here, for npm run redrive (historyDeadLetters.ts); unset, they are only logged.
+  deadLetterQueueUrl: process.env.DEAD_LETTER_QUEUE_URL || undefined,
 };
 
 const { store, counter, post, doc } = createFanOutClients(config);
@@ -31,6 +35,8 @@ const dataDoc = config.devicesTableName || config.historyTableName ? createDocum
 const devices = config.devicesTableName ? createDevicesStore({ doc: dataDoc!, tableName: config.devicesTableName, retentionDays: config.retentionDays }) : undefined;
 const history = config.historyTableName ? createHistoryWriter({ doc: dataDoc!, tableName: config.historyTableName, retentionDays: config.retentionDays }) : undefined;
 
+const historyDeadLetters = config.deadLetterQueueUrl ? createHistoryDeadLetters({ client: sqsDeadLetterClient(), queueUrl: config.deadLetterQueueUrl }) : undefined;
+
 export const handler = eventHandler(
-  createTelemetryBatchHandler({ lookup: recipients.lookup, store, post, log: logger, counter, concurrency: config.concurrency, devices, history }),
+  createTelemetryBatchHandler({ lookup: recipients.lookup, store, post, log: logger, counter, concurrency: config.concurrency, devices, history, historyDeadLetters }),
 );

@@ -2,6 +2,7 @@
 import {
   DEFAULT_MAX_EVENT_AGE_SECONDS,
   createDevicesStore,
+  createHistoryDeadLetters,
   createHistoryWriter,
   createDocumentClient,
   createFanOutClients,
@@ -14,6 +15,7 @@ import {
   fanOutConfigFromEnv,
   intEnv,
   logger,
+  sqsDeadLetterClient,
 } from '@serverless-iot-dashboard/shared/telemetry';
 
 const config = {
@@ -28,6 +30,8 @@ const config = {
   // Every reading and its rollups (docs/decisions/008-rollups.md); unset, none are kept.
   historyTableName: process.env.HISTORY_TABLE_NAME || undefined,
   retentionDays: intEnv('HISTORY_RETENTION_DAYS', 7),
+  // A failed history write's readings go here, for npm run redrive (historyDeadLetters.ts); unset, they are only logged.
+  deadLetterQueueUrl: process.env.DEAD_LETTER_QUEUE_URL || undefined,
 };
 
 const { store, fanOut, counter, closer, doc } = createFanOutClients(config);
@@ -45,6 +49,8 @@ const dataDoc = config.devicesTableName || config.historyTableName ? createDocum
 const devices = config.devicesTableName ? createDevicesStore({ doc: dataDoc!, tableName: config.devicesTableName, retentionDays: config.retentionDays }) : undefined;
 const history = config.historyTableName ? createHistoryWriter({ doc: dataDoc!, tableName: config.historyTableName, retentionDays: config.retentionDays }) : undefined;
 
+const historyDeadLetters = config.deadLetterQueueUrl ? createHistoryDeadLetters({ client: sqsDeadLetterClient(), queueUrl: config.deadLetterQueueUrl }) : undefined;
+
 export const handler = eventHandler(
-  createTelemetryHandler({ store: { recipientPages: recipients.recipientPages }, handOn, log: logger, counter, devices, history, closer }),
+  createTelemetryHandler({ store: { recipientPages: recipients.recipientPages }, handOn, log: logger, counter, devices, history, historyDeadLetters, closer }),
 );

@@ -12,6 +12,10 @@
  * `post:429:0.2,post:500:0.05` a call fails with 429 20% of the time and with
  * 500 5% of the time, so a target's probabilities may add up to at most 1.
  *
+ * A DynamoDB entry may name one table: `dynamodb@HistoryTable:throttle:1` fails only the requests that touch
+ * that table (its template logical id or its name; a batch or transaction touching it among others fails whole),
+ * and draws only for them. Its probability adds to the unscoped entries' for those requests.
+ *
  * `FAULTS_SEED` makes a run reproducible: each target draws from its own
  * seeded stream, so the n-th DynamoDB request of a run meets the same fate
  * whatever the management API did meanwhile. (Concurrent calls of one target
@@ -39,7 +43,13 @@ export interface FaultRule {
   target: FaultTarget;
   fault: FaultKind;
   probability: number;
+  /** dynamodb only: the table it is limited to (a logical id or a table name); unset, every request. */
+  table?: string;
 }
+
+/** Whether a request to these tables falls under the rule. A table `<stack>-HistoryTable` is HistoryTable's too. */
+export const ruleApplies = (rule: FaultRule, tables: readonly string[] | undefined): boolean =>
+  rule.table === undefined || (tables ?? []).some((name) => name === rule.table || name.endsWith(`-${rule.table}`));
 
 export class FaultSpecError extends Error {
   override name = 'FaultSpecError';
@@ -59,7 +69,11 @@ export const parseFaults = (spec: string | undefined): FaultRule[] => {
   for (const entry of entries) {
     const parts = entry.split(':').map((part) => part.trim());
     if (parts.length !== 3) throw new FaultSpecError(`FAULTS entry "${entry}" is not target:fault:probability (${EXAMPLE})`);
-    const [target, fault, rawProbability] = parts as [string, string, string];
+    const [scopedTarget, fault, rawProbability] = parts as [string, string, string];
+    const [target, table, ...extra] = scopedTarget.split('@') as [string, string | undefined];
+    if (table !== undefined && (target !== 'dynamodb' || !/^[A-Za-z0-9_.-]{1,255}$/.test(table) || extra.length > 0)) {
+      throw new FaultSpecError(`FAULTS entry "${entry}": only dynamodb takes a table (dynamodb@TableName:fault:probability)`);
+    }
     if (!isTarget(target)) {
       throw new FaultSpecError(`FAULTS entry "${entry}": unknown target "${target}"; targets are ${Object.keys(FAULT_TARGETS).join(', ')}`);
     }
@@ -71,15 +85,19 @@ export const parseFaults = (spec: string | undefined): FaultRule[] => {
     if (rawProbability === '' || !Number.isFinite(probability) || probability < 0 || probability > 1) {
       throw new FaultSpecError(`FAULTS entry "${entry}": probability "${rawProbability}" must be a number from 0 to 1`);
     }
-    if (rules.some((rule) => rule.target === target && rule.fault === fault)) {
-      throw new FaultSpecError(`FAULTS entry "${entry}": ${target}:${fault} is given twice`);
+    if (rules.some((rule) => rule.target === target && rule.fault === fault && rule.table === table)) {
+      throw new FaultSpecError(`FAULTS entry "${entry}": ${scopedTarget}:${fault} is given twice`);
     }
-    rules.push({ target, fault: fault as FaultKind, probability });
+    rules.push({ target, fault: fault as FaultKind, probability, ...(table === undefined ? {} : { table }) });
   }
   for (const target of Object.keys(FAULT_TARGETS) as FaultTarget[]) {
-    const total = rules.filter((rule) => rule.target === target).reduce((sum, rule) => sum + rule.probability, 0);
-    // A little slack for decimal fractions such as 0.7 + 0.2 + 0.1.
-    if (total > 1 + 1e-9) throw new FaultSpecError(`FAULTS: the ${target} probabilities add up to ${+total.toFixed(6)}; one call fails at most once, so they may add up to at most 1`);
+    // Per table named (with the unscoped entries, which apply to its requests too), and without one.
+    for (const table of new Set([undefined, ...rules.filter((rule) => rule.target === target).map((rule) => rule.table)])) {
+      const total = rules.filter((rule) => rule.target === target && (rule.table === undefined || rule.table === table)).reduce((sum, rule) => sum + rule.probability, 0);
+      const name = table === undefined ? target : `${target}@${table}`;
+      // A little slack for decimal fractions such as 0.7 + 0.2 + 0.1.
+      if (total > 1 + 1e-9) throw new FaultSpecError(`FAULTS: the ${name} probabilities add up to ${+total.toFixed(6)}; one call fails at most once, so they may add up to at most 1`);
+    }
   }
   return rules;
 };
@@ -96,7 +114,7 @@ export const parseFaultSeed = (raw: string | undefined): number => {
 
 /** `post 429 20%, post 500 5%, dynamodb throttle 10%`. */
 export const describeFaults = (rules: readonly FaultRule[]): string =>
-  rules.map((rule) => `${rule.target} ${rule.fault} ${+(rule.probability * 100).toFixed(4)}%`).join(', ') || 'none';
+  rules.map((rule) => `${rule.target}${rule.table === undefined ? '' : `@${rule.table}`} ${rule.fault} ${+(rule.probability * 100).toFixed(4)}%`).join(', ') || 'none';
 
 // ---------------------------------------------------------------- the seeded draws
 
@@ -128,8 +146,10 @@ export interface FaultInjector {
   names(target: FaultTarget): boolean;
   /** Replaces the rules (a test lifting a fault half-way); the streams go on where they were. */
   setRules(rules: readonly FaultRule[]): void;
-  /** Decides the fate of one call: the fault to inject, or undefined. */
-  draw<T extends FaultTarget>(target: T): FaultKind<T> | undefined;
+  /** Decides the fate of one call (to these tables, for dynamodb): the fault to inject, or undefined. */
+  draw<T extends FaultTarget>(target: T, tables?: readonly string[]): FaultKind<T> | undefined;
+  /** Whether a rule of this target is limited to a table (the DynamoDB proxy then reads each request's tables). */
+  scoped(target: FaultTarget): boolean;
   /** Another number in [0, 1) from the target's stream (when in a call a fault strikes). */
   random(target: FaultTarget): number;
   /** Calls seen per target and faults injected per `target:fault`. */
@@ -158,8 +178,9 @@ export const createFaultInjector = ({ rules: initial, seed }: { rules: readonly 
     setRules(next) {
       rules = [...next];
     },
-    draw<T extends FaultTarget>(target: T) {
-      const candidates = rules.filter((rule) => rule.target === target);
+    scoped: (target) => rules.some((rule) => rule.target === target && rule.table !== undefined),
+    draw<T extends FaultTarget>(target: T, tables?: readonly string[]) {
+      const candidates = rules.filter((rule) => rule.target === target && ruleApplies(rule, tables));
       if (candidates.length === 0) return undefined;
       bump(target);
       const roll = stream(target)();
@@ -236,6 +257,20 @@ const answerDynamoError = (res: ServerResponse, fault: FaultKind<'dynamodb'>) =>
   res.end(body);
 };
 
+/** The tables a DynamoDB JSON request touches: TableName, a batch's RequestItems, a transaction's items. */
+export const requestTables = (body: Buffer): string[] => {
+  try {
+    const input = JSON.parse(body.toString('utf8')) as { TableName?: unknown; RequestItems?: Record<string, unknown>; TransactItems?: Record<string, { TableName?: unknown }>[] };
+    const names = new Set<string>();
+    if (typeof input.TableName === 'string') names.add(input.TableName);
+    for (const name of Object.keys(input.RequestItems ?? {})) names.add(name);
+    for (const item of input.TransactItems ?? []) for (const op of Object.values(item ?? {})) if (typeof op?.TableName === 'string') names.add(op.TableName);
+    return [...names];
+  } catch {
+    return [];
+  }
+};
+
 export interface DynamoFaultProxy {
   endpoint: string;
   close(): Promise<void>;
@@ -261,7 +296,7 @@ export const startDynamoFaultProxy = async ({ upstream, injector, host = '127.0.
     req.on('error', () => res.destroy());
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const fault = injector.draw('dynamodb');
+      const fault = injector.draw('dynamodb', injector.scoped('dynamodb') ? requestTables(body) : undefined);
       if (fault !== undefined && !DYNAMODB_FAULTS[fault].applied) return answerDynamoError(res, fault);
       forward(
         req,

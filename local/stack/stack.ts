@@ -456,7 +456,7 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     if (!auth) log('stack', 'warn', 'AUTH is off: the $connect authorizer does not run and every client may receive every device. Never expose this stack.');
 
     const managementUrl = `http://${dialUrlHost}:${wsPort}/${api.stage}`;
-    const endpoints = { dynamodb: dynamoProxy?.endpoint ?? dynamo.endpoint, gatewayHttp: `http://${dialUrlHost}:${wsPort}`, gatewayWs: `ws://${dialUrlHost}:${wsPort}`, lambda: lambdaEndpoint };
+    const endpoints = { dynamodb: dynamoProxy?.endpoint ?? dynamo.endpoint, gatewayHttp: `http://${dialUrlHost}:${wsPort}`, gatewayWs: `ws://${dialUrlHost}:${wsPort}`, lambda: lambdaEndpoint, sqs: sqsApi.endpoint };
     // The authorizer fetches the JWKS over loopback; the issuer it checks is the one browsers see.
     const authorizerEnv = userPool
       ? { TOKEN_ISSUER: userPool.issuer, JWKS_URL: `http://${dialUrlHost}:${httpPort}${MOUNT_PATH}/jwks`, TOKEN_AUDIENCE: userPool.clientId }

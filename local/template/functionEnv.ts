@@ -15,6 +15,8 @@ export interface LocalEndpoints {
   gatewayWs: string;
   /** The local Lambda Invoke API, if one runs. */
   lambda?: string;
+  /** The local SQS API (a function's own sends: history dead letters), if one runs. */
+  sqs?: string;
 }
 
 export interface FunctionEnvOptions {
@@ -73,6 +75,7 @@ export const functionEnvironment = ({ spec, model, endpoints, auth, authSecret, 
     ...templateEnv,
     DYNAMODB_ENDPOINT: endpoints.dynamodb,
     ...(endpoints.lambda ? { LAMBDA_ENDPOINT: endpoints.lambda } : {}),
+    ...(endpoints.sqs ? { SQS_ENDPOINT: endpoints.sqs } : {}),
     POWERTOOLS_TRACE_ENABLED: 'false',
     POWERTOOLS_METRICS_DISABLED: 'true',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',

@@ -104,7 +104,8 @@ describe('template.yaml: nothing lost, told when it matters', () => {
 
     it("routes the errors of each rule that invokes a function to a queue, with the original payload, and still logs them", () => {
       const rules = resourcesOfType(template, 'AWS::IoT::TopicRule');
-      // A rule that invokes a function or writes a table: its failures must reach the queue too.
+      // A rule that invokes a function or writes a table: its failures must reach the queue too. (History is written by
+      // the functions, which dead-letter a failed write themselves: test/template/historyErrors.test.ts.)
       const invoking = rules.filter(([, rule]) => actionsOf(rule.Properties!.TopicRulePayload.Actions).some((a) => a.Lambda || a.DynamoDBv2));
       expect(invoking.map(([id]) => id)).to.include.members(['TelemetryRule', 'PresenceConnectedRule', 'PresenceDisconnectedRule']);
       const rulesReading = (topic: string) =>
@@ -282,11 +283,21 @@ describe('template.yaml: nothing lost, told when it matters', () => {
       translated = JSON.parse(execFileSync(python, [join(PROJECT_ROOT, 'test/template/samTranslate.py'), join(PROJECT_ROOT, 'template.yaml')], { encoding: 'utf8' }));
     });
 
-    it('grants sqs:SendMessage on the dead-letter queue only, to the functions with a destination and the rule error role', () => {
+    it('grants sqs:SendMessage on the dead-letter queue only, to the functions with a destination, the history writers and the rule error roles', () => {
       const grants = sqsGrants(translated);
       const deadLetter = grants.filter((g) => g.queue === 'DeadLetterQueue');
       for (const { role, actions } of deadLetter) expect(actions, role).to.deep.equal(['sqs:SendMessage']);
-      expect(deadLetter.map((g) => g.role).sort()).to.deep.equal(['FanoutWorkerFunctionRole', 'PresenceFunctionRole', 'PresenceRuleErrorRole', 'TelemetryFunctionRole', 'TelemetryRuleErrorRole']);
+      // TelemetryFunction twice: its OnFailure destination (SAM's statement) and its history dead letters (its own);
+      // TelemetryBatchFunction for its history dead letters only.
+      expect(deadLetter.map((g) => g.role).sort()).to.deep.equal([
+        'FanoutWorkerFunctionRole',
+        'PresenceFunctionRole',
+        'PresenceRuleErrorRole',
+        'TelemetryBatchFunctionRole',
+        'TelemetryFunctionRole',
+        'TelemetryFunctionRole',
+        'TelemetryRuleErrorRole',
+      ]);
     });
 
     it('lets only the batch function consume the telemetry queue, and only the IoT rule send to it; nothing else touches SQS', () => {

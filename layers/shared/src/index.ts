@@ -46,6 +46,7 @@ export * from './history/downsample.js';
 export * from './history/fitPoint.js';
 export * from './history/history.js';
 export * from './history/historyKeys.js';
+export * from './history/historyDeadLetters.js';
 export * from './history/historyWriter.js';
 export * from './history/rollups.js';
 export * from './recipients/broadcastAudience.js';

@@ -3,7 +3,7 @@
  * them: with fake queue and Lambda clients, no network.
  */
 import { expect } from 'chai';
-import { telemetryEnvelope } from '@serverless-iot-dashboard/shared';
+import { type TelemetryFrame, historyDeadLetterBodies, telemetryEnvelope } from '@serverless-iot-dashboard/shared';
 import { type QueueMessage, type RedriveClients, formatSummary, parseDeadLetter, redrive, templateRules } from '../../../scripts/deadLetters.js';
 
 import { readTemplate } from '../../../scripts/template.js';
@@ -46,8 +46,15 @@ const fakeClients = (bodies: string[], { failing = new Set<number>() }: { failin
 };
 
 describe('npm run redrive: reading and replaying dead letters', () => {
-  it("reads a HistoryRule write failure as a PutItem of the rule's output into the table it names, with the stack's retention", () => {
-    const withRetention = templateRules(readTemplate(), { HistoryRetentionDays: '30' });
+  const historyReading = (i: number): TelemetryFrame => ({ type: 'telemetry', id: `h-${i}`, deviceId: 'dev-9', ts: 1764057600000 + i, receivedAt: 1764057600050 + i, data: { temperature: 20 + i } });
+  const historyLetter = (readings: TelemetryFrame[]) => historyDeadLetterBodies(readings, 'ProvisionedThroughputExceededException: throttled', { failedAt: SENT_AT })[0]!;
+
+  it('reads a failed history write (kind history-write) as its readings, for the history writer', () => {
+    const letter = parseDeadLetter(historyLetter([historyReading(1), historyReading(2)]), { sentAt: SENT_AT, rules });
+    expect(letter).to.deep.equal({ kind: 'history-write', readings: [historyReading(1), historyReading(2)], error: 'ProvisionedThroughputExceededException: throttled' });
+  });
+
+  it("leaves the retired HistoryRule's failed DynamoDBv2 writes in the queue as unreadable, saying why", () => {
     const body = JSON.stringify({
       ruleName: 'HistoryRule_abc',
       topic: 'devices/dev-9/telemetry',
@@ -55,11 +62,36 @@ describe('npm run redrive: reading and replaying dead letters', () => {
       base64OriginalPayload: Buffer.from(JSON.stringify({ ts: 5, temperature: 20 })).toString('base64'),
       failures: [{ failedAction: 'DynamoDBv2Action', failedResource: 'stack-HistoryTable-XYZ', errorMessage: 'ProvisionedThroughputExceededException' }],
     });
-    const letter = parseDeadLetter(body, { sentAt: SENT_AT, rules: withRetention });
-    expect(letter).to.deep.include({ kind: 'rule-write', table: 'stack-HistoryTable-XYZ', topic: 'devices/dev-9/telemetry' });
-    const item = (letter as { item: Record<string, unknown> }).item;
-    expect(item).to.deep.include({ deviceId: 'dev-9', ts: 5, temperature: 20, receivedAt: SENT_AT });
-    expect(item.expiresAt).to.equal(Math.floor(SENT_AT / 1000) + 30 * 86400);
+    const letter = parseDeadLetter(body, { sentAt: SENT_AT, rules });
+    expect(letter.kind).to.equal('unreadable');
+    expect((letter as { reason: string }).reason).to.match(/retired HistoryRule/);
+  });
+
+  it('replays a history write through recordHistory and deletes it; keeps it when the write fails again', async () => {
+    const { clients, removed, released, invoked } = fakeClients([historyLetter([historyReading(1)]), historyLetter([historyReading(2), historyReading(3)])]);
+    const recorded: TelemetryFrame[][] = [];
+    clients.recordHistory = async (readings) => {
+      recorded.push(readings);
+      if (recorded.length === 2) throw new Error('still throttled');
+    };
+    const lines: string[] = [];
+    const summary = await redrive({ clients, rules, log: (line) => lines.push(line) });
+    expect(recorded.map((list) => list.map((r) => r.id))).to.deep.equal([['h-1'], ['h-2', 'h-3']]);
+    expect(invoked).to.deep.equal([]);
+    expect(removed).to.deep.equal(['h0']);
+    expect(released).to.deep.equal(['h1']);
+    expect(summary).to.deep.include({ seen: 2, replayed: 1, failed: 1, unreadable: 0 });
+    expect(summary.byFunction).to.deep.equal({ 'history table': 1 });
+    expect(lines.join('\n')).to.match(/m0 replayed history table: history write of 1 reading\(s\)/);
+  });
+
+  it('keeps a history write when this redrive has no history writer, saying why', async () => {
+    const { clients, removed } = fakeClients([historyLetter([historyReading(1)])]);
+    const lines: string[] = [];
+    const summary = await redrive({ clients, rules, log: (line) => lines.push(line) });
+    expect(removed).to.deep.equal([]);
+    expect(summary).to.deep.include({ failed: 1 });
+    expect(lines.join('\n')).to.match(/cannot write history/);
   });
 
   describe('parseDeadLetter', () => {

@@ -5,6 +5,7 @@ export * from '../fanout/sharding.js';
 export * from '../fanout/handOn.js';
 export * from '../fanout/telemetryBatch.js';
 export * from '../fanout/telemetry.js';
+export * from '../history/historyDeadLetters.js';
 export * from '../history/historyWriter.js';
 export * from '../presence/lifecycle.js';
 export * from '../presence/presence.js';

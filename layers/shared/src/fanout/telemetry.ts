@@ -4,6 +4,7 @@
  */
 import type { ConnectionCloser } from '../connections/connectionExpiry.js';
 import type { DevicesStore } from '../history/devices.js';
+import { type HistoryDeadLetters, onHistoryWriteFailed } from '../history/historyDeadLetters.js';
 import type { HistoryWriter } from '../history/historyWriter.js';
 import { telemetryEnvelope } from '../protocol/telemetryEnvelope.js';
 import type { Counter, Log } from '../runtime/observability.js';
@@ -37,6 +38,7 @@ export const createTelemetryHandler =
     counter,
     devices,
     history,
+    historyDeadLetters,
     closer,
   }: {
     log: Log;
@@ -47,6 +49,8 @@ export const createTelemetryHandler =
     devices?: Pick<DevicesStore, 'recordLatest'>;
     /** The reading's history and rollups (docs/decisions/008-rollups.md), written beside the latest reading. */
     history?: Pick<HistoryWriter, 'record'>;
+    /** Where a failed history write's readings go (the DeadLetterQueue, for npm run redrive). */
+    historyDeadLetters?: HistoryDeadLetters;
     closer?: ConnectionCloser;
   }) =>
   async (event: unknown, context?: LambdaClock): Promise<TelemetryOutcome> => {
@@ -72,13 +76,9 @@ export const createTelemetryHandler =
         counter.count('LatestStateFailed', 1);
         return undefined;
       }),
-      // Logged and counted, not thrown: a retried invocation would deliver the reading to every dashboard again
+      // Dead-lettered, not thrown: a retried invocation would deliver the reading to every dashboard again
       // (docs/decisions/008-rollups.md). The SDK's own retries come first.
-      history?.record([envelope]).catch((error: Error) => {
-        log.warn('could not store the reading in history', { deviceId: envelope.deviceId, id: envelope.id, reason: `${error.name}: ${error.message}` });
-        counter.count('HistoryWriteFailed', 1);
-        return undefined;
-      }),
+      history?.record([envelope]).catch((error: Error) => onHistoryWriteFailed({ deadLetters: historyDeadLetters, log, counter }, [envelope], error)),
     ]);
     log.info('fanned out telemetry', {
       id: envelope.id,

@@ -18,6 +18,7 @@
  */
 import type { ConnectionStore } from '../store/connectionStore.js';
 import type { DevicesStore } from '../history/devices.js';
+import { type HistoryDeadLetters, onHistoryWriteFailed } from '../history/historyDeadLetters.js';
 import type { HistoryWriter } from '../history/historyWriter.js';
 import { type DeliverOptions, type DeliveryJob, type FanOutOptions, type FanOutResult, createFanOut, fanOutDeadline } from './fanOut.js';
 import { type PostToConnection } from '../protocol/postToConnection.js';
@@ -185,6 +186,8 @@ export interface TelemetryBatchDeps {
   devices?: Pick<DevicesStore, 'recordLatest'>;
   /** The batch's history and rollups, one recompute per device-minute (docs/decisions/008-rollups.md). */
   history?: Pick<HistoryWriter, 'record'>;
+  /** Where a failed history write's readings go (the DeadLetterQueue, for npm run redrive). */
+  historyDeadLetters?: HistoryDeadLetters;
 }
 
 type LambdaClock = { getRemainingTimeInMillis?: () => number };
@@ -203,6 +206,7 @@ export const createTelemetryBatchHandler = ({
   deadline,
   devices: latestStore,
   history,
+  historyDeadLetters,
 }: TelemetryBatchDeps) =>
   async (event: SqsEvent, context?: LambdaClock): Promise<SqsBatchResponse> => {
     const records = Array.isArray(event?.Records) ? event.Records : [];
@@ -337,12 +341,10 @@ export const createTelemetryBatchHandler = ({
     }
 
     await latest;
-    // After the fan-out, as the direct path does; a failure is logged and counted, the batch is not retried for it.
+    // After the fan-out, as the direct path does; a failure is dead-lettered, the batch is not retried for it.
     if (history && devices.size > 0) {
-      await history.record([...devices.values()].flatMap((list) => list.map((p) => ({ type: 'telemetry' as const, ...p.reading })))).catch((error: Error) => {
-        log.warn('could not store the batch in history', { readings: outcome.readings, reason: `${error.name}: ${error.message}` });
-        counter.count('HistoryWriteFailed', 1);
-      });
+      const readings = [...devices.values()].flatMap((list) => list.map((p) => ({ type: 'telemetry' as const, ...p.reading })));
+      await history.record(readings).catch((error: Error) => onHistoryWriteFailed({ deadLetters: historyDeadLetters, log, counter }, readings, error));
     }
     outcome.retry = retry.size;
     counter.count('Delivered', outcome.delivered);

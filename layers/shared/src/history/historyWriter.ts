@@ -14,7 +14,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { TelemetryFrame } from '../protocol/frames.js';
-import { backoffDelay, sleep } from '../runtime/retry.js';
+import { BATCH_WRITE_LIMIT, sendInBatches } from '../store/batches.js';
 import { DAY_MS, ROLLUP_LEVELS, type RollupLevel, bucketStart, rawKeyRange, rawSortKey, rollupPartition, storedTime, timeKey } from './historyKeys.js';
 import { type RollupBucket, type RollupSource, decodeFields, encodeFields, foldReadings, mergeBuckets } from './rollups.js';
 
@@ -46,9 +46,6 @@ export interface HistoryWriterOptions {
   maxBatchAttempts?: number;
 }
 
-// BatchWriteItem takes at most 25 items per request.
-const BATCH_WRITE_ITEMS = 25;
-
 /** The raw item of one reading. */
 export const rawHistoryItem = (reading: TelemetryFrame, retentionDays: number): Record<string, unknown> => {
   const at = storedTime(reading, retentionDays);
@@ -76,18 +73,12 @@ export const createHistoryWriter = ({ doc, tableName, retentionDays, concurrency
     for (const c of [units ?? []].flat()) usage[kind] += c.CapacityUnits ?? 0;
   };
 
-  const writeRaw = async (items: Record<string, unknown>[]) => {
-    for (let i = 0; i < items.length; i += BATCH_WRITE_ITEMS) {
-      let pending: unknown[] = items.slice(i, i + BATCH_WRITE_ITEMS).map((Item) => ({ PutRequest: { Item } }));
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt >= maxBatchAttempts) throw new Error(`BatchWriteItem left ${pending.length} readings unprocessed after ${maxBatchAttempts} attempts`);
-        if (attempt > 0) await sleep(backoffDelay(attempt, 25, 1000));
-        const out = await doc.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending as never }, ReturnConsumedCapacity: 'TOTAL' }));
-        count(out.ConsumedCapacity, 'writeUnits');
-        pending = out.UnprocessedItems?.[tableName] ?? [];
-      }
-    }
-  };
+  const writeRaw = (items: Record<string, unknown>[]) =>
+    sendInBatches(items, { limit: BATCH_WRITE_LIMIT, maxAttempts: maxBatchAttempts, what: 'BatchWriteItem of readings' }, async (batch) => {
+      const out = await doc.send(new BatchWriteCommand({ RequestItems: { [tableName]: batch.map((Item) => ({ PutRequest: { Item } })) }, ReturnConsumedCapacity: 'TOTAL' }));
+      count(out.ConsumedCapacity, 'writeUnits');
+      return (out.UnprocessedItems?.[tableName] ?? []).map((request) => request.PutRequest!.Item as Record<string, unknown>);
+    });
 
   /** Every item of a key range, strongly consistent: a recompute must see the write that triggered it. */
   const queryAll = async (pk: string, from: string, to: string, projection: string[]) => {
