@@ -3,7 +3,6 @@ import { CreateTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamo
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'chai';
 import { createPutBatcher } from '../../../local/dynamodb/putBatcher.js';
-import { tableDefinitions } from '../../../scripts/template.js';
 import { type TestDynamo, startDynamo } from '../../helpers/dynamo.js';
 
 describe('local DynamoDBv2 action: batched puts', function () {
@@ -13,9 +12,16 @@ describe('local DynamoDBv2 action: batched puts', function () {
 
   before(async () => {
     dynamo = await startDynamo();
-    const { logicalId: _id, ...definition } = tableDefinitions().find((t) => t.logicalId === 'HistoryTable')!;
-    tableName = `HistoryTable-batch-${process.pid}`;
-    await dynamo.client.send(new CreateTableCommand({ ...(definition as object), TableName: tableName } as never));
+    // A table keyed as a DynamoDBv2 rule action's items are (the payload's own fields: deviceId and ts).
+    tableName = `RuleTable-batch-${process.pid}`;
+    await dynamo.client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        KeySchema: [{ AttributeName: 'deviceId', KeyType: 'HASH' }, { AttributeName: 'ts', KeyType: 'RANGE' }],
+        AttributeDefinitions: [{ AttributeName: 'deviceId', AttributeType: 'S' }, { AttributeName: 'ts', AttributeType: 'N' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
     await waitUntilTableExists({ client: dynamo.client, maxWaitTime: 20, minDelay: 0.05, maxDelay: 0.2 } as never, { TableName: tableName });
   });
   after(async () => {
