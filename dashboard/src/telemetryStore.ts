@@ -172,7 +172,12 @@ export class TelemetryStore {
     const receivedAt = reading.receivedAt ?? reading.ts;
     const device = this.deviceFor(deviceId, { ts: reading.ts, receivedAt }, Math.min(now, receivedAt));
     const x = this.chartTime({ ts: reading.ts, receivedAt });
-    if (reading.id !== undefined ? device.idSeen.has(reading.id) : device.tsSeen.has(reading.ts)) return { device, x, merged: true };
+    // By id; a point at the ts of an id-less snapshot entry is that entry's reading (a snapshot holds a device's latest).
+    const drawn = reading.id !== undefined ? device.idSeen.has(reading.id) || device.tsSeen.get(reading.ts) === 'stored' : device.tsSeen.has(reading.ts);
+    if (drawn) {
+      if (reading.id !== undefined) device.idSeen.set(reading.id, x);
+      return { device, x, merged: true };
+    }
     // An older reading (the usual case: a backfill) only fills open gaps; it never moves seq on or back.
     const older = device.x.length > 0 && reading.ts < device.lastTs;
     const gap = this.noteSeq(device, reading.data.seq, older);

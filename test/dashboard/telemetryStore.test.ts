@@ -178,6 +178,14 @@ describe('dashboard telemetry store', () => {
       expect(store.device('dev-1')!.x).to.deep.equal([T0, T0]);
     });
 
+    it('does not draw a history point twice when a snapshot (no id) drew its reading first', () => {
+      const store = new TelemetryStore({ windowMs: 60_000 });
+      const now = T0 + 10_000;
+      store.merge('dev-3', { ts: T0, data: { v: 1 } }, now);
+      expect(store.merge('dev-3', { ts: T0, id: 'r1', data: { v: 1 } }, now).merged).to.equal(true);
+      expect(store.device('dev-3')!.x).to.deep.equal([T0]);
+    });
+
     it('does not draw a history point twice when its live frame was drawn, nor the live frame after its point', () => {
       const store = new TelemetryStore({ windowMs: 60_000 });
       const now = T0 + 10_000;

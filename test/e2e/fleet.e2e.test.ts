@@ -117,7 +117,7 @@ describe('fleet view in Chromium against a scripted gateway', function () {
     await eventually('the page to ask for the next page with the cursor', () => devicesRequests().some((f) => f.cursor === 'page-2'), 5_000);
     gateway.send({ type: 'snapshot', done: true, devices: page2 });
 
-    await page.getByTestId('fleet-counts').filter({ hasText: '10,000 online · 0 offline · 0 silent' }).waitFor({ timeout: 10_000 });
+    await page.getByTestId('fleet-counts').filter({ hasText: '10,000 online · 0 offline · 0 silent' }).waitFor({ timeout: 60_000 });
     const domRows = await page.locator('[data-testid="fleet-row"]').count();
     expect(domRows).to.be.greaterThan(10).and.lessThan(100);
     // A large fleet asks no history until a device page opens.
