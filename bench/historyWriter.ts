@@ -1,9 +1,10 @@
 /**
- * npx tsx bench/historyWriter.ts [--devices 10] [--rate 10] [--seconds 60] [--before]
+ * npx tsx bench/historyWriter.ts [--devices 10] [--rate 10] [--seconds 60] [--concurrent 16] [--before]
  *
  * The direct mode's history write per reading (docs/decisions/018-local-capacity.md), alone against
  * dynalite in this process: devices at `rate` readings/s for `seconds` of device time, one reading per
- * call (as the telemetry function does), up to 16 calls at once (npm start's async concurrency). Prints
+ * call (as the telemetry function does), up to `concurrent` calls at once (16: npm start's async concurrency; 1: one container,
+ * as on AWS). Prints
  * CPU ms per reading (writer and dynalite together: the process's user + system time), requests and
  * read units per reading. Device time is generated, so a minute fills as fast as the writer goes; the
  * figure is CPU, which a busy machine inflates less than wall time. Figures only.
@@ -16,11 +17,11 @@ import { startDynamo } from '../test/helpers/dynamo.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const { values } = parseArgs({ options: { devices: { type: 'string' }, rate: { type: 'string' }, seconds: { type: 'string' }, before: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { devices: { type: 'string' }, rate: { type: 'string' }, seconds: { type: 'string' }, concurrent: { type: 'string' }, before: { type: 'boolean' } } });
 const devices = Number(values.devices ?? 10);
 const rate = Number(values.rate ?? 10);
 const seconds = Number(values.seconds ?? 60);
-const CONCURRENT = 16;
+const CONCURRENT = Number(values.concurrent ?? 16);
 
 const dynamo = await startDynamo();
 const { logicalId: _id, ...definition } = tableDefinitions().find((t) => t.logicalId === 'HistoryTable')!;
@@ -61,6 +62,7 @@ console.log(
   `historyWriter ${JSON.stringify({
     writer: values.before ? 'before' : 'after',
     readings: n,
+    concurrent: CONCURRENT,
     cpuMsPerReading: round((cpu.user + cpu.system) / 1000 / n),
     wallMsPerReading: round(wallMs / n),
     requestsPerReading: round(writer.usage.requests / n),
