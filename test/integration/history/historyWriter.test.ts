@@ -66,9 +66,10 @@ describe('history writer: minute buckets extended in order', function () {
     // Three minutes of readings, a few of them repeated, in an order where each minute also gets late ones.
     const readings = Array.from({ length: 90 }, (_, i) => frame('dev-race', base + ((i * 37) % 90) * 2000, { v: (i * 37) % 90 }));
     const sent = [...readings, ...readings.filter((_, i) => i % 9 === 0)];
-    await Promise.all(writers.map((writer, w) => (async () => {
-      for (let i = w; i < sent.length; i += writers.length) await writer.record([sent[i]!]);
-    })()));
+    const sendShare = async (w: number) => {
+      for (let i = w; i < sent.length; i += writers.length) await writers[w]!.record([sent[i]!]);
+    };
+    await Promise.all(writers.map((_, w) => sendShare(w)));
     const minutes = await minutesAgainstRaw('dev-race');
     expect(minutes).to.have.length(3);
     for (const { stored, recomputed } of minutes) expect(stored).to.deep.equal(recomputed);
