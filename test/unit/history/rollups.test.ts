@@ -1,7 +1,7 @@
 /** Rollup buckets by property: any order and any duplication of the same readings gives the same buckets. */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { ROLLUP_LEVELS, type RollupBucket, type RollupSource, bucketStart, encodeFields, foldReadings, mergeBuckets, rawSortKey, rollupPoint } from '@serverless-iot-dashboard/shared';
+import { ROLLUP_LEVELS, type RollupBucket, type RollupSource, appendReadings, bucketStart, decodeFields, encodeFields, foldReadings, mergeBuckets, rawSortKey, rollupPoint } from '@serverless-iot-dashboard/shared';
 
 const HOUR = 3_600_000;
 const FIELDS = ['v', 'x', 'y', 'z', 'time', '__proto__', 'constructor'];
@@ -58,6 +58,26 @@ describe('rollups: recomputed from their source', () => {
           expect(canonical(foldReadings(0, HOUR, a))).to.deep.equal(expected);
           expect(canonical(foldReadings(0, HOUR, b))).to.deep.equal(expected);
           expect(expected.count).to.equal(readings.length);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('extends a stored bucket by readings that sort after all of its own into the bucket of them all, bit for bit', () => {
+    fc.assert(
+      fc.property(
+        hourOfReadings(fc.double({ min: -1e9, max: 1e9, noNaN: true })).chain((readings) => fc.tuple(fc.constant(readings), fc.array(fc.nat({ max: readings.length }), { maxLength: 6 }))),
+        ([readings, cuts]) => {
+          const sorted = [...readings].sort((a, b) => (a.key < b.key ? -1 : 1));
+          // The writer's path: the first readings folded and stored, then each later run appended to what was stored.
+          const bounds = [...new Set([0, ...cuts, sorted.length])].sort((a, b) => a - b);
+          let stored: RollupBucket = { start: 0, ms: HOUR, count: 0, fields: new Map() };
+          for (let i = 1; i < bounds.length; i++) {
+            const appended = appendReadings(stored, sorted.slice(bounds[i - 1], bounds[i]));
+            stored = { ...appended, fields: decodeFields(encodeFields(appended.fields)) };
+          }
+          expect(canonical(stored)).to.deep.equal(canonical(foldReadings(0, HOUR, readings)));
         },
       ),
       { numRuns: 200 },

@@ -2,21 +2,28 @@
  * Writes readings to the HistoryTable and recomputes their rollup buckets (docs/decisions/008-rollups.md).
  *
  * The telemetry function (one reading) and the batch function (a batch) call it once their fan-out is
- * done. Per call: the raw readings in BatchWriteItem requests, then each touched device-minute is
- * recomputed from its raw readings, each touched ten minutes from its minute buckets, each touched
- * hour from its ten-minute buckets: one Query and one conditional PutItem per bucket, however many
- * readings of that bucket the call carried.
+ * done. Per call: the raw readings in BatchWriteItem requests, then each touched device-minute, each
+ * touched ten minutes from its minute buckets, each touched hour from its ten-minute buckets, however
+ * many readings of that bucket the call carried.
  *
- * Two writers recomputing the same bucket at once: sources only ever grow, so the recompute that
- * saw more readings is the newer one. The PutItem keeps the bucket with the larger count
- * (`n <= :n`); a writer whose recompute lost leaves the coarser levels to the one that won.
+ * A minute bucket is read first (one GetItem). When the call's readings all sort after every reading
+ * in it (the usual case: a device's readings arrive in order), they are folded onto it; otherwise (a
+ * late or redelivered reading) it is recomputed from its raw readings (one Query). Either way the
+ * PutItem is conditional on the version it read (`v`), and a writer that lost reads again. Recomputing
+ * it for every reading cost a Query of every reading so far in that minute
+ * (docs/decisions/018-local-capacity.md).
+ *
+ * Coarser buckets: one Query and one conditional PutItem each. Their sources only ever grow, so the
+ * recompute that saw more readings is the newer one: the PutItem keeps the bucket with the larger
+ * count (`n <= :n`), and a writer whose recompute lost leaves the coarser levels to the one that won.
  */
+import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { TelemetryFrame } from '../protocol/frames.js';
 import { BATCH_WRITE_LIMIT, sendInBatches } from '../store/batches.js';
 import { DAY_MS, ROLLUP_LEVELS, type RollupLevel, bucketStart, rawKeyRange, rawSortKey, rollupPartition, storedTime, timeKey } from './historyKeys.js';
-import { type RollupBucket, type RollupSource, decodeFields, encodeFields, foldReadings, mergeBuckets } from './rollups.js';
+import { type RollupBucket, type RollupSource, appendReadings, decodeFields, encodeFields, foldReadings, mergeBuckets } from './rollups.js';
 
 export interface HistoryUsage {
   requests: number;
@@ -44,6 +51,8 @@ export interface HistoryWriterOptions {
   /** Devices recomputed at once. */
   concurrency?: number;
   maxBatchAttempts?: number;
+  /** Reads and conditional writes of one minute bucket before the call gives up (another writer won each time). */
+  maxBucketAttempts?: number;
 }
 
 /** The raw item of one reading. */
@@ -66,7 +75,7 @@ export const rawHistoryItem = (reading: TelemetryFrame, retentionDays: number): 
 
 const failedCondition = (error: unknown) => error instanceof ConditionalCheckFailedException || (error as Error)?.name === 'ConditionalCheckFailedException';
 
-export const createHistoryWriter = ({ doc, tableName, retentionDays, concurrency = 8, maxBatchAttempts = 6 }: HistoryWriterOptions): HistoryWriter => {
+export const createHistoryWriter = ({ doc, tableName, retentionDays, concurrency = 8, maxBatchAttempts = 6, maxBucketAttempts = 20 }: HistoryWriterOptions): HistoryWriter => {
   const usage: HistoryUsage = { requests: 0, readUnits: 0, writeUnits: 0 };
   const count = (units: { CapacityUnits?: number }[] | { CapacityUnits?: number } | undefined, kind: 'readUnits' | 'writeUnits') => {
     usage.requests++;
@@ -104,22 +113,25 @@ export const createHistoryWriter = ({ doc, tableName, retentionDays, concurrency
     return items;
   };
 
-  /** Puts the bucket unless one made from more readings is there; true when it was written. */
-  const putBucket = async (deviceId: string, level: RollupLevel, bucket: RollupBucket) => {
+  const bucketItem = (deviceId: string, level: RollupLevel, bucket: RollupBucket) => ({
+    pk: rollupPartition(deviceId, level),
+    sk: timeKey(bucket.start),
+    start: bucket.start,
+    n: bucket.count,
+    f: encodeFields(bucket.fields),
+    expiresAt: Math.floor((bucket.start + level.ms) / 1000) + retentionDays * 86_400,
+  });
+
+  /** Puts the bucket on this condition; true when it was written. */
+  const putIf = async (Item: Record<string, unknown>, ConditionExpression: string, values?: Record<string, unknown>) => {
     try {
       const out = await doc.send(
         new PutCommand({
           TableName: tableName,
-          Item: {
-            pk: rollupPartition(deviceId, level),
-            sk: timeKey(bucket.start),
-            start: bucket.start,
-            n: bucket.count,
-            f: encodeFields(bucket.fields),
-            expiresAt: Math.floor((bucket.start + level.ms) / 1000) + retentionDays * 86_400,
-          },
-          ConditionExpression: 'attribute_not_exists(pk) OR n <= :n',
-          ExpressionAttributeValues: { ':n': bucket.count },
+          Item,
+          ConditionExpression,
+          ...(ConditionExpression.includes('#n') ? { ExpressionAttributeNames: { '#n': 'n' } } : {}),
+          ...(values ? { ExpressionAttributeValues: values } : {}),
           ReturnConsumedCapacity: 'TOTAL',
         }),
       );
@@ -134,14 +146,57 @@ export const createHistoryWriter = ({ doc, tableName, retentionDays, concurrency
     }
   };
 
+  const MINUTE = ROLLUP_LEVELS[0]!;
+  const highestKey = (keys: Iterable<string>) => {
+    let highest = '';
+    for (const key of keys) if (key > highest) highest = key;
+    return highest;
+  };
+
+  /**
+   * The minute bucket with these readings in it, written on the version read (`v`, a fresh one per
+   * write; a bucket written before versions existed is matched on its count). `hk` is the highest key
+   * folded into it, readings without numeric fields included.
+   */
+  const updateMinute = async (deviceId: string, start: number, sources: RollupSource[]): Promise<RollupBucket | undefined> => {
+    const key = { pk: rollupPartition(deviceId, MINUTE), sk: timeKey(start) };
+    const newest = highestKey(sources.map((s) => s.key));
+    const lowest = sources.reduce((low, s) => (s.key < low ? s.key : low), newest);
+    for (let attempt = 0; ; attempt++) {
+      if (attempt >= maxBucketAttempts) throw new Error(`minute bucket ${key.pk} ${key.sk} changed under ${maxBucketAttempts} writes in a row`);
+      if (attempt > 0) await sleep(backoffDelay(attempt, 5, 250));
+      const read = await doc.send(
+        new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true, ProjectionExpression: '#n, f, hk, v', ExpressionAttributeNames: { '#n': 'n' }, ReturnConsumedCapacity: 'TOTAL' }),
+      );
+      count(read.ConsumedCapacity, 'readUnits');
+      const held = read.Item;
+      let bucket: RollupBucket;
+      let hk: string;
+      if (held && typeof held.v === 'string' && typeof held.hk === 'string' && typeof held.n === 'number' && lowest > held.hk) {
+        // Every reading of the call sorts after the bucket's: the fold continues where it stopped.
+        bucket = appendReadings({ start, ms: MINUTE.ms, count: held.n, fields: decodeFields(held.f) }, sources);
+        hk = newest;
+      } else {
+        // No bucket yet, or a late or redelivered reading: the whole minute again, from its raw readings.
+        const [from, to] = rawKeyRange(start, start + MINUTE.ms - 1);
+        const items = await queryAll(deviceId, from, to, ['sk', 'd']);
+        bucket = foldReadings(start, MINUTE.ms, items.map((item) => ({ key: item.sk as string, data: JSON.parse(item.d as string) as Record<string, unknown> })));
+        hk = highestKey(items.map((item) => item.sk as string));
+      }
+      if (bucket.count === 0) return undefined;
+      const item = { ...bucketItem(deviceId, MINUTE, bucket), hk, v: randomUUID() };
+      const written = !held
+        ? await putIf(item, 'attribute_not_exists(pk)')
+        : typeof held.v === 'string'
+          ? await putIf(item, 'v = :v', { ':v': held.v })
+          : await putIf(item, 'attribute_not_exists(v) AND #n = :n', { ':n': held.n });
+      if (written) return bucket;
+    }
+  };
+
+  /** A coarser bucket from the finer buckets inside it. */
   const recompute = async (deviceId: string, level: RollupLevel, start: number): Promise<RollupBucket> => {
     const end = start + level.ms - 1;
-    if (level === ROLLUP_LEVELS[0]) {
-      const [from, to] = rawKeyRange(start, end);
-      const items = await queryAll(deviceId, from, to, ['sk', 'd']);
-      const sources: RollupSource[] = items.map((item) => ({ key: item.sk as string, data: JSON.parse(item.d as string) as Record<string, unknown> }));
-      return foldReadings(start, level.ms, sources);
-    }
     const finer = ROLLUP_LEVELS[ROLLUP_LEVELS.indexOf(level) - 1]!;
     const items = await queryAll(rollupPartition(deviceId, finer), timeKey(start), timeKey(end), ['start', 'n', 'f']);
     return mergeBuckets(
@@ -151,24 +206,64 @@ export const createHistoryWriter = ({ doc, tableName, retentionDays, concurrency
     );
   };
 
-  /** Recomputes the touched buckets of one device, finest level first. */
-  const rollUp = async (deviceId: string, times: number[], outcome: HistoryWriteOutcome) => {
-    let starts = [...new Set(times.map((t) => bucketStart(t, ROLLUP_LEVELS[0]!)))].sort((a, b) => a - b);
-    for (let i = 0; i < ROLLUP_LEVELS.length && starts.length > 0; i++) {
-      const level = ROLLUP_LEVELS[i]!;
-      const next = ROLLUP_LEVELS[i + 1];
-      const written: number[] = [];
-      for (const start of starts) {
-        const bucket = await recompute(deviceId, level, start);
-        if (bucket.count === 0) continue;
-        if (await putBucket(deviceId, level, bucket)) {
-          outcome.buckets++;
-          written.push(start);
-        } else {
-          outcome.superseded++;
-        }
+  /** A minute bucket's update, then its ten minutes and its hour: the buckets written. */
+  const rollUpMinute = async (deviceId: string, start: number, sources: RollupSource[]) => {
+    const outcome = { buckets: 0, superseded: 0 };
+    if (!(await updateMinute(deviceId, start, sources))) return outcome;
+    outcome.buckets++;
+    for (const level of ROLLUP_LEVELS.slice(1)) {
+      const bucket = await recompute(deviceId, level, bucketStart(start, level));
+      if (bucket.count === 0) break;
+      if (!(await putIf(bucketItem(deviceId, level, bucket), 'attribute_not_exists(pk) OR #n <= :n', { ':n': bucket.count }))) {
+        outcome.superseded++;
+        break;
       }
-      starts = next ? [...new Set(written.map((s) => bucketStart(s, next)))] : [];
+      outcome.buckets++;
+    }
+    return outcome;
+  };
+
+  /**
+   * One update of a device-minute at a time in this container: readings that come while one runs wait
+   * and go together in the next, each caller awaiting the update that holds its readings. On AWS a
+   * container runs one invocation at a time; locally every invocation of a function shares one thread.
+   */
+  type Turn = { sources: RollupSource[]; done: Promise<{ buckets: number; superseded: number }> };
+  const waiting = new Map<string, Turn>();
+  const running = new Map<string, Promise<unknown>>();
+  const rollUpInTurn = (deviceId: string, start: number, sources: RollupSource[]) => {
+    const id = `${deviceId}\n${start}`;
+    const queued = waiting.get(id);
+    if (queued) {
+      queued.sources.push(...sources);
+      return queued.done;
+    }
+    const previous = running.get(id) ?? Promise.resolve();
+    const turn: Turn = { sources: [...sources], done: undefined as never };
+    turn.done = previous.then(() => {
+      waiting.delete(id);
+      return rollUpMinute(deviceId, start, turn.sources);
+    });
+    waiting.set(id, turn);
+    const settled: Promise<unknown> = turn.done.then(
+      () => running.get(id) === settled && running.delete(id),
+      () => running.get(id) === settled && running.delete(id),
+    );
+    running.set(id, settled);
+    return turn.done;
+  };
+
+  /** Updates the touched buckets of one device, minute by minute. */
+  const rollUp = async (deviceId: string, sources: { at: number; source: RollupSource }[], outcome: HistoryWriteOutcome) => {
+    const byMinute = new Map<number, RollupSource[]>();
+    for (const { at, source } of sources) {
+      const start = bucketStart(at, MINUTE);
+      byMinute.set(start, [...(byMinute.get(start) ?? []), source]);
+    }
+    for (const [start, minuteSources] of [...byMinute].sort((a, b) => a[0] - b[0])) {
+      const done = await rollUpInTurn(deviceId, start, minuteSources);
+      outcome.buckets += done.buckets;
+      outcome.superseded += done.superseded;
     }
   };
 
@@ -184,10 +279,11 @@ export const createHistoryWriter = ({ doc, tableName, retentionDays, concurrency
       }
       await writeRaw([...items.values()]);
       outcome.readings = items.size;
-      const byDevice = new Map<string, number[]>();
+      const byDevice = new Map<string, { at: number; source: RollupSource }[]>();
       for (const item of items.values()) {
         const list = byDevice.get(item.pk as string) ?? [];
-        list.push(item.at as number);
+        // Parsed from the stored text, as a recompute from the table would see it.
+        list.push({ at: item.at as number, source: { key: item.sk as string, data: JSON.parse(item.d as string) as Record<string, unknown> } });
         byDevice.set(item.pk as string, list);
       }
       const queue = [...byDevice];

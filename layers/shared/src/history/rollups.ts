@@ -51,19 +51,28 @@ const mergeStats = (into: Map<string, FieldStats>, field: string, stats: FieldSt
   }
 };
 
-/** The bucket of these readings: sorted by key, each key counted once. */
-export const foldReadings = (start: number, ms: number, readings: Iterable<RollupSource>): RollupBucket => {
+/**
+ * The bucket extended by readings whose keys all sort after every reading already in it: the same
+ * fold, continued, so the result is bit for bit the bucket of all of them folded at once. The caller
+ * checks the keys (docs/decisions/018-local-capacity.md); each key is counted once.
+ */
+export const appendReadings = (bucket: RollupBucket, readings: Iterable<RollupSource>): RollupBucket => {
   const unique = new Map<string, RollupSource>();
   for (const reading of readings) if (!unique.has(reading.key)) unique.set(reading.key, reading);
   const keys = [...unique.keys()].sort();
   const fields = new Map<string, FieldStats>();
+  for (const [field, stats] of bucket.fields) fields.set(field, { ...stats });
   for (const key of keys) {
     for (const [field, value] of Object.entries(unique.get(key)!.data)) {
       if (isFiniteNumber(value)) mergeStats(fields, field, { min: value, max: value, sum: value, count: 1, last: value, lastKey: key });
     }
   }
-  return { start, ms, count: keys.length, fields };
+  return { start: bucket.start, ms: bucket.ms, count: bucket.count + keys.length, fields };
 };
+
+/** The bucket of these readings: sorted by key, each key counted once. */
+export const foldReadings = (start: number, ms: number, readings: Iterable<RollupSource>): RollupBucket =>
+  appendReadings({ start, ms, count: 0, fields: new Map() }, readings);
 
 /** The bucket [start, start + ms) made of finer buckets inside it: sorted by start, each start counted once. */
 export const mergeBuckets = (start: number, ms: number, buckets: Iterable<RollupBucket>): RollupBucket => {
