@@ -110,7 +110,9 @@ describe('local stack: history and last-known state', function () {
     c.send({ action: 'subscribe', devices: ['hist-micro'] });
     const snapshot = await c.next((f) => f.type === 'snapshot');
     expect(snapshot.devices[0].data).to.deep.equal({ seq: 2 });
-    const { points } = await historyOf('hist-micro', 'micro');
+    // Until a minute ahead: the second reading's ts is a second past its publish (a request right after it would
+    // otherwise end before that reading's time).
+    const { points } = await historyOf('hist-micro', 'micro', { until: Date.now() + 60_000 });
     expect(points.map((p: Frame) => p.data.seq)).to.deep.equal([1, 2]);
     expect(points[0].deviceTs).to.be.greaterThan(1e15);
     expect(points[0].ts).to.be.lessThan(Date.now());

@@ -21,6 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { TelemetryFrame } from '../protocol/frames.js';
+import { backoffDelay, sleep } from '../runtime/retry.js';
 import { BATCH_WRITE_LIMIT, sendInBatches } from '../store/batches.js';
 import { DAY_MS, ROLLUP_LEVELS, type RollupLevel, bucketStart, rawKeyRange, rawSortKey, rollupPartition, storedTime, timeKey } from './historyKeys.js';
 import { type RollupBucket, type RollupSource, appendReadings, decodeFields, encodeFields, foldReadings, mergeBuckets } from './rollups.js';
