@@ -72,7 +72,7 @@ export const createConnectRoute =
         `your token covers ${devices.length} devices, more than the ${MAX_SUBSCRIPTIONS_PER_CONNECTION} one connection may subscribe to: name them in ?devices=`,
       );
     }
-    await store.putConnection({ connectionId, sub: principal.sub, scope: principal.devices, publish: principal.publish, devices, tokenExpiresAt: principal.exp });
+    await store.putConnection({ connectionId, sub: principal.sub, scope: principal.devices, publish: principal.publish, ...(principal.alarms ? { alarms: true } : {}), devices, tokenExpiresAt: principal.exp });
     log.info('connected', { connectionId, sub: principal.sub, devices });
     return ok();
   };
