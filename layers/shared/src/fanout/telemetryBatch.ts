@@ -16,6 +16,7 @@
  *   redelivered reading is a duplicate the dashboard drops.
  * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
  */
+import type { AlarmEvaluator } from '../alarms/alarmEvaluator.js';
 import type { ConnectionStore } from '../store/connectionStore.js';
 import type { DevicesStore } from '../history/devices.js';
 import { type DeliverOptions, type FanOutResult, createFanOut, fanOutDeadline } from './fanOut.js';
@@ -182,6 +183,8 @@ export interface TelemetryBatchDeps {
   deadline?: (context: LambdaClock | undefined) => number | undefined;
   /** Each device's latest reading (the snapshot frame): one conditional write per device per batch. */
   devices?: Pick<DevicesStore, 'recordLatest'>;
+  /** Alarm rules, evaluated on the whole batch after its fan-out (alarms/alarmEvaluator.ts); a failure is logged, never retried. */
+  alarms?: Pick<AlarmEvaluator, 'evaluate'>;
 }
 
 type LambdaClock = { getRemainingTimeInMillis?: () => number };
@@ -199,6 +202,7 @@ export const createTelemetryBatchHandler = ({
   fanOutOptions = {},
   deadline,
   devices: latestStore,
+  alarms,
 }: TelemetryBatchDeps) =>
   async (event: SqsEvent, context?: LambdaClock): Promise<SqsBatchResponse> => {
     const records = Array.isArray(event?.Records) ? event.Records : [];
@@ -326,6 +330,12 @@ export const createTelemetryBatchHandler = ({
     }
 
     await latest;
+    // Every reading of the batch once (groupByDevice dropped duplicates); a redelivered one is a no-op (stateMachine.ts).
+    const alarmed = await alarms?.evaluate([...devices.values()].flatMap((list) => list.map((p) => p.reading))).catch((error: Error) => {
+      log.error('could not evaluate alarm rules', { reason: `${error.name}: ${error.message}` });
+      counter.count('AlarmEvaluationFailed', 1);
+      return undefined;
+    });
     outcome.retry = retry.size;
     counter.count('Delivered', outcome.delivered);
     counter.count('Gone', outcome.gone);
@@ -333,6 +343,6 @@ export const createTelemetryBatchHandler = ({
     counter.count('Retried', outcome.retried);
     counter.count('FramesPosted', outcome.posts);
     counter.count('ReadingsRetried', outcome.retry);
-    log.info('fanned out a telemetry batch', { ...outcome, messages: records.length, maxFrameBytes: Math.min(maxFrameBytes, MAX_PAYLOAD_BYTES) });
+    log.info('fanned out a telemetry batch', { ...outcome, ...(alarmed ? { alarmTransitions: alarmed.transitions.length, alarmReadUnits: alarmed.readUnits, alarmWriteUnits: alarmed.writeUnits } : {}), messages: records.length, maxFrameBytes: Math.min(maxFrameBytes, MAX_PAYLOAD_BYTES) });
     return { batchItemFailures: [...failures].map((itemIdentifier) => ({ itemIdentifier })) };
   };
