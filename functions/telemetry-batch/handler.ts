@@ -1,6 +1,8 @@
 /** FanoutMode=coalesced: the SQS event source mapping's target; fans each batch of readings out as telemetry-batch frames. */
 import {
+  alarmClientsFromEnv,
   createDevicesStore,
+  createFanOut,
   createDocumentClient,
   createFanOutClients,
   createRecipientCache,
@@ -27,6 +29,10 @@ const devices = config.devicesTableName
   ? createDevicesStore({ doc: createDocumentClient(undefined, { allowImpreciseNumbers: true }), tableName: config.devicesTableName, retentionDays: config.retentionDays })
   : undefined;
 
+// Alarm rules on each batch, after its fan-out (alarms/alarmEvaluator.ts); an alarm frame reaches the device's recipients.
+const alarmFanOut = createFanOut({ store, post, log: logger, counter, concurrency: config.concurrency });
+const alarms = alarmClientsFromEnv({ doc, deliver: (deviceId, body) => alarmFanOut.deliver(recipients.recipientPages(deviceId), body), log: logger, counter });
+
 export const handler = eventHandler(
-  createTelemetryBatchHandler({ lookup: recipients.lookup, store, post, log: logger, counter, concurrency: config.concurrency, devices }),
+  createTelemetryBatchHandler({ lookup: recipients.lookup, store, post, log: logger, counter, concurrency: config.concurrency, devices, alarms: alarms?.evaluator }),
 );

@@ -1,6 +1,7 @@
 /** The IoT topic rule's target: fan one telemetry message out to its device's subscribers. */
 import {
   DEFAULT_MAX_EVENT_AGE_SECONDS,
+  alarmClientsFromEnv,
   createDevicesStore,
   createDocumentClient,
   createFanOutClients,
@@ -41,6 +42,9 @@ const devices = config.devicesTableName
   ? createDevicesStore({ doc: createDocumentClient(undefined, { allowImpreciseNumbers: true }), tableName: config.devicesTableName, retentionDays: config.retentionDays })
   : undefined;
 
+// Alarm rules on each reading, after its fan-out (alarms/alarmEvaluator.ts); an alarm frame reaches the device's recipients.
+const alarms = alarmClientsFromEnv({ doc, deliver: (deviceId, body) => fanOut.deliver(recipients.recipientPages(deviceId), body), log: logger, counter });
+
 export const handler = eventHandler(
-  createTelemetryHandler({ store: { recipientPages: recipients.recipientPages }, handOn, log: logger, counter, devices, closer }),
+  createTelemetryHandler({ store: { recipientPages: recipients.recipientPages }, handOn, log: logger, counter, devices, closer, alarms: alarms?.evaluator }),
 );

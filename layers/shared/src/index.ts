@@ -42,6 +42,7 @@ export * from './history/downsample.js';
 export * from './history/history.js';
 export * from './recipients/broadcastAudience.js';
 export * from './recipients/recipientCache.js';
+export * from './alarms/alarmClients.js';
 export * from './alarms/alarmEvaluator.js';
 export * from './alarms/alarmRoutes.js';
 export * from './alarms/alarmStore.js';

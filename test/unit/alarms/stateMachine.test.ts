@@ -76,7 +76,7 @@ describe('alarm state machine: any duplication, retry and concurrent evaluation 
   });
 
   const ruleOf = ({ forSeconds, deadband, kind }: { forSeconds: number; deadband: number; kind: string }): AlarmRule =>
-    rule({ above: undefined, ...(kind === 'above' ? { above: 30 } : kind === 'below' ? { below: 30 } : { outside: [25, 35] as [number, number] }), forSeconds, deadband });
+    kind === 'above' ? rule({ above: 30, forSeconds, deadband }) : kind === 'below' ? rule({ above: undefined, below: 30, forSeconds, deadband }) : rule({ above: undefined, outside: [25, 35], forSeconds, deadband });
 
   it('holds for 200 random runs (two evaluators, duplicates racing, redeliveries, batches with repeats)', async () => {
     await fc.assert(

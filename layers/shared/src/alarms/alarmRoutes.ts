@@ -153,3 +153,18 @@ export const createAckAlarmRoute =
     log.info('alarm acknowledged', { ruleId, deviceId, sub: connection.sub });
     return ok({ ...body, ...requestIdEcho(frame) });
   };
+
+/** The four alarm routes behind one function (AlarmsFunction): the route key picks one. */
+export const createAlarmRoutes = (deps: AlarmRouteDeps) => {
+  const routes: Record<string, (event: WsEvent) => Promise<WsResult>> = {
+    putAlarmRule: createPutAlarmRuleRoute(deps),
+    deleteAlarmRule: createDeleteAlarmRuleRoute(deps),
+    alarms: createAlarmsRoute(deps),
+    ackAlarm: createAckAlarmRoute(deps),
+  };
+  return async (event: WsEvent): Promise<WsResult> => {
+    const route = routes[event.requestContext.routeKey];
+    if (!route) throw new BadRequest(`this function serves ${Object.keys(routes).join(', ')}, not "${event.requestContext.routeKey}"`);
+    return route(event);
+  };
+};

@@ -7,6 +7,7 @@
  * write as a reading's (alarmEvaluator.ts), so two overlapping sweeps raise
  * one alarm. The next reading clears it (stateMachine.ts).
  */
+import type { DevicesStore } from '../history/devices.js';
 import { ALL_DEVICES } from '../protocol/frames.js';
 import type { Log } from '../runtime/observability.js';
 import type { AlarmStore } from './alarmStore.js';
@@ -64,3 +65,13 @@ export const createSilentSweep =
   };
 
 export type SilentSweep = ReturnType<typeof createSilentSweep>;
+
+/** The devices table as the sweep's source: each device's latest reading's receivedAt. */
+export const devicesLastSeen = (devices: Pick<DevicesStore, 'latest' | 'all'>): LastSeenSource => ({
+  lastSeen: async (ids) => new Map((ids.length > 0 ? await devices.latest(ids) : []).map((r) => [r.deviceId, r.receivedAt])),
+  known: async (limit) => {
+    const ids: string[] = [];
+    for await (const page of devices.all(limit)) ids.push(...page.map((r) => r.deviceId));
+    return ids.slice(0, limit);
+  },
+});

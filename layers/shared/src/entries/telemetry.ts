@@ -5,6 +5,7 @@ export * from '../fanout/sharding.js';
 export * from '../fanout/handOn.js';
 export * from '../fanout/telemetryBatch.js';
 export * from '../fanout/telemetry.js';
+export * from '../alarms/alarmClients.js';
 export * from '../alarms/alarmEvaluator.js';
 export * from '../alarms/alarmStore.js';
 export * from '../alarms/notifier.js';
