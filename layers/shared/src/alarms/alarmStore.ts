@@ -67,7 +67,7 @@ const toRule = (item: Record<string, unknown>): AlarmRule => {
 };
 
 const toState = (item: Record<string, unknown>): AlarmState => ({
-  ruleId: String(item.sk ?? item.ruleId),
+  ruleId: String(item.ruleId ?? item.sk),
   deviceId: String(item.deviceId),
   state: item.state as AlarmStateName,
   ver: Number(item.ver),
