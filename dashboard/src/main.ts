@@ -10,6 +10,7 @@ import { DashboardModel } from './model.js';
 import { SessionKeeper } from './sessionKeeper.js';
 import { type Session, SignIn, displayName, isCallback, withoutCallbackParams } from './signIn.js';
 import { DeviceCard, type DeviceState } from './view/deviceCard.js';
+import { AlarmsPanel } from './alarms/alarmsPanel.js';
 import { byTestId, h, setAttr, setText } from './view/dom.js';
 
 // layers/shared/src/frames.ts DEVICE_ID_PATTERN: refuse locally what the server would refuse.
@@ -60,6 +61,8 @@ const loadFileConfig = async (): Promise<FileConfig | undefined> => {
 
 class Dashboard {
   private readonly model: DashboardModel;
+  /** Alarms (dashboard/src/alarms/): its own panel; the charts read its state through alarmOverlayPlugin. */
+  readonly alarms: AlarmsPanel;
   private readonly connection: LiveConnection;
   private readonly cards = new Map<string, DeviceCard>();
   private readonly visibility: IntersectionObserver;
@@ -100,6 +103,7 @@ class Dashboard {
         // newest point, which also covers devices that the new socket subscribes after it opens.
         const fill = renewed ? this.model.history.resync(Date.now()) : this.model.history.onOpen();
         for (const frame of fill) this.connection.send(frame);
+        this.alarms.onOpen();
         this.pump();
         this.queueRender();
       },
@@ -114,6 +118,7 @@ class Dashboard {
         this.queueRender();
       },
     });
+    this.alarms = new AlarmsPanel((frame) => this.connection.send(frame as never), document.querySelector('[data-testid="device-list"]'));
     this.visibility = new IntersectionObserver((entries) => {
       for (const entry of entries) {
         const card = this.cards.get((entry.target as HTMLElement).dataset.deviceId ?? '');
@@ -222,6 +227,7 @@ class Dashboard {
   }
 
   private onFrame(text: unknown): void {
+    if (this.alarms.receive(text)) return;
     const outcome = this.model.receive(text, Date.now());
     if (outcome.kind === 'subscription') this.pump();
     if (outcome.kind === 'snapshot') for (const request of outcome.requests) this.connection.send(request);

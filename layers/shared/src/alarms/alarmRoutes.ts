@@ -7,7 +7,7 @@
 import { inScope } from '../auth/principal.js';
 import { BadRequest, Forbidden, NotFound } from '../protocol/errors.js';
 import { ALL_DEVICES, type DeviceSelection, validateClientFrame, validateDeviceId } from '../protocol/frames.js';
-import { type WsEvent, type WsResult, ok } from '../runtime/middleware.js';
+import { type WsEvent, type WsResult, errorReply, ok, requestIdOf } from '../runtime/middleware.js';
 import type { Log } from '../runtime/observability.js';
 import type { ConnectionRecord, ConnectionStore } from '../store/connectionStore.js';
 import type { AlarmStore, AlarmTransition } from './alarmStore.js';
@@ -164,7 +164,12 @@ export const createAlarmRoutes = (deps: AlarmRouteDeps) => {
   };
   return async (event: WsEvent): Promise<WsResult> => {
     const route = routes[event.requestContext.routeKey];
-    if (!route) throw new BadRequest(`this function serves ${Object.keys(routes).join(', ')}, not "${event.requestContext.routeKey}"`);
-    return route(event);
+    try {
+      if (!route) throw new BadRequest(`this function serves ${Object.keys(routes).join(', ')}, not "${event.requestContext.routeKey}"`);
+      return await route(event);
+    } catch (error) {
+      // Named errors echo the frame's requestId, so that a page can tell its editor's refusal from the rest.
+      return errorReply(error, requestIdOf(event.frame));
+    }
   };
 };
