@@ -31,7 +31,14 @@ const devices = config.devicesTableName
 
 // Alarm rules on each batch, after its fan-out (alarms/alarmEvaluator.ts); an alarm frame reaches the device's recipients.
 const alarmFanOut = createFanOut({ store, post, log: logger, counter, concurrency: config.concurrency });
-const alarms = alarmClientsFromEnv({ doc, deliver: (deviceId, body) => alarmFanOut.deliver(recipients.recipientPages(deviceId), body), log: logger, counter });
+const alarms = alarmClientsFromEnv({
+  doc,
+  deliver: (deviceId, body) => alarmFanOut.deliver(recipients.recipientPages(deviceId), body),
+  log: logger,
+  counter,
+  // Checked on every batch against the version this batch's recipient lookup already read.
+  sharedVersion: () => recipients.globalVersion,
+});
 
 export const handler = eventHandler(
   createTelemetryBatchHandler({ lookup: recipients.lookup, store, post, log: logger, counter, concurrency: config.concurrency, devices, alarms: alarms?.evaluator }),

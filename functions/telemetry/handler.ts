@@ -43,7 +43,14 @@ const devices = config.devicesTableName
   : undefined;
 
 // Alarm rules on each reading, after its fan-out (alarms/alarmEvaluator.ts); an alarm frame reaches the device's recipients.
-const alarms = alarmClientsFromEnv({ doc, deliver: (deviceId, body) => fanOut.deliver(recipients.recipientPages(deviceId), body), log: logger, counter });
+const alarms = alarmClientsFromEnv({
+  doc,
+  deliver: (deviceId, body) => fanOut.deliver(recipients.recipientPages(deviceId), body),
+  log: logger,
+  counter,
+  // Checked on every reading against the version this invocation's recipient lookup already read.
+  sharedVersion: () => recipients.globalVersion,
+});
 
 export const handler = eventHandler(
   createTelemetryHandler({ store: { recipientPages: recipients.recipientPages }, handOn, log: logger, counter, devices, closer, alarms: alarms?.evaluator }),

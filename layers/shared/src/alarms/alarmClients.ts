@@ -46,13 +46,15 @@ export interface AlarmClientsOptions {
   log: Log;
   counter: Counter;
   env?: NodeJS.ProcessEnv;
+  /** The recipient cache's last table-wide version (alarmEvaluator.ts `sharedVersion`). */
+  sharedVersion?: () => string | undefined;
 }
 
 /** The alarm store, emitter and evaluator; undefined when the stack has no alarms table (ALARMS_TABLE_NAME unset). */
-export const alarmClientsFromEnv = ({ doc, deliver, log, counter, env = process.env }: AlarmClientsOptions) => {
+export const alarmClientsFromEnv = ({ doc, deliver, log, counter, env = process.env, sharedVersion }: AlarmClientsOptions) => {
   const tableName = env.ALARMS_TABLE_NAME;
   if (!tableName) return undefined;
-  const store = createAlarmStore({ doc, tableName });
+  const store = createAlarmStore({ doc, tableName, connectionsTableName: env.TABLE_NAME || undefined });
   const publish = env.ALARMS_TOPIC_ARN ? createSnsPublisher(env.ALARMS_TOPIC_ARN) : undefined;
   const emit = createAlarmEmitter({ deliver, publish, dashboardUrl: env.DASHBOARD_URL || undefined, log, counter });
   const evaluator = createAlarmEvaluator({
@@ -61,6 +63,7 @@ export const alarmClientsFromEnv = ({ doc, deliver, log, counter, env = process.
     log,
     counter,
     checkEveryMs: intEnv('ALARMS_CHECK_EVERY_MS', 1000, env),
+    sharedVersion,
   });
   return { store, emit, evaluator };
 };

@@ -50,6 +50,12 @@ export interface AlarmEvaluatorOptions {
   maxAgeMs?: number;
   /** Devices kept; the least recently used go first. */
   maxDevices?: number;
+  /**
+   * The connections table's table-wide version as this invocation's recipient lookup read it
+   * (recipientCache.ts `globalVersion`): moved by every rule and state change (alarmStore.ts), so a
+   * warm cache is checked on every reading at no read of its own. Undefined: the version item is read.
+   */
+  sharedVersion?: () => string | undefined;
 }
 
 interface Cached<T> {
@@ -57,7 +63,7 @@ interface Cached<T> {
   fetchedAt: number;
 }
 
-export const createAlarmEvaluator = ({ store, emit, log, counter, now = Date.now, checkEveryMs = 1000, maxAgeMs = 60_000, maxDevices = 10_000 }: AlarmEvaluatorOptions) => {
+export const createAlarmEvaluator = ({ store, emit, log, counter, now = Date.now, checkEveryMs = 1000, maxAgeMs = 60_000, maxDevices = 10_000, sharedVersion }: AlarmEvaluatorOptions) => {
   const rules = new Map<string, Cached<AlarmRule[]>>();
   const states = new Map<string, Cached<Map<string, AlarmState>>>();
   let seen: AlarmVersions | undefined;
@@ -74,7 +80,17 @@ export const createAlarmEvaluator = ({ store, emit, log, counter, now = Date.now
     return entry && now() - entry.fetchedAt < maxAgeMs ? entry.value : undefined;
   };
 
+  let seenShared: string | undefined;
   const checkVersions = async () => {
+    const shared = sharedVersion?.();
+    if (shared !== undefined) {
+      if (shared !== seenShared) {
+        rules.clear();
+        states.clear();
+        seenShared = shared;
+      }
+      return;
+    }
     if (seen && now() - checkedAt < checkEveryMs) return;
     checkedAt = now();
     const current = await store.versions();

@@ -15,9 +15,10 @@
  * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, type QueryCommandInput, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, type QueryCommandInput, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
 import { BadRequest, NotFound } from '../protocol/errors.js';
+import { GLOBAL_VERSION_KEY } from '../store/keys.js';
 import { MAX_RULES_PER_DEVICE, type AlarmRule, ruleDevice } from './rules.js';
 import type { AlarmState, AlarmStateName } from './stateMachine.js';
 
@@ -80,10 +81,19 @@ const toState = (item: Record<string, unknown>): AlarmState => ({
 export interface AlarmStoreOptions {
   doc: DynamoDBDocumentClient;
   tableName: string;
+  /**
+   * The connections table: every rule or state change also moves its table-wide version, which every
+   * telemetry invocation already reads (recipientCache.ts), so that warm evaluators see the change on their
+   * next reading at no extra read (alarmEvaluator.ts).
+   */
+  connectionsTableName?: string;
   now?: () => number;
 }
 
-export const createAlarmStore = ({ doc, tableName, now = Date.now }: AlarmStoreOptions) => {
+/** 2 h 10 min, as the connections table's version items (connectionStore.ts). */
+const GLOBAL_VERSION_TTL_SECONDS = 7800;
+
+export const createAlarmStore = ({ doc, tableName, connectionsTableName, now = Date.now }: AlarmStoreOptions) => {
   const usage: AlarmUsage = { requests: 0, readUnits: 0, writeUnits: 0 };
   const read = (out: { ConsumedCapacity?: { CapacityUnits?: number } | { CapacityUnits?: number }[] }) => {
     usage.requests++;
@@ -112,6 +122,16 @@ export const createAlarmStore = ({ doc, tableName, now = Date.now }: AlarmStoreO
       new UpdateCommand({ TableName: tableName, Key: VERSION_KEY, UpdateExpression: 'SET #w = :v', ExpressionAttributeNames: { '#w': which }, ExpressionAttributeValues: { ':v': newVersion(now()) }, ReturnConsumedCapacity: 'TOTAL' }),
     );
     wrote(out);
+    if (connectionsTableName) {
+      // BatchWriteItem, as the connection store writes it (and the telemetry functions may already).
+      await doc.send(
+        new BatchWriteCommand({
+          RequestItems: { [connectionsTableName]: [{ PutRequest: { Item: { ...GLOBAL_VERSION_KEY, v: newVersion(now()), expiresAt: Math.floor(now() / 1000) + GLOBAL_VERSION_TTL_SECONDS } } }] },
+        }),
+      );
+      usage.requests++;
+      usage.writeUnits++;
+    }
   };
 
   /** Both versions, strongly consistent (missing: ''). */
