@@ -19,6 +19,7 @@ import { DEFAULT_COALESCED, DEFAULT_SCENARIO, coalescedBreakEven } from './costM
 import { type HistoryBrowserPlan, type HistoryBrowserRow, type HistoryReadPlan, type HistoryReadRow, runHistoryBrowser, runHistoryReads } from './history.js';
 import type { GatewayInfo } from './gatewayProcess.js';
 import { type LookupPlan, type LookupRow, runLookup } from './lookup.js';
+import { type AlarmsPlan, type AlarmsRow, runAlarms } from './alarms.js';
 import { type Child, spawnChild } from './processes.js';
 import { type Column, formatTable } from './table.js';
 
@@ -33,6 +34,7 @@ interface Plan {
   fanout: FanoutPlan;
   endToEnd: EndToEndPlan;
   highRate: HighRatePlan;
+  alarms: AlarmsPlan;
   historyReads: HistoryReadPlan;
   historyBrowser: HistoryBrowserPlan;
 }
@@ -51,6 +53,7 @@ const PLANS: Record<'full' | 'quick', Plan> = {
     endToEnd: { sizes: [100, 1_000], ratePerSec: 10, seconds: 5 },
     // The issue's scenario: 100 devices × 10 readings/s to 100 dashboards on *, for 30 s.
     highRate: { dashboards: 100, devices: 100, ratePerDevice: 10, seconds: 30, directRatePerDevice: 0.2, directSeconds: 15 },
+    alarms: { devices: 1000, rulesPerDevice: 10, readings: 20_000, crossingDevices: 100, crossingsPerDevice: 10, faultRate: 0.1, latencyCrossings: 50 },
     historyReads: { hours: 24 },
     historyBrowser: { devices: 3, backfillMinutes: 5, dropSeconds: 30 },
   },
@@ -65,6 +68,7 @@ const PLANS: Record<'full' | 'quick', Plan> = {
     },
     endToEnd: { sizes: [100], ratePerSec: 10, seconds: 3 },
     highRate: { dashboards: 20, devices: 20, ratePerDevice: 5, seconds: 4, directRatePerDevice: 0.5, directSeconds: 3 },
+    alarms: { devices: 1000, rulesPerDevice: 10, readings: 5000, crossingDevices: 20, crossingsPerDevice: 5, faultRate: 0.1, latencyCrossings: 10 },
     historyReads: { hours: 1 },
     historyBrowser: { devices: 3, backfillMinutes: 5, dropSeconds: 5 },
   },
@@ -86,10 +90,11 @@ interface Results {
   endToEndNoHistory: Section<EndToEndRow>;
   historyReads: Section<HistoryReadRow>;
   historyBrowser: Section<HistoryBrowserRow>;
+  alarms: Section<AlarmsRow>;
 }
 
 /** The sections, in the order they run (`--only` takes a comma-separated list of these). */
-const SECTIONS = ['coldStart', 'lookup', 'fanout', 'historyReads', 'endToEnd', 'endToEndNoHistory', 'historyBrowser', 'highRate'] as const;
+const SECTIONS = ['coldStart', 'lookup', 'fanout', 'historyReads', 'endToEnd', 'endToEndNoHistory', 'historyBrowser', 'highRate', 'alarms'] as const;
 type SectionName = (typeof SECTIONS)[number];
 
 const rowsOf = <Row>(section: Section<Row>): Row[] => (Array.isArray(section) ? section : []);
@@ -282,6 +287,16 @@ const verdicts = (results: Results): string[] => {
   ];
 };
 
+/** Alarms (issue 22): each row has its own columns, so each is printed as key=value. */
+const printAlarms = (rows: Section<AlarmsRow>): void => {
+  console.log('\n## Alarms: cost per reading with 10,000 rules over 1,000 devices, crossing latency, exactly once under FAULTS (bench/alarms.ts)');
+  if (!Array.isArray(rows)) {
+    console.log(JSON.stringify(rows));
+    return;
+  }
+  for (const { scenario, ...figures } of rows) console.log(`${scenario}: ${Object.entries(figures).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+};
+
 // ---------------------------------------------------------------- main
 
 const main = async () => {
@@ -312,6 +327,7 @@ const main = async () => {
     coldStart: [],
     endToEnd: [],
     highRate: [],
+    alarms: [],
     endToEndNoHistory: [],
     historyReads: [],
     historyBrowser: [],
@@ -347,6 +363,7 @@ const main = async () => {
 
   // Issue 15's scenario, a fresh stack per fan-out mode.
   results.highRate = await section('highRate', () => runHighRate({ plan: plan.highRate, progress }));
+  results.alarms = await section('alarms', () => runAlarms({ plan: plan.alarms, progress }));
 
   results.durationSec = Math.round((performance.now() - started) / 1000);
   results.machine.loadAverageAtEnd = loadavg().map((l) => Math.round(l * 100) / 100);
@@ -363,6 +380,7 @@ const main = async () => {
   printSection('History reads: one device, the read units of each read (dynalite reports DynamoDB’s 4 KB rule)', results.historyReads, historyReadColumns);
   printSection('History in Chromium (in-process stack)', results.historyBrowser, historyBrowserColumns);
   printSection('High-rate devices: every reading to every dashboard on *, direct vs coalesced (issue 15; direct at a lower rate)', results.highRate, highRateColumns);
+  printAlarms(results.alarms);
   console.log('\nTargets (issues 6 and 11, and [15] issue 15):');
   for (const line of verdicts(results)) console.log(`  ${line}`);
   console.log(`\nwrote ${file}`);

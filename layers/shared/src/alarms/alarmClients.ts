@@ -54,7 +54,15 @@ export interface AlarmClientsOptions {
 export const alarmClientsFromEnv = ({ doc, deliver, log, counter, env = process.env, sharedVersion }: AlarmClientsOptions) => {
   const tableName = env.ALARMS_TABLE_NAME;
   if (!tableName) return undefined;
-  const store = createAlarmStore({ doc, tableName, connectionsTableName: env.TABLE_NAME || undefined });
+  const store = createAlarmStore({
+    doc,
+    tableName,
+    connectionsTableName: env.TABLE_NAME || undefined,
+    onFollowUpError: (t, error) => {
+      log.warn('an alarm transition is made, but its record or version write failed', { ruleId: t.ruleId, deviceId: t.deviceId, state: t.state, reason: `${error.name}: ${error.message}` });
+      counter.count('AlarmFollowUpFailed', 1);
+    },
+  });
   const publish = env.ALARMS_TOPIC_ARN ? createSnsPublisher(env.ALARMS_TOPIC_ARN) : undefined;
   const emit = createAlarmEmitter({ deliver, publish, dashboardUrl: env.DASHBOARD_URL || undefined, log, counter });
   const evaluator = createAlarmEvaluator({

@@ -29,6 +29,8 @@ export interface AlarmUsage {
   requests: number;
   readUnits: number;
   writeUnits: number;
+  /** Transitions whose record, active copy or version write failed after the state moved. */
+  followUpFailures?: number;
 }
 
 export interface AlarmTransition {
@@ -88,12 +90,13 @@ export interface AlarmStoreOptions {
    */
   connectionsTableName?: string;
   now?: () => number;
+  onFollowUpError?: (transition: AlarmTransition, error: Error) => void;
 }
 
 /** 2 h 10 min, as the connections table's version items (connectionStore.ts). */
 const GLOBAL_VERSION_TTL_SECONDS = 7800;
 
-export const createAlarmStore = ({ doc, tableName, connectionsTableName, now = Date.now }: AlarmStoreOptions) => {
+export const createAlarmStore = ({ doc, tableName, connectionsTableName, now = Date.now, onFollowUpError }: AlarmStoreOptions) => {
   const usage: AlarmUsage = { requests: 0, readUnits: 0, writeUnits: 0 };
   const read = (out: { ConsumedCapacity?: { CapacityUnits?: number } | { CapacityUnits?: number }[] }) => {
     usage.requests++;
@@ -231,6 +234,8 @@ export const createAlarmStore = ({ doc, tableName, connectionsTableName, now = D
       throw error;
     }
     const record: AlarmTransition = { ruleId: to.ruleId, deviceId: to.deviceId, field, from: from.state, state: to.state, ver: to.ver, value: to.value, ts: to.lastTs, since: to.since };
+    // The transition is made: what follows must not stop its frame and notification. A failure here leaves a
+    // chart mark, an `alarms` entry or other containers' freshness behind (they re-read within a minute), and is counted.
     await Promise.all([
       doc
         .send(
@@ -242,7 +247,10 @@ export const createAlarmStore = ({ doc, tableName, connectionsTableName, now = D
         )
         .then(wrote),
       afterWrite(to),
-    ]);
+    ]).catch((error: Error) => {
+      usage.followUpFailures = (usage.followUpFailures ?? 0) + 1;
+      onFollowUpError?.(record, error);
+    });
     return record;
   };
 
