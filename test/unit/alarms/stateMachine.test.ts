@@ -168,4 +168,24 @@ describe('alarm evaluator', () => {
     expect(frames).to.have.length(0);
     expect(memory.log.map((t) => t.state)).to.deep.equal(['ALARM']);
   });
+
+  it('with a shared version: no read while it stays, one read when it moves, and the cache kept when no alarm changed', async () => {
+    const memory = createMemoryAlarmStore([rule()]);
+    let shared = 'g1';
+    const evaluator = createAlarmEvaluator({ store: memory.store, emit: async () => ({ notified: false }), log: silentLog, counter: noopCounter, sharedVersion: () => shared });
+    await evaluator.evaluate([reading(0, 20)]);
+    const warm = { ...memory.usage };
+    await evaluator.evaluate([reading(1, 21)]);
+    expect(memory.usage.requests - warm.requests, 'unmoved').to.equal(0);
+    shared = 'g2'; // a subscription changed: the alarm version is read, nothing else
+    await evaluator.evaluate([reading(2, 22)]);
+    expect(memory.usage.requests - warm.requests, 'moved, no alarm change').to.equal(1);
+    // Another container raises the alarm (the alarm version moves, then the shared one).
+    const other = createAlarmEvaluator({ store: memory.store, emit: async () => ({ notified: false }), log: silentLog, counter: noopCounter });
+    await other.evaluate([reading(3, 31)]);
+    shared = 'g3';
+    const cleared = await evaluator.evaluate([reading(4, 20)]);
+    expect(cleared.transitions.map((t) => t.state), 'the stale container clears it').to.deep.equal(['OK']);
+  });
 });
+

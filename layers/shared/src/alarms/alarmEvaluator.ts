@@ -3,21 +3,20 @@
  * the telemetry function (direct mode, one reading) and the batch function
  * (coalesced mode, a batch). No Lambda invocation of its own.
  *
- * Warm invocations keep each device's rules and states. One strongly
- * consistent GetItem of the version item (alarmStore.ts), at most every
- * `checkEveryMs`, says whether any rule or any state changed anywhere since:
- * then the changed kind's entries are dropped and re-read on their device's
- * next reading. So, with the cache warm, a reading costs no read (a version
- * read is shared by every reading of `checkEveryMs`), and a reading that
- * changes no state costs no write. Entries older than `maxAgeMs` are re-read
- * anyway. docs/decisions/010-alarm-evaluation-where-readings-flow.md.
+ * Warm invocations keep each device's rules and states. Every rule or state
+ * change moves the alarm version item and then the connections table's
+ * table-wide version, which the invocation's recipient lookup has just read
+ * (`sharedVersion`). Unmoved, the cache is current at no read; moved, one
+ * strongly consistent GetItem of the alarm version item says whether rules or
+ * states changed, and those entries are dropped and re-read on their device's
+ * next reading. Without a shared version, the alarm version item is read at
+ * most every `checkEveryMs`. A reading that changes no state costs no write.
+ * Entries older than `maxAgeMs` are re-read anyway.
+ * docs/decisions/010-alarm-evaluation-where-readings-flow.md.
  *
  * A step computed from a stale state is caught by the transition's condition
  * (`ver`): the state is re-read and the reading evaluated again, so no
- * transition is made twice. What a stale state can cost is time: a reading
- * evaluated against a state another container changed less than
- * `checkEveryMs` ago may make no step where the fresh state would (the next
- * reading after the check does).
+ * transition is made twice.
  */
 import { ALL_DEVICES } from '../protocol/frames.js';
 import type { Counter, Log } from '../runtime/observability.js';
@@ -84,14 +83,11 @@ export const createAlarmEvaluator = ({ store, emit, log, counter, now = Date.now
   const checkVersions = async () => {
     const shared = sharedVersion?.();
     if (shared !== undefined) {
-      if (shared !== seenShared) {
-        rules.clear();
-        states.clear();
-        seenShared = shared;
-      }
-      return;
-    }
-    if (seen && now() - checkedAt < checkEveryMs) return;
+      // Unmoved: nothing changed anywhere since the last check (no read). Moved: a subscription or an alarm
+      // changed; the alarm version item (written before the shared one) says whether it was an alarm.
+      if (shared === seenShared && seen) return;
+      seenShared = shared;
+    } else if (seen && now() - checkedAt < checkEveryMs) return;
     checkedAt = now();
     const current = await store.versions();
     if (seen?.rules !== current.rules) rules.clear();
