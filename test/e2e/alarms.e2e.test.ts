@@ -52,8 +52,12 @@ describe('dashboard in Chromium: alarms', function () {
     await page.goto(stack!.urls.dashboard, { timeout: 15_000 });
     await page.locator('[data-testid="connection-status"][data-state="live"]').waitFor({ timeout: 30_000 });
 
+    // The device's card opens the editor for it (the device appears with its first reading).
+    await publish(25);
+    const card = page.locator(`[data-testid="device-card"][data-device-id="${DEVICE}"]`);
+    await card.getByTestId('device-alarm-rule').click({ timeout: 20_000 });
+    expect(await page.getByTestId('alarm-rule-device').inputValue()).to.equal(DEVICE);
     // A bad threshold is refused beside the editor, with the server's reason.
-    await page.getByTestId('alarm-rule-device').fill(DEVICE);
     await page.getByTestId('alarm-rule-field').fill('temperature');
     await page.getByTestId('alarm-rule-threshold').fill('warm');
     await page.getByTestId('alarm-rule-form').getByRole('button', { name: 'Add rule' }).click();

@@ -89,6 +89,11 @@ export class AlarmsPanel {
       this.message,
     );
     before?.parentElement?.insertBefore(this.root, before);
+    // A device card's "Alarm rule" button: the editor, for that device.
+    document.addEventListener('alarm-rule-edit', (event) => {
+      this.editRuleFor((event as CustomEvent<{ deviceId: string }>).detail.deviceId);
+      this.root.scrollIntoView({ block: 'nearest' });
+    });
     this.form.addEventListener('submit', (event) => {
       event.preventDefault();
       this.submitRule();

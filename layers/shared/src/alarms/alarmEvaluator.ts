@@ -80,7 +80,17 @@ export const createAlarmEvaluator = ({ store, emit, log, counter, now = Date.now
   };
 
   let seenShared: string | undefined;
+  /** The version read in flight: concurrent evaluations in one container wait for it, never use the caches it is about to drop. */
+  let checking: Promise<void> | undefined;
+  const readVersions = async () => {
+    checkedAt = now();
+    const current = await store.versions();
+    if (seen?.rules !== current.rules) rules.clear();
+    if (seen?.states !== current.states) states.clear();
+    seen = current;
+  };
   const checkVersions = async () => {
+    if (checking) return checking;
     const shared = sharedVersion?.();
     if (shared !== undefined) {
       // Unmoved: nothing changed anywhere since the last check (no read). Moved: a subscription or an alarm
@@ -88,11 +98,15 @@ export const createAlarmEvaluator = ({ store, emit, log, counter, now = Date.now
       if (shared === seenShared && seen) return;
       seenShared = shared;
     } else if (seen && now() - checkedAt < checkEveryMs) return;
-    checkedAt = now();
-    const current = await store.versions();
-    if (seen?.rules !== current.rules) rules.clear();
-    if (seen?.states !== current.states) states.clear();
-    seen = current;
+    checking = readVersions()
+      .catch((error: unknown) => {
+        // Not confirmed: the next evaluation checks again.
+        seenShared = undefined;
+        seen = undefined;
+        throw error;
+      })
+      .finally(() => (checking = undefined));
+    return checking;
   };
 
   const rulesOf = async (key: string) => fresh(rules, key) ?? remember(rules, key, await store.rulesOf(key));
