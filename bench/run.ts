@@ -20,6 +20,7 @@ import { DEFAULT_COALESCED, DEFAULT_SCENARIO, coalescedBreakEven } from './costM
 import { type HistoryBrowserPlan, type HistoryBrowserRow, type HistoryReadPlan, type HistoryReadRow, type HistoryExportRow, type HistoryWriteRow, runHistoryBrowser, runHistoryReads } from './history.js';
 import type { GatewayInfo } from './gatewayProcess.js';
 import { type LookupPlan, type LookupRow, runLookup } from './lookup.js';
+import { type AlarmsPlan, type AlarmsRow, runAlarms } from './alarms.js';
 import { type Child, spawnChild } from './processes.js';
 import { type FaultLatencyResult, measureFaultLatency } from './faultLatency.js';
 import { DEFAULT_ASYNC_CONCURRENCY } from '../local/stack/stack.js';
@@ -37,6 +38,7 @@ interface Plan {
   fanout: FanoutPlan;
   endToEnd: EndToEndPlan;
   highRate: HighRatePlan;
+  alarms: AlarmsPlan;
   historyReads: HistoryReadPlan;
   historyBrowser: HistoryBrowserPlan;
 }
@@ -56,6 +58,7 @@ const PLANS: Record<'full' | 'quick', Plan> = {
     endToEnd: { sizes: [100, 1_000], ratePerSec: 10, seconds: 5 },
     // The issue's scenario: 100 devices × 10 readings/s to 100 dashboards on *, for 30 s.
     highRate: { dashboards: 100, devices: 100, ratePerDevice: 10, seconds: 30, directRatePerDevice: 0.2, directSeconds: 15 },
+    alarms: { devices: 1000, rulesPerDevice: 10, readings: 20_000, crossingDevices: 100, crossingsPerDevice: 10, faultRate: 0.1, latencyCrossings: 50 },
     historyReads: { days: 30, rawHours: 24, writeReadings: 600 },
     historyBrowser: { devices: 3, backfillMinutes: 5, dropSeconds: 30 },
   },
@@ -71,6 +74,7 @@ const PLANS: Record<'full' | 'quick', Plan> = {
     },
     endToEnd: { sizes: [100], ratePerSec: 10, seconds: 3 },
     highRate: { dashboards: 20, devices: 20, ratePerDevice: 5, seconds: 4, directRatePerDevice: 0.5, directSeconds: 3 },
+    alarms: { devices: 1000, rulesPerDevice: 10, readings: 5000, crossingDevices: 20, crossingsPerDevice: 5, faultRate: 0.1, latencyCrossings: 10 },
     historyReads: { days: 2, rawHours: 1, writeReadings: 120 },
     historyBrowser: { devices: 3, backfillMinutes: 5, dropSeconds: 5 },
   },
@@ -100,10 +104,11 @@ interface Results {
   presence: Section<FleetRow>;
   fleetBrowser: Section<FleetRow>;
   capacity: Section<FleetRow>;
+  alarms: Section<AlarmsRow>;
 }
 
 /** The sections, in the order they run (`--only` takes a comma-separated list of these). */
-const SECTIONS = ['coldStart', 'lookup', 'fanout', 'historyReads', 'endToEnd', 'endToEndNoHistory', 'historyBrowser', 'highRate', 'faultLatency', 'presence', 'fleetBrowser', 'capacity'] as const;
+const SECTIONS = ['coldStart', 'lookup', 'fanout', 'historyReads', 'endToEnd', 'endToEndNoHistory', 'historyBrowser', 'highRate', 'faultLatency', 'presence', 'fleetBrowser', 'capacity', 'alarms'] as const;
 type SectionName = (typeof SECTIONS)[number];
 
 const rowsOf = <Row>(section: Section<Row>): Row[] => (Array.isArray(section) ? section : []);
@@ -337,6 +342,16 @@ const verdicts = (results: Results): string[] => {
   ];
 };
 
+/** Alarms (issue 22): each row has its own columns, so each is printed as key=value. */
+const printAlarms = (rows: Section<AlarmsRow>): void => {
+  console.log('\n## Alarms: cost per reading with 10,000 rules over 1,000 devices, crossing latency, exactly once under FAULTS (bench/alarms.ts)');
+  if (!Array.isArray(rows)) {
+    console.log(JSON.stringify(rows));
+    return;
+  }
+  for (const { scenario, ...figures } of rows) console.log(`${scenario}: ${Object.entries(figures).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+};
+
 // ---------------------------------------------------------------- main
 
 const main = async () => {
@@ -367,6 +382,7 @@ const main = async () => {
     coldStart: [],
     endToEnd: [],
     highRate: [],
+    alarms: [],
     endToEndNoHistory: [],
     historyReads: [],
     historyWrites: [],
@@ -410,6 +426,7 @@ const main = async () => {
 
   // Issue 15's scenario, a fresh stack per fan-out mode.
   results.highRate = await section('highRate', () => runHighRate({ plan: plan.highRate, progress }));
+  results.alarms = await section('alarms', () => runAlarms({ plan: plan.alarms, progress }));
 
   // Issue 24: device-to-dashboard latency under FAULTS=post:429:0.2,post:500:0.05, at npm start's asynchronous
   // concurrency and (full run) at the 4 it had, which made the last readings 20 s late.
@@ -450,6 +467,7 @@ const main = async () => {
   printSection('Presence: MQTT client gone → presence frame on a dashboard, through the local stack (issue 23)', results.presence, historyBrowserColumns);
   printSection('Fleet table in Chromium (issue 23)', results.fleetBrowser, historyBrowserColumns);
   printSection('Local capacity: 50 devices × 10 readings/s into one dashboard, npm run soak (issue 23)', results.capacity, historyBrowserColumns);
+  printAlarms(results.alarms);
   console.log('\nTargets (issues 6 and 11, and [15] issue 15):');
   for (const line of verdicts(results)) console.log(`  ${line}`);
   console.log(`\nwrote ${file}`);

@@ -14,7 +14,7 @@ export const LAYER_PACKAGE = '@serverless-iot-dashboard/shared';
 const CREATE_REQUIRE_BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
 /** The layer's entry points: each function imports only the one it needs (`@serverless-iot-dashboard/shared/<entry>`). */
-export const LAYER_ENTRIES = ['routes', 'telemetry', 'authorizer'] as const;
+export const LAYER_ENTRIES = ['routes', 'telemetry', 'authorizer', 'alarms'] as const;
 
 /**
  * The layer: domain code and its dependencies as ES modules under

@@ -1,5 +1,5 @@
 /**
- * npm run token -- --sub alice --devices dev-1,dev-2 --ttl 1h [--publish]
+ * npm run token -- --sub alice --devices dev-1,dev-2 --ttl 1h [--publish] [--alarms]
  *   Locally: signs with the local stack's development secret (LOCAL_AUTH_SECRET,
  *   or the secret a running `npm start` wrote to .local-stack.json).
  *   Against AWS: --stack NAME [--region R] reads the secret from Secrets Manager
@@ -22,7 +22,7 @@ import {
 } from '@serverless-iot-dashboard/shared';
 import { PROJECT_ROOT } from './template.js';
 
-const USAGE = `usage: npm run token -- --sub <name> --devices dev-1,dev-2 | --devices '*' [--ttl 1h] [--publish]
+const USAGE = `usage: npm run token -- --sub <name> --devices dev-1,dev-2 | --devices '*' [--ttl 1h] [--publish] [--alarms]
                       [--stack <stack-name> [--region <region>]] [--issuer ...] [--audience ...]`;
 
 const localSecret = (): string | undefined => {
@@ -53,6 +53,7 @@ const main = async () => {
       devices: { type: 'string' },
       ttl: { type: 'string', default: '1h' },
       publish: { type: 'boolean', default: false },
+      alarms: { type: 'boolean', default: false },
       stack: { type: 'string' },
       region: { type: 'string' },
       issuer: { type: 'string', default: DEFAULT_ISSUER },
@@ -81,6 +82,7 @@ const main = async () => {
     sub: values.sub,
     devices,
     publish: values.publish,
+    alarms: values.alarms,
     ttlSeconds: parseDuration(values.ttl!),
     issuer: values.issuer,
     audience: values.audience,

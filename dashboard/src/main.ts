@@ -17,9 +17,10 @@ import { DashboardModel } from './model.js';
 import { SessionKeeper } from './sessionKeeper.js';
 import { type Session, SignIn, displayName, isCallback, withoutCallbackParams } from './signIn.js';
 import { DiagnosticsPanel } from './shell/diagnostics.js';
-import { inAlarm, onAlarmsChanged } from './shell/hooks.js';
+import { alarmsChanged, inAlarm, mounts, onAlarmsChanged, setAlarmSource } from './shell/hooks.js';
 import { type Route, Router, routeHref } from './shell/router.js';
 import type { DeviceState } from './view/deviceCard.js';
+import { AlarmsPanel } from './alarms/alarmsPanel.js';
 import { byTestId, h, setAttr, setText } from './view/dom.js';
 
 // Up to this many devices, every chart fills from history on open (the sparklines too); beyond, only those on screen.
@@ -72,6 +73,8 @@ const loadFileConfig = async (): Promise<FileConfig | undefined> => {
 
 class Dashboard {
   private readonly model: DashboardModel;
+  /** Alarms (dashboard/src/alarms/): its own panel; the charts read its state through alarmOverlayPlugin. */
+  readonly alarms: AlarmsPanel;
   private readonly connection: LiveConnection;
   private readonly router = new Router();
   private readonly fleet: FleetView;
@@ -119,6 +122,14 @@ class Dashboard {
       onOpenPinned: () => this.router.go({ view: 'devices', ids: this.pins }),
     });
     ui.fleetView.append(this.fleet.root);
+    // The alarms panel (dashboard/src/alarms/) in the shell's mount point; it tells the fleet table and the header
+    // which devices are in alarm (shell/hooks.ts).
+    this.alarms = new AlarmsPanel((frame) => this.connection.send(frame as never), mounts.alarmsPanel(), (state) => {
+      const count = state.alarmCount();
+      setText(mounts.headerAlarms(), count === 0 ? '' : `${count} active alarm${count === 1 ? '' : 's'}`);
+      alarmsChanged();
+    });
+    setAlarmSource({ inAlarm: (deviceId) => this.alarms.state.activeList().some((a) => a.deviceId === deviceId && a.state === 'ALARM') });
     this.devicePage = new DevicePage({
       list: ui.list,
       onToggle: (id) => this.onToggle(id),
@@ -158,6 +169,7 @@ class Dashboard {
         this.loadingFleet = !renewed;
         for (const frame of fill) this.connection.send(frame);
         this.range.onOpen();
+        this.alarms.onOpen();
         this.pump();
         this.queueRender();
       },
@@ -319,6 +331,7 @@ class Dashboard {
 
   private onFrame(text: unknown): void {
     if (this.range.onFrame(text)) return;
+    if (this.alarms.receive(text)) return;
     const outcome = this.model.receive(text, Date.now());
     if (outcome.kind === 'subscription') this.pump();
     if (outcome.kind === 'snapshot') {

@@ -1,8 +1,10 @@
 /** FanoutMode=coalesced: the SQS event source mapping's target; fans each batch of readings out as telemetry-batch frames. */
 import {
+  alarmClientsFromEnv,
   createDevicesStore,
   createHistoryDeadLetters,
   createHistoryWriter,
+  createFanOut,
   createDocumentClient,
   createFanOutClients,
   createRecipientCache,
@@ -37,6 +39,17 @@ const history = config.historyTableName ? createHistoryWriter({ doc: dataDoc!, t
 
 const historyDeadLetters = config.deadLetterQueueUrl ? createHistoryDeadLetters({ client: sqsDeadLetterClient(), queueUrl: config.deadLetterQueueUrl }) : undefined;
 
+// Alarm rules on each batch, after its fan-out (alarms/alarmEvaluator.ts); an alarm frame reaches the device's recipients.
+const alarmFanOut = createFanOut({ store, post, log: logger, counter, concurrency: config.concurrency });
+const alarms = alarmClientsFromEnv({
+  doc,
+  deliver: (deviceId, body) => alarmFanOut.deliver(recipients.recipientPages(deviceId), body),
+  log: logger,
+  counter,
+  // Checked on every batch against the version this batch's recipient lookup already read.
+  sharedVersion: () => recipients.globalVersion,
+});
+
 export const handler = eventHandler(
-  createTelemetryBatchHandler({ lookup: recipients.lookup, store, post, log: logger, counter, concurrency: config.concurrency, devices, history, historyDeadLetters }),
+  createTelemetryBatchHandler({ lookup: recipients.lookup, store, post, log: logger, counter, concurrency: config.concurrency, devices, history, historyDeadLetters, alarms: alarms?.evaluator }),
 );

@@ -1,6 +1,7 @@
 /** The IoT topic rule's target: fan one telemetry message out to its device's subscribers. */
 import {
   DEFAULT_MAX_EVENT_AGE_SECONDS,
+  alarmClientsFromEnv,
   createDevicesStore,
   createHistoryDeadLetters,
   createHistoryWriter,
@@ -51,6 +52,16 @@ const history = config.historyTableName ? createHistoryWriter({ doc: dataDoc!, t
 
 const historyDeadLetters = config.deadLetterQueueUrl ? createHistoryDeadLetters({ client: sqsDeadLetterClient(), queueUrl: config.deadLetterQueueUrl }) : undefined;
 
+// Alarm rules on each reading, after its fan-out (alarms/alarmEvaluator.ts); an alarm frame reaches the device's recipients.
+const alarms = alarmClientsFromEnv({
+  doc,
+  deliver: (deviceId, body) => fanOut.deliver(recipients.recipientPages(deviceId), body),
+  log: logger,
+  counter,
+  // Checked on every reading against the version this invocation's recipient lookup already read.
+  sharedVersion: () => recipients.globalVersion,
+});
+
 export const handler = eventHandler(
-  createTelemetryHandler({ store: { recipientPages: recipients.recipientPages }, handOn, log: logger, counter, devices, history, historyDeadLetters, closer }),
+  createTelemetryHandler({ store: { recipientPages: recipients.recipientPages }, handOn, log: logger, counter, devices, history, historyDeadLetters, closer, alarms: alarms?.evaluator }),
 );

@@ -26,7 +26,7 @@ export interface LocalUser {
 }
 
 /** The development user `npm start` prints: every device, and the message route. */
-export const DEV_USER: LocalUser = { username: 'dev', password: 'dev', groups: ['devices:*', 'publish'], name: 'Local developer', email: 'dev@localhost' };
+export const DEV_USER: LocalUser = { username: 'dev', password: 'dev', groups: ['devices:*', 'publish', 'alarms'], name: 'Local developer', email: 'dev@localhost' };
 
 export const LOCAL_CLIENT_ID = 'local-dashboard';
 export const MOUNT_PATH = '/oidc';

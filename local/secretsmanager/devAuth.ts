@@ -8,7 +8,7 @@ import { DEFAULT_AUDIENCE, DEFAULT_ISSUER, signToken } from '@serverless-iot-das
 
 export interface DevAuth {
   secret: string;
-  /** Scope "*", publish true: everything, for local development only. */
+  /** Scope "*", publish and alarms true: everything, for local development only. */
   token: string;
 }
 
@@ -21,5 +21,5 @@ export const createDevAuth = async ({
   ttlSeconds = DEV_TOKEN_TTL_SECONDS,
 }: { secret?: string; issuer?: string; audience?: string; ttlSeconds?: number } = {}): Promise<DevAuth> => ({
   secret,
-  token: await signToken({ secret, sub: 'local-dev', devices: '*', publish: true, ttlSeconds, issuer, audience }),
+  token: await signToken({ secret, sub: 'local-dev', devices: '*', publish: true, alarms: true, ttlSeconds, issuer, audience }),
 });

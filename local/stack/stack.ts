@@ -13,7 +13,7 @@
  * `npm start` (local/main.ts), the tests, the dashboard's browser test and the
  * benchmarks all start it through here.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createPutBatcher } from '../dynamodb/putBatcher.js';
 import { createDevicesStore, createHistoryWriter } from '@serverless-iot-dashboard/shared';
@@ -47,6 +47,7 @@ import { type IotCore, type IotStats, startIotCore } from '../iot/iotCore.js';
 import { type LambdaApi, createLambdaApi } from '../lambda/lambdaApi.js';
 import { invocationRecord } from '../lambda/destinations.js';
 import { type SqsApi, startSqsApi } from '../sqs/sqsApi.js';
+import { type SnsApi, notifyLine, startSnsApi } from '../sns/snsApi.js';
 import { listenOn } from './ports.js';
 import { type Level, type LogMode, type StackLogger, createStackLogger, formatMs } from './stackLog.js';
 import { type FunctionSpec, type StackModel, buildStackModel } from '../template/stackModel.js';
@@ -151,6 +152,8 @@ export interface RunningStack {
   /** The template's SQS queues: URL on the local SQS endpoint by logical id, and the service itself (for specs). */
   queues: Record<string, string>;
   sqs: SqsApi['sqs'];
+  /** The device alarms' notifications the local SNS received, the last 50, oldest first. */
+  notifications(): ReturnType<SnsApi['recent']>;
   /** Table names by logical id. */
   tables: Record<string, string>;
   model: StackModel;
@@ -331,6 +334,10 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     }
     if (model.queues.length > 0) log('stack', 'info', `SQS at ${sqsApi.endpoint}: ${model.queues.map((q) => q.name).join(', ')}`);
 
+    // ---- SNS: the device alarms' notifications, each on a `notify ` line of its own (even with the quiet log)
+    const snsApi: SnsApi = await startSnsApi({ host: dialHost, onNotify: (n) => (options.log ?? (() => undefined))(notifyLine(n)) });
+    cleanup.push(() => snsApi.close());
+
     /** Lambda's OnFailure destination: the invocation record of an event that failed every attempt. */
     const onExhausted = (job: AsyncJob, outcome: AsyncOutcome) => {
       const spec = model.functions.get(job.functionId);
@@ -419,7 +426,7 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       onMqttSocket: (ws, req: IncomingMessage) => iot.handleWebSocket(ws, req),
       // /config.json hands out the development token and /mqtt carries all telemetry: pages of this machine only.
       allowedHosts: localHostnames(host),
-      mounted: (req, res) => userPool?.handle(req, res) ?? false,
+      mounted: (req, res) => userPool?.handle(req, res) || serveNotifications(snsApi, req, res),
       config: (req) => {
         const hostname = urlHostOf(req.headers.host) ?? publicHost;
         return {
@@ -461,7 +468,9 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     const authorizerEnv = userPool
       ? { TOKEN_ISSUER: userPool.issuer, JWKS_URL: `http://${dialUrlHost}:${httpPort}${MOUNT_PATH}/jwks`, TOKEN_AUDIENCE: userPool.clientId }
       : undefined;
-    const functionEnv = (spec: FunctionSpec) => functionEnvironment({ spec, model, endpoints, auth, authSecret: devAuth?.secret, authorizerEnv, extra: options.env });
+    // The local SNS, and the notifications' dashboard link when the template's DashboardUrl is empty.
+    const alarmEnv = (spec: FunctionSpec) => ({ SNS_ENDPOINT: snsApi.endpoint, ...(spec.environment.DASHBOARD_URL === '' ? { DASHBOARD_URL: `http://${publicHost}:${httpPort}/` } : {}) });
+    const functionEnv = (spec: FunctionSpec) => functionEnvironment({ spec, model, endpoints, auth, authSecret: devAuth?.secret, authorizerEnv, extra: { ...alarmEnv(spec), ...options.env } });
     for (const spec of model.functions.values()) {
       hosts.set(
         spec.logicalId,
@@ -576,6 +585,7 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       endpoints: { dynamodb: dynamo.endpoint, management: managementUrl, websocket: `ws://${dialUrlHost}:${wsPort}`, mqtt: `mqtt://${dialUrlHost}:${mqttPort}`, lambda: lambdaEndpoint, sqs: sqsApi.endpoint },
       queues,
       sqs: sqsApi.sqs,
+      notifications: () => snsApi.recent(),
       ports: { http: httpPort, ws: wsPort, mqtt: mqttPort },
       tableName: model.tables[0]?.tableName ?? '',
       tables,
@@ -631,4 +641,13 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     await undo();
     throw error;
   }
+};
+
+/** GET /local/sns/notifications on the dashboard port: the local SNS's last notifications, for the page (local/sns/README.md). */
+const serveNotifications = (sns: SnsApi, req: IncomingMessage, res: ServerResponse): boolean => {
+  if ((req.url ?? '').split('?')[0] !== '/local/sns/notifications' || req.method !== 'GET') return false;
+  const body = JSON.stringify(sns.recent());
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+  res.end(body);
+  return true;
 };

@@ -292,6 +292,9 @@ export const buildStackModel = ({
       case 'AWS::IoT::TopicRule':
         id = (property(logicalId, 'RuleName') as string | undefined) ?? `${stackName}_${logicalId}`.replace(/[^A-Za-z0-9_]/g, '_');
         break;
+      case 'AWS::SNS::Topic':
+        id = `arn:${partition}:sns:${region}:${accountId}:${stackName}-${logicalId}`;
+        break;
       case 'AWS::SQS::Queue':
         // Ref of a queue is its URL.
         id = `https://sqs.${region}.amazonaws.com/${accountId}/${queueName(logicalId)}`;

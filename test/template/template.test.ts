@@ -29,6 +29,10 @@ const ROUTE_FIXTURES: Record<string, string> = {
   ping: 'ping',
   history: 'history',
   devices: 'devices',
+  putAlarmRule: 'putAlarmRule',
+  deleteAlarmRule: 'deleteAlarmRule',
+  alarms: 'alarms',
+  ackAlarm: 'ackAlarm',
 };
 
 describe('template.yaml', () => {
@@ -231,13 +235,13 @@ describe('template.yaml', () => {
       expect(deleters.sort()).to.deep.equal(['ConnectionExpiryFunction', 'MessageFunction', 'TelemetryFunction']);
     });
 
-    it('scopes DynamoDB actions to one of the three tables', () => {
+    it('scopes DynamoDB actions to one of the four tables', () => {
       const dynamo = statements.filter(({ statement }) => [statement.Action].flat().some((a: string) => a.startsWith('dynamodb:')));
       expect(dynamo.length).to.be.greaterThan(0);
       for (const { where, statement } of dynamo) {
         // A table, or one of the connections table's indexes (${ConnectionsTable.Arn}/index/NAME).
         const target = getAttTarget(statement.Resource) ?? /^\$\{(\w+)\.Arn\}\/index\/\w+$/.exec(subText(statement.Resource))?.[1];
-        expect(target, where).to.be.oneOf(['ConnectionsTable', 'HistoryTable', 'DevicesTable']);
+        expect(target, where).to.be.oneOf(['ConnectionsTable', 'HistoryTable', 'DevicesTable', 'AlarmsTable']);
       }
     });
 
@@ -258,7 +262,7 @@ describe('template.yaml', () => {
 
     it('names a SourceArn on every Lambda permission', () => {
       const permissions = resourcesOfType(template, 'AWS::Lambda::Permission');
-      expect(permissions.length).to.equal(13);
+      expect(permissions.length).to.equal(17);
       for (const [id, p] of permissions) expect(p.Properties!.SourceArn, id).to.not.equal(undefined);
     });
   });
@@ -314,6 +318,7 @@ describe('template.yaml', () => {
             TABLE_NAME: 'probe',
             HISTORY_TABLE_NAME: 'probe-history',
             DEVICES_TABLE_NAME: 'probe-devices',
+            ALARMS_TABLE_NAME: 'probe-alarms',
             WEBSOCKET_ENDPOINT: 'http://127.0.0.1:9/production',
             AUTH_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:probe',
             AWS_REGION: 'us-east-1',

@@ -3,6 +3,7 @@ import uPlot from 'uplot';
 import { gapThreshold, paddedRange, timeGaps } from '../chartMath.js';
 import type { DeviceSeries } from '../telemetryStore.js';
 import { fieldColor } from './palette.js';
+import { alarmOverlayPlugin } from '../alarms/chartOverlay.js';
 
 const HEIGHT = 180;
 
@@ -91,6 +92,8 @@ export class DeviceChart {
       hooks: {
         setCursor: [(u: uPlot) => this.onHover(u.cursor.idx ?? null)],
       },
+      // Thresholds and transition marks of the device's alarm rules.
+      plugins: [alarmOverlayPlugin(device.deviceId)],
     };
     this.plot = new uPlot(options, [device.x, ...device.y] as uPlot.AlignedData, this.container);
     this.resize.observe(this.container);

@@ -52,7 +52,16 @@ export class DeviceCard {
     this.root = h(
       'article',
       { class: 'card', 'data-testid': 'device-card', 'data-device-id': deviceId, 'data-state': 'waiting' },
-      h('header', {}, h('span', { class: 'dot', 'aria-hidden': 'true' }), h('h2', { class: 'name', title: deviceId }, deviceId), this.badge, this.toggle),
+      h(
+        'header',
+        {},
+        h('span', { class: 'dot', 'aria-hidden': 'true' }),
+        h('h2', { class: 'name', title: deviceId }, deviceId),
+        this.badge,
+        // The alarms panel's rule editor, for this device (dashboard/src/alarms/alarmsPanel.ts listens).
+        h('button', { type: 'button', class: 'toggle', 'data-testid': 'device-alarm-rule', onclick: () => document.dispatchEvent(new CustomEvent('alarm-rule-edit', { detail: { deviceId } })) }, 'Alarm rule'),
+        this.toggle,
+      ),
       h('div', { class: 'subline' }, this.seen, this.hoverTime),
       this.values,
       this.chartBox,

@@ -11,6 +11,7 @@
  *   presence/    IoT Core's lifecycle events: their order, each device's presence, the presence function
  *   history/     readings, latest readings and snapshots, downsampling, the history and devices routes
  *   recipients/  who receives a reading: the recipient cache, the broadcast audience
+ *   alarms/      alarm rules, their state machine and store, evaluation, notifications, the alarm routes
  *   connections/ closing connections: expired tokens, the management client
  *   fanout/      delivery: bounded fan-out, the signed poster, sharding, the hand-on, the coalesced batch, the telemetry function
  *   routes/      the WebSocket routes: $connect, $disconnect, subscribe, unsubscribe, ping, message, $default
@@ -51,6 +52,14 @@ export * from './history/historyWriter.js';
 export * from './history/rollups.js';
 export * from './recipients/broadcastAudience.js';
 export * from './recipients/recipientCache.js';
+export * from './alarms/alarmClients.js';
+export * from './alarms/alarmEvaluator.js';
+export * from './alarms/alarmRoutes.js';
+export * from './alarms/alarmStore.js';
+export * from './alarms/notifier.js';
+export * from './alarms/rules.js';
+export * from './alarms/silentSweep.js';
+export * from './alarms/stateMachine.js';
 export * from './connections/connectionExpiry.js';
 export * from './connections/managementClient.js';
 export * from './fanout/fanOut.js';

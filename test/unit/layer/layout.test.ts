@@ -10,7 +10,7 @@ import { PROJECT_ROOT } from '../../../scripts/template.js';
 
 const LAYER = join(PROJECT_ROOT, 'layers/shared/src');
 /** Lowest first: a folder may import itself and the folders before it. entries/ re-exports any of them. */
-const FOLDER_ORDER = ['protocol', 'runtime', 'auth', 'store', 'presence', 'history', 'recipients', 'connections', 'fanout', 'routes'];
+const FOLDER_ORDER = ['protocol', 'runtime', 'auth', 'store', 'presence', 'history', 'recipients', 'alarms', 'connections', 'fanout', 'routes'];
 
 const sourceFiles = (dir: string): string[] =>
   readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {

@@ -4,6 +4,7 @@
  *   devices:<id>  may receive device <id>
  *   devices:*     may receive every device
  *   publish       may use the `message` route
+ *   alarms        may create, change, delete and acknowledge alarm rules
  * An administrator manages them in the console (or with `npm run user`), and
  * both of Cognito's tokens carry the claim, so no pre-token-generation
  * trigger is needed. The local OpenID Connect provider issues the same claims.
@@ -24,14 +25,16 @@ import { MAX_SCOPE_CONTEXT_BYTES, encodeScope } from './scopeEncoding.js';
 
 export const DEVICE_GROUP_PREFIX = 'devices:';
 export const PUBLISH_GROUP = 'publish';
+/** May manage and acknowledge alarm rules (the development token's `alarms` claim). */
+export const ALARMS_GROUP = 'alarms';
 export const GROUPS_CLAIM = 'cognito:groups';
 
 /** The scope that a user's groups give. Groups that name no valid device id are ignored (they could match nothing). */
-export const scopeFromGroups = (groups: unknown): { devices: DeviceSelection; publish: boolean } => {
+export const scopeFromGroups = (groups: unknown): { devices: DeviceSelection; publish: boolean; alarms?: boolean } => {
   const names = Array.isArray(groups) ? groups.filter((g): g is string => typeof g === 'string') : [];
   const ids = names.filter((g) => g.startsWith(DEVICE_GROUP_PREFIX)).map((g) => g.slice(DEVICE_GROUP_PREFIX.length));
   const devices: DeviceSelection = ids.includes(ALL_DEVICES) ? ALL_DEVICES : [...new Set(ids.filter((id) => DEVICE_ID_PATTERN.test(id)))];
-  return { devices, publish: names.includes(PUBLISH_GROUP) };
+  return { devices, publish: names.includes(PUBLISH_GROUP), ...(names.includes(ALARMS_GROUP) ? { alarms: true } : {}) };
 };
 
 /** The JWKS could not be fetched: no token can be checked, so every one is refused (fail closed). */

@@ -11,17 +11,20 @@ export interface Principal {
   sub: string;
   devices: DeviceSelection;
   publish: boolean;
+  /** Whether it may create, change, delete and acknowledge alarm rules (token claim `alarms`, Cognito group `alarms`). */
+  alarms?: boolean;
   /** The token's `exp` (epoch seconds): the connection ends then. Absent only when auth is off. */
   exp?: number;
 }
 
 /** What API Gateway hands the integration as `requestContext.authorizer` (context values are strings). */
-export type AuthorizerContext = { sub: string; devices: string; publish: 'true' | 'false'; exp?: string };
+export type AuthorizerContext = { sub: string; devices: string; publish: 'true' | 'false'; alarms?: 'true'; exp?: string };
 
 export const principalToContext = (p: Principal): AuthorizerContext => ({
   sub: p.sub,
   devices: encodeScope(p.devices),
   publish: p.publish ? 'true' : 'false',
+  ...(p.alarms ? { alarms: 'true' as const } : {}),
   ...(p.exp !== undefined ? { exp: String(p.exp) } : {}),
 });
 
@@ -33,6 +36,7 @@ export const principalFromContext = (context: Record<string, unknown> | null | u
     sub: context.sub,
     devices,
     publish: context.publish === 'true' || context.publish === true,
+    ...(context.alarms === 'true' || context.alarms === true ? { alarms: true } : {}),
     ...(context.exp !== undefined && Number.isFinite(exp) ? { exp } : {}),
   };
 };

@@ -59,7 +59,7 @@ export const createTokenVerifier = ({ secret, jwksUrl, issuer, audience, clockTo
       }
       // Access ends when the token does: exp travels to the connection item, and every route and delivery checks it.
       if (typeof payload.exp !== 'number') throw new Unauthorized('token has no expiry (exp)');
-      return { sub: payload.sub, devices, publish: payload.publish === true, exp: payload.exp };
+      return { sub: payload.sub, devices, publish: payload.publish === true, ...(payload.alarms === true ? { alarms: true } : {}), exp: payload.exp };
     } catch (error) {
       if (error instanceof Unauthorized) throw error;
       if (error instanceof joseErrors.JWTExpired) throw new Unauthorized('token expired');
@@ -75,13 +75,15 @@ export interface SignOptions {
   sub: string;
   devices: DeviceSelection;
   publish?: boolean;
+  /** The `alarms` claim: may manage and acknowledge alarm rules. */
+  alarms?: boolean;
   ttlSeconds: number;
   issuer?: string;
   audience?: string;
 }
 
-export const signToken = async ({ secret, sub, devices, publish = false, ttlSeconds, issuer = DEFAULT_ISSUER, audience = DEFAULT_AUDIENCE }: SignOptions) =>
-  new SignJWT({ devices, publish })
+export const signToken = async ({ secret, sub, devices, publish = false, alarms = false, ttlSeconds, issuer = DEFAULT_ISSUER, audience = DEFAULT_AUDIENCE }: SignOptions) =>
+  new SignJWT({ devices, publish, ...(alarms ? { alarms } : {}) })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(sub)
     .setIssuer(issuer)

@@ -10,3 +10,7 @@ export * from '../history/historyWriter.js';
 export * from '../presence/lifecycle.js';
 export * from '../presence/presence.js';
 export * from '../presence/presenceStore.js';
+export * from '../alarms/alarmClients.js';
+export * from '../alarms/alarmEvaluator.js';
+export * from '../alarms/alarmStore.js';
+export * from '../alarms/notifier.js';

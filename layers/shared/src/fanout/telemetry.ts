@@ -2,6 +2,7 @@
  * The telemetry function (the IoT rule's target, direct mode) and the fan-out
  * worker it hands on to: one reading to every subscriber of its device.
  */
+import type { AlarmEvaluator } from '../alarms/alarmEvaluator.js';
 import type { ConnectionCloser } from '../connections/connectionExpiry.js';
 import type { DevicesStore } from '../history/devices.js';
 import { type HistoryDeadLetters, onHistoryWriteFailed } from '../history/historyDeadLetters.js';
@@ -40,8 +41,11 @@ export const createTelemetryHandler =
     history,
     historyDeadLetters,
     closer,
+    alarms,
   }: {
     log: Log;
+    /** Alarm rules evaluated on each reading after its fan-out (alarms/alarmEvaluator.ts); a failure is logged, never retried. */
+    alarms?: Pick<AlarmEvaluator, 'evaluate'>;
     /** The first invocation's recipient lookup (the recipient cache); without it, the hand-on's own store. */
     store?: Pick<ConnectionStore, 'recipientPages'>;
     handOn: HandOn;
@@ -70,7 +74,7 @@ export const createTelemetryHandler =
     const closed = await expired?.settle();
     // The latest-reading write starts once the fan-out is done: the live path never waits on it or shares the
     // event loop with it. A failure only leaves the previous latest reading in place (the next one fixes it).
-    const [latest, stored] = await Promise.all([
+    const [latest, stored, alarmed] = await Promise.all([
       devices?.recordLatest(envelope).catch((error: Error) => {
         log.warn('could not store the latest reading', { deviceId: envelope.deviceId, reason: `${error.name}: ${error.message}` });
         counter.count('LatestStateFailed', 1);
@@ -79,6 +83,13 @@ export const createTelemetryHandler =
       // Dead-lettered, not thrown: a retried invocation would deliver the reading to every dashboard again
       // (docs/decisions/008-rollups.md). The SDK's own retries come first.
       history?.record([envelope]).catch((error: Error) => onHistoryWriteFailed({ deadLetters: historyDeadLetters, log, counter }, [envelope], error)),
+      // Beside the latest reading, after the fan-out: a retry of the whole invocation would deliver the reading
+      // again to everyone, and the next reading is evaluated anyway.
+      alarms?.evaluate([envelope]).catch((error: Error) => {
+        log.error('could not evaluate alarm rules', { deviceId: envelope.deviceId, reason: `${error.name}: ${error.message}` });
+        counter.count('AlarmEvaluationFailed', 1);
+        return undefined;
+      }),
     ]);
     log.info('fanned out telemetry', {
       id: envelope.id,
@@ -89,6 +100,7 @@ export const createTelemetryHandler =
       ...(closed ? { expiredClosed: closed.closed + closed.gone } : {}),
       ...(devices ? { latest } : {}),
       ...(stored ? { historyBuckets: stored.buckets } : {}),
+      ...(alarmed ? { alarmTransitions: alarmed.transitions.length, alarmReadUnits: alarmed.readUnits, alarmWriteUnits: alarmed.writeUnits } : {}),
     });
     return { status: result.rejected ? 'rejected' : 'delivered', id: envelope.id, deviceId: envelope.deviceId, ...result };
   };

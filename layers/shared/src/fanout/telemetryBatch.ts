@@ -16,6 +16,7 @@
  *   redelivered reading is a duplicate the dashboard drops.
  * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
  */
+import type { AlarmEvaluator } from '../alarms/alarmEvaluator.js';
 import type { ConnectionStore } from '../store/connectionStore.js';
 import type { DevicesStore } from '../history/devices.js';
 import { type HistoryDeadLetters, onHistoryWriteFailed } from '../history/historyDeadLetters.js';
@@ -188,6 +189,8 @@ export interface TelemetryBatchDeps {
   history?: Pick<HistoryWriter, 'record'>;
   /** Where a failed history write's readings go (the DeadLetterQueue, for npm run redrive). */
   historyDeadLetters?: HistoryDeadLetters;
+  /** Alarm rules, evaluated on the whole batch after its fan-out (alarms/alarmEvaluator.ts); a failure is logged, never retried. */
+  alarms?: Pick<AlarmEvaluator, 'evaluate'>;
 }
 
 type LambdaClock = { getRemainingTimeInMillis?: () => number };
@@ -207,6 +210,7 @@ export const createTelemetryBatchHandler = ({
   devices: latestStore,
   history,
   historyDeadLetters,
+  alarms,
 }: TelemetryBatchDeps) =>
   async (event: SqsEvent, context?: LambdaClock): Promise<SqsBatchResponse> => {
     const records = Array.isArray(event?.Records) ? event.Records : [];
@@ -346,6 +350,12 @@ export const createTelemetryBatchHandler = ({
       const readings = [...devices.values()].flatMap((list) => list.map((p) => ({ type: 'telemetry' as const, ...p.reading })));
       await history.record(readings).catch((error: Error) => onHistoryWriteFailed({ deadLetters: historyDeadLetters, log, counter }, readings, error));
     }
+    // Every reading of the batch once (groupByDevice dropped duplicates); a redelivered one is a no-op (stateMachine.ts).
+    const alarmed = await alarms?.evaluate([...devices.values()].flatMap((list) => list.map((p) => p.reading))).catch((error: Error) => {
+      log.error('could not evaluate alarm rules', { reason: `${error.name}: ${error.message}` });
+      counter.count('AlarmEvaluationFailed', 1);
+      return undefined;
+    });
     outcome.retry = retry.size;
     counter.count('Delivered', outcome.delivered);
     counter.count('Gone', outcome.gone);
@@ -353,6 +363,6 @@ export const createTelemetryBatchHandler = ({
     counter.count('Retried', outcome.retried);
     counter.count('FramesPosted', outcome.posts);
     counter.count('ReadingsRetried', outcome.retry);
-    log.info('fanned out a telemetry batch', { ...outcome, messages: records.length, maxFrameBytes: Math.min(maxFrameBytes, MAX_PAYLOAD_BYTES) });
+    log.info('fanned out a telemetry batch', { ...outcome, ...(alarmed ? { alarmTransitions: alarmed.transitions.length, alarmReadUnits: alarmed.readUnits, alarmWriteUnits: alarmed.writeUnits } : {}), messages: records.length, maxFrameBytes: Math.min(maxFrameBytes, MAX_PAYLOAD_BYTES) });
     return { batchItemFailures: [...failures].map((itemIdentifier) => ({ itemIdentifier })) };
   };

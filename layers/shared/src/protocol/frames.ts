@@ -26,8 +26,10 @@ export const MAX_NESTING_DEPTH = 32;
 // Device ids become MQTT topic levels and table keys: no wildcards (+ #), no separators (/), no control characters.
 export const DEVICE_ID_PATTERN = /^[A-Za-z0-9_.:@-]{1,128}$/;
 export const ALL_DEVICES = '*';
+/** The alarm routes (layers/shared/src/alarms/): their frames' contents are checked there. */
+export const ALARM_ACTIONS = ['putAlarmRule', 'deleteAlarmRule', 'alarms', 'ackAlarm'] as const;
 
-export const ACTIONS = ['subscribe', 'unsubscribe', 'message', 'ping', 'history', 'devices'] as const;
+export const ACTIONS = ['subscribe', 'unsubscribe', 'message', 'ping', 'history', 'devices', ...ALARM_ACTIONS] as const;
 export type Action = (typeof ACTIONS)[number];
 
 export type DeviceSelection = string[] | typeof ALL_DEVICES;
@@ -38,7 +40,11 @@ export type ClientFrame =
   | { action: 'message'; data: Record<string, unknown> }
   | { action: 'ping' }
   | HistoryRequest
-  | { action: 'devices'; requestId?: string; cursor?: string; limit?: number };
+  | { action: 'devices'; requestId?: string; cursor?: string; limit?: number }
+  | AlarmRequest;
+
+/** An alarm route's frame, its fields as sent (alarms/alarmRoutes.ts validates them). */
+export type AlarmRequest = { action: (typeof ALARM_ACTIONS)[number] } & Record<string, unknown>;
 
 /** `{"action":"history",...}` (docs/asyncapi.yaml, historyRequest). `until` and `maxPoints` are filled in by the route. */
 export interface HistoryRequest {
@@ -105,6 +111,10 @@ const ALLOWED_FIELDS: Record<Action, readonly string[]> = {
   ping: ['action'],
   history: ['action', 'deviceId', 'since', 'until', 'maxPoints', 'requestId'],
   devices: ['action', 'requestId', 'cursor', 'limit'],
+  putAlarmRule: ['action', 'rule', 'requestId'],
+  deleteAlarmRule: ['action', 'id', 'requestId'],
+  alarms: ['action', 'deviceId', 'since', 'until', 'requestId'],
+  ackAlarm: ['action', 'ruleId', 'deviceId', 'requestId'],
 };
 
 /** Whether `value` nests objects or arrays more than `max` levels deep. Iterative: safe at any depth. */
@@ -204,6 +214,12 @@ export const validateClientFrame = (frame: Record<string, unknown>): ClientFrame
         ...(limit === undefined ? {} : { limit: limit as number }),
       };
     }
+    case 'putAlarmRule':
+    case 'deleteAlarmRule':
+    case 'alarms':
+    case 'ackAlarm':
+      validateRequestId(frame.requestId);
+      return { ...frame, action: action as AlarmRequest['action'] };
   }
 };
 

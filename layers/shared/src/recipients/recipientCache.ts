@@ -94,6 +94,8 @@ export const createRecipientCache = ({
 }: RecipientCacheOptions) => {
   const entries = new Map<string, Entry>();
   const usage: StoreUsage = { requests: 0, readUnits: 0 };
+  /** The table-wide version the last lookup read: the alarm evaluator's freshness check (alarms/alarmEvaluator.ts). */
+  let lastGlobal: string | undefined;
 
   const remember = (key: string, entry: Entry) => {
     entries.delete(key);
@@ -146,6 +148,7 @@ export const createRecipientCache = ({
     const started = now();
     // The table-wide version, then the keys' versions, then the Queries: the order the invariant rests on.
     const global = await readGlobalVersion(tally);
+    lastGlobal = global;
     const current = new Map<string, Entry>();
     const unconfirmed: string[] = [];
     for (const key of keys) {
@@ -231,7 +234,7 @@ export const createRecipientCache = ({
     }
   }
 
-  return { lookup, recipientPages, usage, clear: () => entries.clear(), get size() { return entries.size; } };
+  return { lookup, recipientPages, usage, clear: () => entries.clear(), get size() { return entries.size; }, get globalVersion() { return lastGlobal; } };
 };
 
 export type RecipientCache = ReturnType<typeof createRecipientCache>;

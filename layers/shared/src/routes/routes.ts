@@ -84,7 +84,7 @@ export const createConnectRoute =
       }
     }
     try {
-      await store.putConnection({ connectionId, sub: principal.sub, scope: principal.devices, publish: principal.publish, devices, tokenExpiresAt: principal.exp, holderSlot });
+      await store.putConnection({ connectionId, sub: principal.sub, scope: principal.devices, publish: principal.publish, ...(principal.alarms ? { alarms: true } : {}), devices, tokenExpiresAt: principal.exp, holderSlot });
     } catch (error) {
       if (holderSlot !== undefined) await holders!.release(principal.sub, holderSlot).catch(() => undefined);
       throw error;

@@ -41,6 +41,8 @@ export interface ConnectionRecord {
   scope: DeviceSelection;
   /** Whether the `message` route is open to this connection: the token's `publish` claim. */
   publish: boolean;
+  /** Whether the alarm routes that change things are open to it: the token's `alarms` claim (layers/shared/src/alarms/). */
+  alarms?: boolean;
   /** The devices it currently subscribes to ("*" for all). */
   devices: string[];
   connectedAt: number;
@@ -54,6 +56,7 @@ export interface NewConnection {
   sub: string;
   scope: DeviceSelection;
   publish: boolean;
+  alarms?: boolean;
   devices: DeviceSelection;
   tokenExpiresAt?: number;
   /** The holder's slot it took at $connect (holderConnections.ts), released with it. */
@@ -152,6 +155,7 @@ export const createConnectionStore = ({
       sub: (item.sub as string | undefined) ?? 'anonymous',
       scope,
       publish: item.publish === true,
+      ...(item.alarms === true ? { alarms: true } : {}),
       devices: item.devices instanceof Set ? [...(item.devices as Set<string>)].sort() : [],
       connectedAt: item.connectedAt as number,
       expiresAt: item.expiresAt as number,
@@ -229,13 +233,14 @@ export const createConnectionStore = ({
     getConnection,
     removeConnection,
 
-    async putConnection({ connectionId, sub, scope, publish, devices, tokenExpiresAt, holderSlot }) {
+    async putConnection({ connectionId, sub, scope, publish, alarms, devices, tokenExpiresAt, holderSlot }) {
       const list = asList(devices);
       const record: ConnectionRecord = {
         connectionId,
         sub,
         scope,
         publish,
+        ...(alarms ? { alarms: true } : {}),
         devices: list,
         connectedAt: now(),
         // Its subscriptions get this too: no recipient lookup returns the connection past its token's exp.
