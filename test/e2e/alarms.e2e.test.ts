@@ -49,7 +49,8 @@ describe('dashboard in Chromium: alarms', function () {
   });
 
   it('creates a rule in the page, shows the crossing, acknowledges it, and sees it clear', async () => {
-    await page.goto(stack!.urls.dashboard, { timeout: 15_000 });
+    // The device page with this device pinned: its card, with its "Alarm rule" button (the page opens on the fleet).
+    await page.goto(`${stack!.urls.dashboard}?devices=${DEVICE}`, { timeout: 15_000 });
     await page.locator('[data-testid="connection-status"][data-state="live"]').waitFor({ timeout: 30_000 });
 
     // The device's card opens the editor for it (the device appears with its first reading).

@@ -3,7 +3,7 @@
  * `@serverless-iot-dashboard/shared`. Functions import the smaller entries instead (`/routes`, `/telemetry`,
  * `/authorizer`, the bundles `sam build` makes); the browser imports `/protocol`, which has no Node dependency.
  *
- * Folders, lowest first (a folder imports only folders above it in this list; test/unit/layout.test.ts):
+ * Folders, lowest first (a folder imports only folders above it in this list; test/unit/layer/layout.test.ts):
  *   protocol/    the wire contract: frames, error codes, reply framing, the telemetry envelope (docs/asyncapi.yaml)
  *   runtime/     config, AWS clients, observability, the middy chain, retry
  *   auth/        tokens, the $connect authorizer, Cognito groups, the principal and its scope
