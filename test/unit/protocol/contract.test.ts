@@ -45,6 +45,7 @@ import {
   createAlarmEmitter,
   createAlarmEvaluator,
   createAlarmRoutes,
+  createAlarmStore,
   createAuthorizer,
   createCognitoVerifier,
   createConnectRoute,
@@ -73,6 +74,7 @@ import {
   splitIntoFrames,
   telemetryEnvelope,
   BadRequest,
+  MAX_RULES_PER_DEVICE,
   NotFound,
   validateClientFrame,
   wsRoute,
@@ -364,8 +366,10 @@ const FIXTURE_RULE: AlarmRule = {
   scope: '*',
   createdAt: 1795597200000,
 };
-/** A rule on a device outside the routes' list scope (dev-1, dev-2, dev-3). */
+/** A rule on a device outside the routes' list scope (dev-1 to dev-4). */
 const OUT_OF_SCOPE_RULE: AlarmRule = { ...FIXTURE_RULE, id: 'dev-9~5b7e2a90c4d1f836', deviceId: 'dev-9' };
+/** dev-4 has as many rules as a device may have. */
+const FULL_DEVICE_RULES: AlarmRule[] = Array.from({ length: MAX_RULES_PER_DEVICE }, (_, i) => ({ ...FIXTURE_RULE, id: `dev-4~${String(i).padStart(16, '0')}`, deviceId: 'dev-4', above: 30 + i }));
 const FIXTURE_TRANSITIONS: AlarmTransition[] = [
   { ruleId: FIXTURE_RULE.id, deviceId: 'dev-1', field: 'temperature', from: 'OK', state: 'PENDING', ver: 1, value: 30.4, ts: 1795597200000, since: 1795597200000 },
   { ruleId: FIXTURE_RULE.id, deviceId: 'dev-1', field: 'temperature', from: 'PENDING', state: 'ALARM', ver: 2, value: 31.5, ts: 1795597210000, since: 1795597210000 },
@@ -376,7 +380,7 @@ const FIXTURE_TRANSITIONS: AlarmTransition[] = [
  * with `ver` as the transition's condition, transitions kept. Seeded with the fixtures' rule in ALARM on dev-1.
  */
 const fakeAlarmStore = (): AlarmStore => {
-  const rules = new Map<string, AlarmRule>([FIXTURE_RULE, OUT_OF_SCOPE_RULE].map((r) => [r.id, structuredClone(r)]));
+  const rules = new Map<string, AlarmRule>([FIXTURE_RULE, OUT_OF_SCOPE_RULE, ...FULL_DEVICE_RULES].map((r) => [r.id, structuredClone(r)]));
   const states = new Map<string, AlarmState>();
   const key = (deviceId: string, ruleId: string) => `${deviceId}#${ruleId}`;
   const last = FIXTURE_TRANSITIONS[FIXTURE_TRANSITIONS.length - 1]!;
@@ -388,7 +392,19 @@ const fakeAlarmStore = (): AlarmStore => {
     versions: async () => ({ rules: `r${version}`, states: `s${version}` }),
     rulesOf: async (deviceId: string) => [...rules.values()].filter((r) => r.id.startsWith(`${deviceId}~`)),
     allRules: async () => [...rules.values()],
-    putRule: async (rule: AlarmRule) => (rules.set(rule.id, rule), version++, rule),
+    putRule: async (rule: AlarmRule) => {
+      // The real store's cap (MAX_RULES_PER_DEVICE), over a document client that answers its count with these rules.
+      const doc = {
+        send: async (command: { constructor: { name: string }; input: Node }) =>
+          command.constructor.name === 'QueryCommand'
+            ? { Items: [...rules.keys()].filter((id) => id.startsWith(command.input.ExpressionAttributeValues[':prefix'])).map((sk) => ({ sk })) }
+            : {},
+      } as never;
+      await createAlarmStore({ doc, tableName: 'alarms' }).putRule(rule);
+      rules.set(rule.id, rule);
+      version++;
+      return rule;
+    },
     getRule: async (id: string) => rules.get(id),
     deleteRule: async (id: string) => {
       const rule = rules.get(id);
@@ -419,7 +435,7 @@ const fakeAlarmStore = (): AlarmStore => {
 };
 
 /** The scope the alarm routes' connection has unless told: a list, so that "outside the scope" can be shown. */
-const ALARM_SCOPE = ['dev-1', 'dev-2', 'dev-3'];
+const ALARM_SCOPE = ['dev-1', 'dev-2', 'dev-3', 'dev-4'];
 
 /** The real alarm routes (AlarmsFunction's), over a fresh fake store, for a connection with the `alarms` permission. */
 const alarmRoutes = ({ scope = ALARM_SCOPE, delivered = [] }: { scope?: ConnectionRecord['scope']; delivered?: string[] } = {}) => {
