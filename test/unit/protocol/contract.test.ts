@@ -21,6 +21,10 @@ import {
   ACTIONS,
   ERROR_CODES,
   DEVICE_ID_PATTERN,
+  type AlarmRule,
+  type AlarmState,
+  type AlarmStore,
+  type AlarmTransition,
   type ConnectionRecord,
   type ConnectionStore,
   type DeviceSelection,
@@ -35,8 +39,13 @@ import {
   type RollupLevel,
   type Principal,
   type WsEvent,
+  ALARM_ACTIONS,
   DEFAULT_AUDIENCE,
   DEFAULT_ISSUER,
+  createAlarmEmitter,
+  createAlarmEvaluator,
+  createAlarmRoutes,
+  createAlarmStore,
   createAuthorizer,
   createCognitoVerifier,
   createConnectRoute,
@@ -51,6 +60,7 @@ import {
   createUnsubscribeRoute,
   createDevicesStore,
   createPresenceHandler,
+  createSilentSweep,
   errorFrame,
   errorReply,
   groupByDevice,
@@ -64,6 +74,8 @@ import {
   splitIntoFrames,
   telemetryEnvelope,
   BadRequest,
+  MAX_RULES_PER_DEVICE,
+  NotFound,
   validateClientFrame,
   wsRoute,
 } from '@serverless-iot-dashboard/shared';
@@ -339,6 +351,102 @@ const DEVICE_ITEMS: Record<string, unknown>[] = [
   },
 ];
 
+// ---- alarms: a rule store in memory, and the real alarm routes over it
+
+const ALARM_NOW = 1795597500000;
+/** The rule of the events/ fixtures (deleteAlarmRule.json, ackAlarm.json), in ALARM on dev-1. */
+const FIXTURE_RULE: AlarmRule = {
+  id: 'dev-1~3f9a1c27d5e8b640',
+  deviceId: 'dev-1',
+  field: 'temperature',
+  above: 30,
+  forSeconds: 10,
+  name: 'Freezer warm',
+  createdBy: 'alice',
+  scope: '*',
+  createdAt: 1795597200000,
+};
+/** A rule on a device outside the routes' list scope (dev-1 to dev-4). */
+const OUT_OF_SCOPE_RULE: AlarmRule = { ...FIXTURE_RULE, id: 'dev-9~5b7e2a90c4d1f836', deviceId: 'dev-9' };
+/** dev-4 has as many rules as a device may have. */
+const FULL_DEVICE_RULES: AlarmRule[] = Array.from({ length: MAX_RULES_PER_DEVICE }, (_, i) => ({ ...FIXTURE_RULE, id: `dev-4~${String(i).padStart(16, '0')}`, deviceId: 'dev-4', above: 30 + i }));
+const FIXTURE_TRANSITIONS: AlarmTransition[] = [
+  { ruleId: FIXTURE_RULE.id, deviceId: 'dev-1', field: 'temperature', from: 'OK', state: 'PENDING', ver: 1, value: 30.4, ts: 1795597200000, since: 1795597200000 },
+  { ruleId: FIXTURE_RULE.id, deviceId: 'dev-1', field: 'temperature', from: 'PENDING', state: 'ALARM', ver: 2, value: 31.5, ts: 1795597210000, since: 1795597210000 },
+];
+
+/**
+ * The AlarmStore's contract in memory: rules by id (a device's by the id's prefix), states by device and rule
+ * with `ver` as the transition's condition, transitions kept. Seeded with the fixtures' rule in ALARM on dev-1.
+ */
+const fakeAlarmStore = (): AlarmStore => {
+  const rules = new Map<string, AlarmRule>([FIXTURE_RULE, OUT_OF_SCOPE_RULE, ...FULL_DEVICE_RULES].map((r) => [r.id, structuredClone(r)]));
+  const states = new Map<string, AlarmState>();
+  const key = (deviceId: string, ruleId: string) => `${deviceId}#${ruleId}`;
+  const last = FIXTURE_TRANSITIONS[FIXTURE_TRANSITIONS.length - 1]!;
+  states.set(key('dev-1', FIXTURE_RULE.id), { ruleId: FIXTURE_RULE.id, deviceId: 'dev-1', state: 'ALARM', ver: 2, since: last.since, lastTs: last.ts, value: last.value });
+  const log: AlarmTransition[] = structuredClone(FIXTURE_TRANSITIONS);
+  let version = 0;
+  const store = {
+    usage: { requests: 0, readUnits: 0, writeUnits: 0 },
+    versions: async () => ({ rules: `r${version}`, states: `s${version}` }),
+    rulesOf: async (deviceId: string) => [...rules.values()].filter((r) => r.id.startsWith(`${deviceId}~`)),
+    allRules: async () => [...rules.values()],
+    putRule: async (rule: AlarmRule) => {
+      // The real store's cap (MAX_RULES_PER_DEVICE), over a document client that answers its count with these rules.
+      const doc = {
+        send: async (command: { constructor: { name: string }; input: Node }) =>
+          command.constructor.name === 'QueryCommand'
+            ? { Items: [...rules.keys()].filter((id) => id.startsWith(command.input.ExpressionAttributeValues[':prefix'])).map((sk) => ({ sk })) }
+            : {},
+      } as never;
+      await createAlarmStore({ doc, tableName: 'alarms' }).putRule(rule);
+      rules.set(rule.id, rule);
+      version++;
+      return rule;
+    },
+    getRule: async (id: string) => rules.get(id),
+    deleteRule: async (id: string) => {
+      const rule = rules.get(id);
+      rules.delete(id);
+      return rule;
+    },
+    statesOf: async (deviceId: string) => [...states.values()].filter((s) => s.deviceId === deviceId),
+    getState: async (deviceId: string, ruleId: string) => states.get(key(deviceId, ruleId)),
+    transition: async (from: AlarmState, to: AlarmState, field: string | null) => {
+      if ((states.get(key(to.deviceId, to.ruleId))?.ver ?? 0) !== from.ver) return undefined;
+      states.set(key(to.deviceId, to.ruleId), to);
+      const record: AlarmTransition = { ruleId: to.ruleId, deviceId: to.deviceId, field, from: from.state, state: to.state, ver: to.ver, value: to.value, ts: to.lastTs, since: to.since };
+      log.push(record);
+      version++;
+      return record;
+    },
+    acknowledge: async (deviceId: string, ruleId: string, by: string) => {
+      const state = states.get(key(deviceId, ruleId));
+      if (state?.state !== 'ALARM') throw new NotFound(`rule ${ruleId} is not in ALARM on ${deviceId}: nothing to acknowledge`);
+      const acknowledged = { ...state, ver: state.ver + 1, acknowledgedBy: by, acknowledgedAt: ALARM_NOW };
+      states.set(key(deviceId, ruleId), acknowledged);
+      return acknowledged;
+    },
+    active: async () => [...states.values()].filter((s) => s.state !== 'OK'),
+    transitions: async (deviceId: string, since: number, until: number, limit = 500) => log.filter((t) => t.deviceId === deviceId && t.ts >= since && t.ts <= until).slice(0, limit),
+  };
+  return store as unknown as AlarmStore;
+};
+
+/** The scope the alarm routes' connection has unless told: a list, so that "outside the scope" can be shown. */
+const ALARM_SCOPE = ['dev-1', 'dev-2', 'dev-3', 'dev-4'];
+
+/** The real alarm routes (AlarmsFunction's), over a fresh fake store, for a connection with the `alarms` permission. */
+const alarmRoutes = ({ scope = ALARM_SCOPE, delivered = [] }: { scope?: ConnectionRecord['scope']; delivered?: string[] } = {}) => {
+  const store = { ...fakeStore(scope), getConnection: async () => ({ ...connection(scope), alarms: true }) } as unknown as ConnectionStore;
+  const route = createAlarmRoutes({ store, alarms: fakeAlarmStore(), log, deliver: async (_deviceId, body) => void delivered.push(body), now: () => ALARM_NOW });
+  return async (payload: Node): Promise<Node> => replyOf(await route(messageEvent(payload.action as string, payload)));
+};
+
+/** What the alarm routes answer a frame that parseClientFrame passes (their checks need the store and the scope). */
+const isAlarmAction = (action: unknown): boolean => (ALARM_ACTIONS as readonly unknown[]).includes(action);
+
 /** A MESSAGE event from its events/ fixture, with `body` replaced and parsed as the middy chain does. */
 const messageEvent = (fixture: string, body?: Node): WsEvent => {
   const event = loadEvent<WsEvent>(fixture);
@@ -474,6 +582,52 @@ const builders: Record<string, () => Promise<unknown[]>> = {
     for (const event of events) expect((await handler(event)).status, `the presence handler took ${JSON.stringify(event)}`).to.equal('fanned-out');
     return posted.map((p) => JSON.parse(p));
   },
+  'alarm-rule, alarm-rule-deleted, alarms and alarm (the alarm routes, from the events/ fixtures and the documented examples)': async () => {
+    const frames: Node[] = [];
+    const delivered: string[] = [];
+    const routes = alarmRoutes({ delivered });
+    const fixture = (name: string) => JSON.parse(loadEvent<WsEvent>(name).body!) as Node;
+    for (const name of ['putAlarmRule', 'alarms', 'ackAlarm', 'deleteAlarmRule']) frames.push(await routes(fixture(name)));
+    for (const action of ALARM_ACTIONS) {
+      const { message } = clientMessages.get(action)!;
+      // A fresh store per example: each runs against the fixtures' state (the rule exists, in ALARM on dev-1).
+      for (const example of message.examples as Node[]) frames.push(await alarmRoutes({ delivered })(example.payload));
+    }
+    // A token whose scope is "*" sees every rule, and more than one page of transitions' worth of reply.
+    frames.push(await alarmRoutes({ scope: '*' })({ action: 'alarms', deviceId: 'dev-1' }));
+    const errors = frames.filter((f) => f.type === 'error');
+    expect(errors, 'the alarm routes refused a fixture or a documented example').to.deep.equal([]);
+    const types = new Set(frames.map((f) => f.type));
+    for (const type of ['alarm-rule', 'alarm-rule-deleted', 'alarms', 'alarm']) expect(types.has(type), `the alarm routes built no "${type}"`).to.equal(true);
+    expect(frames.some((f) => f.type === 'alarms' && (f.transitions as Node[] | undefined)?.length && (f.active as Node[]).length), 'an alarms reply with active alarms and transitions').to.equal(true);
+    expect(delivered.length, 'an acknowledgement fans its alarm frame out').to.be.greaterThan(0);
+    return [...frames, ...delivered.map((d) => JSON.parse(d) as Node)];
+  },
+  'alarm (the evaluator and the emitter: OK → PENDING → ALARM → OK, a duplicate; and the silent sweep)': async () => {
+    const delivered: string[] = [];
+    const counter = { count() {} } as never;
+    const store = fakeAlarmStore();
+    const rule: AlarmRule = { ...FIXTURE_RULE, id: 'dev-2~6d0e3b8a1f47c925', deviceId: 'dev-2', deadband: 0.5 };
+    await store.putRule(rule);
+    const emit = createAlarmEmitter({ deliver: async (_deviceId, body) => void delivered.push(body), log, counter });
+    const evaluator = createAlarmEvaluator({ store, emit, log, counter, now: () => ALARM_NOW });
+    const reading = (ts: number, temperature: number) => ({ id: `dev-2/r-${ts}`, deviceId: 'dev-2', ts, receivedAt: ts + 150, data: { temperature } });
+    const readings = [reading(1795597200000, 30.5), reading(1795597205000, 31), reading(1795597211000, 31.5), reading(1795597220000, 29.8), reading(1795597230000, 29.2)];
+    // Twice, as a retried invocation would: the second pass makes no transition.
+    const first = await evaluator.evaluate(readings);
+    const again = await evaluator.evaluate(readings);
+    expect(first.transitions.map((t) => t.state), 'the transitions of one crossing').to.deep.equal(['PENDING', 'ALARM', 'OK']);
+    expect(again.transitions, 'a duplicate delivery').to.deep.equal([]);
+    // A silent rule: dev-3 last seen ten minutes ago, the rule's window five.
+    const silent: AlarmRule = { id: 'dev-3~8c41d2e07a9b5f13', deviceId: 'dev-3', field: null, silentSeconds: 300, createdBy: 'alice', scope: '*', createdAt: 1795597200000 };
+    await store.putRule(silent);
+    const devices = { lastSeen: async () => new Map([['dev-3', ALARM_NOW - 600_000]]), known: async () => ['dev-3'] };
+    const swept = await createSilentSweep({ store, evaluator, emit, devices, log, now: () => ALARM_NOW })();
+    expect(swept.raised, 'the silent rule fires').to.equal(1);
+    const frames = delivered.map((d) => JSON.parse(d) as Node);
+    expect(frames.some((f) => f.field === null && f.value === null && f.state === 'ALARM'), 'a silent rule\'s alarm frame').to.equal(true);
+    return frames;
+  },
   'error (every code, errorReply, and the middy chain on $default and on a failure)': async () => {
     const frames: unknown[] = ERROR_CODES.map((code) => errorFrame(code, `a ${code} error`));
     frames.push(replyOf(errorReply(new BadRequest('"since" is after "until"'), 'chart-dev-1')));
@@ -588,7 +742,7 @@ describe(`the wire contract (${DOC}) and the code`, () => {
       }
     });
 
-    it('rejects every documented invalid example with the documented code, in the code and (where JSON Schema can say it) in the schema', () => {
+    it('rejects every documented invalid example with the documented code, in the code and (where JSON Schema can say it) in the schema', async () => {
       const clientPointers = [...clientMessages.values()].map((m) => m.payloadPointer);
       const matchesSomeAction = (value: unknown) => clientPointers.some((pointer) => schemaErrors(pointer, value) === undefined);
       let count = 0;
@@ -606,8 +760,16 @@ describe(`the wire contract (${DOC}) and the code`, () => {
           const where = `${key}.x-invalid-examples.${example.name}`;
           expect(example.payload?.action, `${where} is an example of another action`).to.equal(action);
           const error = rejection(() => parseClientFrame(JSON.stringify(example.payload)));
-          expect(error, `${where} is accepted by parseClientFrame`).to.not.equal(undefined);
-          expect(error!.code, `${where} is rejected with "${error!.code}" (${error!.message}), documented "${example.code}"`).to.equal(example.code);
+          if (error === undefined && isAlarmAction(action)) {
+            // parseClientFrame checks an alarm frame's fields and requestId; the rule, the scope and the store are
+            // the alarm routes' checks: their error frame is what the client gets.
+            const reply = await alarmRoutes()(example.payload);
+            expect(reply.type, `${where} is accepted by parseClientFrame and by the alarm routes (${JSON.stringify(reply).slice(0, 200)})`).to.equal('error');
+            expect(reply.code, `${where} is refused by the alarm routes with "${reply.code}" (${reply.message}), documented "${example.code}"`).to.equal(example.code);
+          } else {
+            expect(error, `${where} is accepted by parseClientFrame`).to.not.equal(undefined);
+            expect(error!.code, `${where} is rejected with "${error!.code}" (${error!.message}), documented "${example.code}"`).to.equal(example.code);
+          }
           const schema = schemaErrors(payloadPointer, example.payload);
           if (example.schemaAccepts === true) expect(schema, `${where} says schemaAccepts, but the schema rejects it (${schema}): drop schemaAccepts`).to.equal(undefined);
           else expect(schema, `${where} is valid against ${payloadPointer}: the schema allows what the code refuses`).to.not.equal(undefined);
