@@ -142,9 +142,9 @@ export class ScriptedGateway {
     return `ws://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
-  /** Frames the page sent, other than heartbeats and reads (devices, history): the subscription changes. */
+  /** Frames the page sent, other than heartbeats and reads (devices, history, alarms): the subscription changes. */
   actions(): Record<string, unknown>[] {
-    return this.received.filter((frame) => !['ping', 'devices', 'history'].includes(frame.action as string));
+    return this.received.filter((frame) => !['ping', 'devices', 'history', 'alarms'].includes(frame.action as string));
   }
 
   send(frame: object): void {

@@ -56,7 +56,7 @@ describe('local stack: an external DYNAMODB_ENDPOINT and graceful stop', functio
     stack = await startTestStack({ auth: false, dynamodbEndpoint: external.endpoint });
 
     // Assert
-    expect(stack.lines.some((line) => /tables: ConnectionsTable, HistoryTable, DevicesTable$/.test(line))).to.equal(true);
+    expect(stack.lines.some((line) => /tables: ConnectionsTable, HistoryTable, DevicesTable, AlarmsTable$/.test(line))).to.equal(true);
     const c = await connectClient(stack.urls.websocket);
     await waitFor(async () => (await scanTable(external.endpoint, stack!.tableName)).length > 0, { message: 'the connection stored' });
     await c.close();

@@ -91,7 +91,12 @@ describe('local IoT Core: lifecycle events', function () {
     const first = await eventOf('$aws/events/presence/connected/meter-3');
     // The socket stops talking without closing: no DISCONNECT, no FIN, as a device that lost power behind a NAT.
     client.stream.pause();
-    (client as unknown as { pingTimer?: { clear(): void } }).pingTimer?.clear?.();
+    // The client's own keep-alive check is stopped too: on a loaded machine it would otherwise give up first and
+    // close the socket (the broker then sees CONNECTION_LOST, not a keep-alive timeout).
+    const internals = client as unknown as { pingTimer?: { clear(): void }; keepaliveManager?: { destroy(): void } | null };
+    internals.pingTimer?.clear?.();
+    internals.keepaliveManager?.destroy();
+    internals.keepaliveManager = null;
     client.options.keepalive = 0;
     const startedAt = Date.now();
     (client.stream as unknown as { write: () => boolean }).write = () => true;
