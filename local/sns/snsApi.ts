@@ -80,7 +80,12 @@ export const startSnsApi = async ({ host = '127.0.0.1', keep = 50, onNotify }: {
   return {
     endpoint: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     recent: () => [...kept],
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Keep-alive sockets of the functions' SNS clients would hold the close open.
+        server.closeAllConnections();
+      }),
   };
 };
 

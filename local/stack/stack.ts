@@ -631,6 +631,7 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
           await dynamoProxy?.close();
           await dynamo.close();
           await sqsApi.close();
+          await snsApi.close();
           logger.close();
           log('stack', 'info', 'stopped');
         })();
