@@ -37,6 +37,8 @@ const ENV = {
   TABLE_NAME: 'bench',
   HISTORY_TABLE_NAME: 'bench-history',
   DEVICES_TABLE_NAME: 'bench-devices',
+  ALARMS_TABLE_NAME: 'bench-alarms',
+  DEVICE_ALARM_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:bench-alarms',
   WEBSOCKET_ENDPOINT: 'http://127.0.0.1:9/production',
   AWS_REGION: 'us-east-1',
   AUTH_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:bench',

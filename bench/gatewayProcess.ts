@@ -36,8 +36,9 @@ try {
     mqttPort: 0,
     simulatedDevices: 0,
     auth: false,
-    // PARAM_<Name>: template parameters, as for npm start (the high-rate bench runs FanoutMode=coalesced).
-    parameterOverrides: parameterOverridesFromEnv(),
+    // PARAM_<Name>: template parameters, as for npm start (the high-rate bench runs FanoutMode=coalesced). The benches
+    // open thousands of connections at once: $connect route throttling (a guard against bad tokens) is raised for them.
+    parameterOverrides: { ConnectRouteRateLimit: '100000', ConnectRouteBurstLimit: '100000', ...parameterOverridesFromEnv() },
     logLevel: 'info',
     log: (line) => {
       if (!tally(line) && /\b(WARN|ERROR|warn|error)\b/.test(line)) console.error(line);
