@@ -3,20 +3,12 @@
  * alarms, the recent transitions, and each device's thresholds and transition
  * marks for the charts. Pure: no DOM, fed by frames.
  */
+import type { AlarmRule } from '@serverless-iot-dashboard/shared';
+
 export type AlarmStateName = 'OK' | 'PENDING' | 'ALARM';
 
-export interface AlarmRuleView {
-  id: string;
-  deviceId: string;
-  field: string | null;
-  above?: number;
-  below?: number;
-  outside?: [number, number];
-  silentSeconds?: number;
-  forSeconds?: number;
-  deadband?: number;
-  name?: string;
-}
+/** A rule as the page shows it: the server's rule (layers/shared/src/alarms/rules.ts) without who made it. */
+export type AlarmRuleView = Omit<AlarmRule, 'createdBy' | 'scope' | 'createdAt'>;
 
 export interface AlarmFrame {
   type: 'alarm';
