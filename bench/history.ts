@@ -3,7 +3,8 @@
  *   reads     read units and time to done of 1 h, 24 h, 7 d and 30 d windows at maxPoints 600, on a table in
  *             HistoryTable's layout with 30 days of 1 Hz rollups and the last day raw, beside the full read of
  *             every reading (measured where the raw readings are loaded, scaled beyond); and the write cost of
- *             the rollups per reading, direct and coalesced
+ *             the rollups per reading, direct and coalesced; and npm run export over that table and over a
+ *             table of 10 Hz data (a month of rollups, the last 99,600 readings raw): speed and peak RSS
  *   browser   in Chromium through an in-process local stack: first paint of 3 devices' 5 backfilled minutes,
  *             and a gap-free reconnect (the gateway down for 30 s while a device publishes at 1 Hz)
  * The live path with history storage on and off is the end-to-end section run twice (bench/run.ts).
@@ -61,6 +62,9 @@ export interface HistoryReadPlan {
   rawHours: number;
   /** Readings written through the history writer, for the write cost. */
   writeReadings: number;
+  /** The export's own table: days of 10 Hz rollups (30 in the full run) and the last raw readings at 10 Hz (99,600: under the export's 100,000). */
+  exportDays: number;
+  exportRawReadings: number;
 }
 
 const DEVICE = 'bench-history';
@@ -75,8 +79,14 @@ const reading = (ts: number, seq: number): TelemetryFrame => ({
   data: { seq, temperature: round(21 + Math.sin(seq / 300) * 3, 2), humidity: round(45 + Math.cos(seq / 500) * 5, 1), battery: 87.5, rssi: -67 },
 });
 
-/** Rollup items of `days` of 1 Hz readings ending at `end`, folded in memory by the writer's own functions. */
-const rollupItems = (end: number, days: number, deviceId = DEVICE, make: (ts: number, seq: number) => TelemetryFrame = reading, stepMs = 1000): Record<string, unknown>[] => {
+/**
+ * Rollup items of `days` of readings every `stepMs` ending at `end`, folded in memory by the writer's own functions.
+ * `repeat` > 1 stands for a faster device without folding every reading: each minute is folded from its `stepMs`
+ * readings, then its counts and sums are multiplied (a 10 Hz minute is 600 readings; folding 26 million readings
+ * for 30 days would take minutes). The buckets have the same items, fields and sizes as folded ones, which is what
+ * a read or an export of them costs.
+ */
+const rollupItems = (end: number, days: number, deviceId = DEVICE, make: (ts: number, seq: number) => TelemetryFrame = reading, stepMs = 1000, repeat = 1): Record<string, unknown>[] => {
   const [minute, tenMinutes, hour] = ROLLUP_LEVELS as [RollupLevel, RollupLevel, RollupLevel];
   const start = end - days * 86_400_000;
   const items: Record<string, unknown>[] = [];
@@ -95,7 +105,7 @@ const rollupItems = (end: number, days: number, deviceId = DEVICE, make: (ts: nu
       const r = make(m + s * stepMs, (m - start) / stepMs + s);
       return { key: rawSortKey(r.ts, r.id), data: r.data };
     });
-    const bucket = foldReadings(m, minute.ms, sources);
+    const bucket = scaleBucket(foldReadings(m, minute.ms, sources), repeat);
     items.push(item(minute, bucket));
     minutes.push(bucket);
     if ((m + minute.ms) % tenMinutes.ms === 0) {
@@ -110,6 +120,12 @@ const rollupItems = (end: number, days: number, deviceId = DEVICE, make: (ts: nu
     }
   }
   return items;
+};
+
+const scaleBucket = (bucket: RollupBucket, repeat: number): RollupBucket => {
+  if (repeat === 1) return bucket;
+  const fields = new Map([...bucket.fields].map(([name, f]) => [name, { ...f, sum: f.sum * repeat, count: f.count * repeat }]));
+  return { ...bucket, count: bucket.count * repeat, fields };
 };
 
 export interface HistoryExportRow {
@@ -137,6 +153,34 @@ export interface HistoryWriteRow {
   /** On-demand us-east-1: $0.625 per million write units, $0.125 per million read units. */
   dollarsPerMillionReadings: number;
 }
+
+/** npm run export's core over one device's window into a sink that only counts bytes: its speed and this process's peak RSS. */
+const measureExport = async (what: string, history: ReturnType<typeof createHistoryStore>, since: number, until: number): Promise<HistoryExportRow> => {
+  let bytes = 0;
+  const rssBefore = process.memoryUsage().rss;
+  let peak = rssBefore;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  const t = performance.now();
+  try {
+    const outcome = await exportHistory({ history, deviceId: DEVICE, since, until, write: async (chunk) => void (bytes += chunk.length) });
+    const seconds = (performance.now() - t) / 1000;
+    peak = Math.max(peak, process.memoryUsage().rss);
+    return {
+      what,
+      resolution: outcome.resolution,
+      rows: outcome.rows,
+      readings: outcome.readings,
+      seconds: round(seconds, 2),
+      rowsPerSec: Math.round(outcome.rows / seconds),
+      readingsPerSec: Math.round(outcome.readings / seconds),
+      csvMiB: round(bytes / 2 ** 20, 1),
+      peakRssMiB: round(peak / 2 ** 20),
+      rssGrowthMiB: round((peak - rssBefore) / 2 ** 20),
+    };
+  } finally {
+    clearInterval(sampler);
+  }
+};
 
 export const runHistoryReads = async ({ dynamodb, plan, progress }: { dynamodb: string; plan: HistoryReadPlan; progress: (line: string) => void }): Promise<{ reads: HistoryReadRow[]; writes: HistoryWriteRow[]; exports: HistoryExportRow[] }> => {
   const client = dynamoClient(dynamodb);
@@ -243,28 +287,20 @@ export const runHistoryReads = async ({ dynamodb, plan, progress }: { dynamodb: 
       [`export ${plan.rawHours} h raw`, end - plan.rawHours * 3_600_000],
       [`export ${plan.days} d`, end - plan.days * 86_400_000],
     ] as const) {
-      const history = createHistoryStore({ doc: documentClient(client), tableName, now: () => end });
-      let bytes = 0;
-      const rssBefore = process.memoryUsage().rss;
-      let peak = rssBefore;
-      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
-      const t = performance.now();
-      const outcome = await exportHistory({ history, deviceId: DEVICE, since, until: end - 1, write: async (chunk) => void (bytes += chunk.length) });
-      const seconds = (performance.now() - t) / 1000;
-      clearInterval(sampler);
-      peak = Math.max(peak, process.memoryUsage().rss);
-      exports.push({
-        what,
-        resolution: outcome.resolution,
-        rows: outcome.rows,
-        readings: outcome.readings,
-        seconds: round(seconds, 2),
-        rowsPerSec: Math.round(outcome.rows / seconds),
-        readingsPerSec: Math.round(outcome.readings / seconds),
-        csvMiB: round(bytes / 2 ** 20, 1),
-        peakRssMiB: round(peak / 2 ** 20),
-        rssGrowthMiB: round((peak - rssBefore) / 2 ** 20),
-      });
+      exports.push(await measureExport(what, createHistoryStore({ doc: documentClient(client), tableName, now: () => end }), since, end - 1));
+    }
+    // npm run export over 10 Hz data: a month of it is past 100,000 readings (minute rows); its last 2 h 46 min are raw.
+    const tenHz = await newTable('export-10hz');
+    const loadedTenHz = performance.now();
+    await batchPut(documentClient(client), tenHz, rollupItems(end, plan.exportDays, DEVICE, reading, 1000, 10), 8);
+    const rawTenHzStart = end - plan.exportRawReadings * 100;
+    await batchPut(documentClient(client), tenHz, Array.from({ length: plan.exportRawReadings }, (_, i) => rawHistoryItem(reading(rawTenHzStart + i * 100, i), RETENTION_DAYS)), 8);
+    progress(`[history] export table: ${plan.exportDays} days of 10 Hz rollups and the last ${plan.exportRawReadings.toLocaleString('en-US')} readings raw, loaded in ${((performance.now() - loadedTenHz) / 1000).toFixed(1)} s`);
+    for (const [what, since] of [
+      [`export 10 Hz, ${round((plan.exportRawReadings * 100) / 3_600_000, 2)} h raw`, rawTenHzStart],
+      [`export 10 Hz, ${plan.exportDays} d`, end - plan.exportDays * 86_400_000],
+    ] as const) {
+      exports.push(await measureExport(what, createHistoryStore({ doc: documentClient(client), tableName: tenHz, now: () => end }), since, end - 1));
     }
     for (const e of exports) progress(`[history] ${e.what}: ${e.rows} ${e.resolution} rows (${e.readings} readings) in ${e.seconds} s, ${e.rowsPerSec} rows/s (${e.readingsPerSec} readings/s), peak RSS ${e.peakRssMiB} MiB (+${e.rssGrowthMiB})`);
     for (const w of writes) progress(`[history] writes, ${w.mode}: ${w.writeUnitsPerReading} WCU/reading (${w.rollupWriteUnitsPerReading} for rollups), ${w.readUnitsPerReading} RCU/reading, $${w.dollarsPerMillionReadings} per million readings`);

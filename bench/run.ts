@@ -59,7 +59,7 @@ const PLANS: Record<'full' | 'quick', Plan> = {
     // The scenario: 100 devices × 10 readings/s to 100 dashboards on *, for 30 s.
     highRate: { dashboards: 100, devices: 100, ratePerDevice: 10, seconds: 30, directRatePerDevice: 0.2, directSeconds: 15 },
     alarms: { devices: 1000, rulesPerDevice: 10, readings: 20_000, crossingDevices: 100, crossingsPerDevice: 10, faultRate: 0.1, latencyCrossings: 50 },
-    historyReads: { days: 30, rawHours: 24, writeReadings: 600 },
+    historyReads: { days: 30, rawHours: 24, writeReadings: 600, exportDays: 30, exportRawReadings: 99_600 },
     historyBrowser: { devices: 3, backfillMinutes: 5, dropSeconds: 30 },
   },
   quick: {
@@ -75,7 +75,7 @@ const PLANS: Record<'full' | 'quick', Plan> = {
     endToEnd: { sizes: [100], ratePerSec: 10, seconds: 3 },
     highRate: { dashboards: 20, devices: 20, ratePerDevice: 5, seconds: 4, directRatePerDevice: 0.5, directSeconds: 3 },
     alarms: { devices: 1000, rulesPerDevice: 10, readings: 5000, crossingDevices: 20, crossingsPerDevice: 5, faultRate: 0.1, latencyCrossings: 10 },
-    historyReads: { days: 2, rawHours: 1, writeReadings: 120 },
+    historyReads: { days: 2, rawHours: 1, writeReadings: 120, exportDays: 1, exportRawReadings: 6_000 },
     historyBrowser: { devices: 3, backfillMinutes: 5, dropSeconds: 5 },
   },
 };
