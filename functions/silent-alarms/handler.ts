@@ -1,4 +1,4 @@
-/** Scheduled: raises silent alarm rules for devices that sent nothing for the rule's window. */
+/** Scheduled: publishes the alarm notifications left in the outbox, and raises silent alarm rules for devices that sent nothing for the rule's window. */
 import {
   alarmClientsFromEnv,
   createConnectionStore,
@@ -30,6 +30,6 @@ const deliver = (deviceId: string, body: string) => fanOut.deliver(store.recipie
 const alarms = alarmClientsFromEnv({ doc, deliver, log: logger, counter })!;
 const devices = devicesLastSeen(createDevicesStore({ doc: createDocumentClient(undefined, { allowImpreciseNumbers: true }), tableName: config.devicesTableName }));
 
-const sweep = createSilentSweep({ store: alarms.store, evaluator: alarms.evaluator, emit: alarms.emit, devices, log: logger });
+const sweep = createSilentSweep({ store: alarms.store, evaluator: alarms.evaluator, emit: alarms.emit, redeliver: alarms.redeliver, devices, log: logger });
 
 export const handler = eventHandler(() => sweep());

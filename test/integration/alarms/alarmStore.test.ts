@@ -11,6 +11,9 @@ import {
   createAlarmRoutes,
   createAlarmStore,
   createConnectionStore,
+  createNotificationRedelivery,
+  createSilentSweep,
+  OUTBOX_GRACE_MS,
   initialState,
   noopCounter,
   step,
@@ -100,6 +103,87 @@ describe('alarm store against dynalite', () => {
     now += 1000;
     const checked = await evaluator.evaluate([reading('dev-1', 4, 25)]);
     expect(checked).to.include({ requests: 1, writeUnits: 0 });
+  });
+
+  describe('the notification outbox', () => {
+    const log = () => {
+      const lines: string[] = [];
+      const write = (msg: string) => void lines.push(msg);
+      return { lines, log: { debug: write, info: write, warn: write, error: write } };
+    };
+    /** A raise of `dev-1`'s rule through an evaluator whose emitter publishes with `publish` and keeps its outbox in the store. */
+    const raise = async (publish: (subject: string) => Promise<void>, now: () => number) => {
+      const store = createAlarmStore({ doc: dynamo.doc, tableName: alarmsTable, now });
+      await store.putRule(rule('dev-1', { name: 'Freezer' }));
+      const { log: quiet } = log();
+      const emit = createAlarmEmitter({ log: quiet, counter: noopCounter, outbox: store, publish: async (n) => publish(n.subject) });
+      const evaluation = await createAlarmEvaluator({ store, emit, log: quiet, counter: noopCounter, checkEveryMs: 0 }).evaluate([reading('dev-1', 0, 31)]);
+      expect(evaluation.transitions.map((t) => t.state)).to.deep.equal(['ALARM']);
+      return { store, evaluation };
+    };
+    const noDevices = { lastSeen: async () => new Map<string, number>(), known: async () => [] };
+
+    it('leaves nothing in the outbox once SNS has the notification, and the sweep then publishes nothing', async () => {
+      const now = T0;
+      const published: string[] = [];
+      const { store } = await raise(async (s) => void published.push(s), () => now);
+      expect(await store.claimPendingNotifications(0)).to.deep.equal([]);
+      expect(published).to.deep.equal(['ALARM: dev-1 Freezer']);
+    });
+
+    it('publishes a notification whose publish failed from the sweep, once, after the grace period, and never twice from sweeps at once', async () => {
+      let now = T0;
+      const { store } = await raise(async () => {
+        throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottledException' });
+      }, () => now);
+      const published: string[] = [];
+      const { lines, log: sweepLog } = log();
+      const redeliver = createNotificationRedelivery({ store, publish: async (n) => void published.push(n.subject), log: sweepLog, counter: noopCounter, now: () => now });
+      const sweep = createSilentSweep({ store, evaluator: createAlarmEvaluator({ store, emit: async () => ({ notified: false }), log: sweepLog, counter: noopCounter }), emit: async () => ({ notified: false }), devices: noDevices, log: sweepLog, now: () => now, redeliver });
+      // Within the grace period the function that wrote it may still be publishing: the sweep leaves it.
+      now = T0 + OUTBOX_GRACE_MS - 1;
+      expect(await sweep()).to.include({ redelivered: 0, redeliveryFailed: 0 });
+      now = T0 + OUTBOX_GRACE_MS;
+      const sweeps = await Promise.all([sweep(), sweep(), sweep()]);
+      expect(sweeps.map((r) => r.redelivered).sort()).to.deep.equal([0, 0, 1]);
+      expect(published).to.deep.equal(['ALARM: dev-1 Freezer']);
+      expect(lines).to.include('published an alarm notification from the outbox');
+      expect(await sweep()).to.include({ redelivered: 0 });
+      expect(published).to.have.length(1);
+    });
+
+    it('keeps a notification that the sweep could not publish for the next sweep, counting its attempts, and gives it up after the last', async () => {
+      let now = T0;
+      const { store } = await raise(async () => {
+        throw new Error('SNS down');
+      }, () => now);
+      now = T0 + OUTBOX_GRACE_MS;
+      let failing = true;
+      const published: string[] = [];
+      const { lines, log: sweepLog } = log();
+      const redeliver = createNotificationRedelivery({
+        store,
+        publish: async (n) => {
+          if (failing) throw new Error('SNS still down');
+          published.push(n.subject);
+        },
+        log: sweepLog,
+        counter: noopCounter,
+        now: () => now,
+        maxAttempts: 3,
+      });
+      expect(await redeliver()).to.deep.equal({ redelivered: 0, failed: 1 });
+      expect(await redeliver()).to.deep.equal({ redelivered: 0, failed: 1 });
+      failing = false;
+      expect(await redeliver()).to.deep.equal({ redelivered: 1, failed: 0 });
+      expect(published).to.deep.equal(['ALARM: dev-1 Freezer']);
+      // Another that never gets through: given up at its third attempt, and said so.
+      failing = true;
+      await store.pendNotification({ key: 'dev-2#r#1', subject: 'ALARM: dev-2', message: 'm', attributes: { deviceId: 'dev-2', state: 'ALARM', ruleId: 'r' }, pendingSince: T0 });
+      for (let i = 0; i < 3; i++) await redeliver();
+      expect(await redeliver()).to.deep.equal({ redelivered: 0, failed: 0 });
+      expect(lines.filter((l) => l === 'gave up an alarm notification after its last attempt')).to.have.length(1);
+    });
   });
 
   describe('the alarm routes', () => {

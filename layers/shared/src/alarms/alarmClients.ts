@@ -8,7 +8,7 @@ import { intEnv } from '../runtime/config.js';
 import { type Counter, type Log, traceClient } from '../runtime/observability.js';
 import { createAlarmEvaluator } from './alarmEvaluator.js';
 import { createAlarmStore } from './alarmStore.js';
-import { type DeliverToDevice, type PublishNotification, createAlarmEmitter } from './notifier.js';
+import { type DeliverToDevice, type PublishNotification, createAlarmEmitter, createNotificationRedelivery } from './notifier.js';
 
 /**
  * Publishes to an SNS topic. The SNS client is loaded on the first notification, not at cold start: most
@@ -50,7 +50,7 @@ export interface AlarmClientsOptions {
   sharedVersion?: () => string | undefined;
 }
 
-/** The alarm store, emitter and evaluator; undefined when the stack has no alarms table (ALARMS_TABLE_NAME unset). */
+/** The alarm store, emitter, evaluator and the outbox's redelivery (with a topic); undefined when the stack has no alarms table (ALARMS_TABLE_NAME unset). */
 export const alarmClientsFromEnv = ({ doc, deliver, log, counter, env = process.env, sharedVersion }: AlarmClientsOptions) => {
   const tableName = env.ALARMS_TABLE_NAME;
   if (!tableName) return undefined;
@@ -64,7 +64,8 @@ export const alarmClientsFromEnv = ({ doc, deliver, log, counter, env = process.
     },
   });
   const publish = env.ALARMS_TOPIC_ARN ? createSnsPublisher(env.ALARMS_TOPIC_ARN) : undefined;
-  const emit = createAlarmEmitter({ deliver, publish, dashboardUrl: env.DASHBOARD_URL || undefined, log, counter });
+  const emit = createAlarmEmitter({ deliver, publish, outbox: store, dashboardUrl: env.DASHBOARD_URL || undefined, log, counter });
+  const redeliver = publish ? createNotificationRedelivery({ store, publish, log, counter }) : undefined;
   const evaluator = createAlarmEvaluator({
     store,
     emit,
@@ -73,5 +74,5 @@ export const alarmClientsFromEnv = ({ doc, deliver, log, counter, env = process.
     checkEveryMs: intEnv('ALARMS_CHECK_EVERY_MS', 1000, env),
     sharedVersion,
   });
-  return { store, emit, evaluator };
+  return { store, emit, evaluator, redeliver };
 };

@@ -7,6 +7,7 @@
  *   active:     pk = active            sk = {deviceId}#{ruleId}      a copy of each state that is not OK (the `alarms` reply)
  *   transition: pk = tr#{deviceId}     sk = {ts, 13 digits}#{ruleId}#{ver}   kept 30 days (TTL), for the charts' marks
  *   version:    pk = alarmver          sk = version                  `rules` and `states`: new unique values after every change
+ *   outbox:     pk = outbox            sk = {deviceId}#{ruleId}#{ver} a notification not yet known to be published (notifier.ts); kept 3 days (TTL)
  *
  * A transition is a conditional Put of the state item (`ver` as read, or no
  * item yet): of two writers that computed the same step from the same state,
@@ -21,6 +22,21 @@ import { BadRequest, NotFound } from '../protocol/errors.js';
 import { GLOBAL_VERSION_KEY } from '../store/keys.js';
 import { MAX_RULES_PER_DEVICE, type AlarmRule, ruleDevice } from './rules.js';
 import type { AlarmState, AlarmStateName } from './stateMachine.js';
+
+/** 3 days: how long an unpublished notification is retried before DynamoDB's TTL drops it. */
+export const OUTBOX_RETENTION_DAYS = 3;
+
+/** An alarm notification waiting in the outbox: its SNS message as built when the transition was made. */
+export interface PendingNotification {
+  key: string;
+  subject: string;
+  message: string;
+  attributes: { deviceId: string; state: string; ruleId: string };
+  /** When it was first written (ms). */
+  pendingSince: number;
+  /** Publishes tried by the sweep so far. */
+  attempts: number;
+}
 
 /** 30 days: how long transitions are kept for the charts (the table's TTL attribute `expiresAt`). */
 export const TRANSITION_RETENTION_DAYS = 30;
@@ -57,6 +73,9 @@ const ACTIVE_PK = 'active';
 const VERSION_KEY = { pk: 'alarmver', sk: 'version' };
 const statePk = (deviceId: string) => `state#${deviceId}`;
 const transitionPk = (deviceId: string) => `tr#${deviceId}`;
+const OUTBOX_PK = 'outbox';
+/** One transition's outbox key: a transition is made once (its `ver`), so is its notification. */
+export const outboxKey = (t: Pick<AlarmTransition, 'deviceId' | 'ruleId' | 'ver'>) => `${t.deviceId}#${t.ruleId}#${t.ver}`;
 const transitionSk = (ts: number, ruleId: string, ver: number) => `${String(Math.max(0, Math.floor(ts))).padStart(13, '0')}#${ruleId}#${ver}`;
 
 /** A new unique version value: time and randomness, so one never comes back (recipientCache.ts explains why). */
@@ -300,7 +319,76 @@ export const createAlarmStore = ({ doc, tableName, connectionsTableName, now = D
     });
   };
 
-  return { versions, rulesOf, allRules, putRule, getRule, deleteRule, statesOf, getState, transition, acknowledge, active, transitions, usage };
+  /** Writes a notification to the outbox before it is published (a put: writing it again changes nothing that matters). */
+  const pendNotification = async (n: Omit<PendingNotification, 'pendingSince' | 'attempts'> & Partial<Pick<PendingNotification, 'pendingSince' | 'attempts'>>) => {
+    const pendingSince = n.pendingSince ?? now();
+    const out = await doc.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: { pk: OUTBOX_PK, sk: n.key, subject: n.subject, message: n.message, attributes: n.attributes, pendingSince, attempts: n.attempts ?? 0, expiresAt: Math.floor(pendingSince / 1000) + OUTBOX_RETENTION_DAYS * 86_400 },
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    wrote(out);
+  };
+
+  /** Removes a published notification from the outbox. */
+  const notificationSent = async (key: string) => {
+    wrote(await doc.send(new DeleteCommand({ TableName: tableName, Key: { pk: OUTBOX_PK, sk: key }, ReturnConsumedCapacity: 'TOTAL' })));
+  };
+
+  /**
+   * Takes the outbox's notifications written at least `olderThanMs` ago (at most `limit`): each is deleted
+   * on the condition that it is still there, so of two sweeps at once exactly one takes it. The taker
+   * publishes it, or puts it back (`pendNotification`) when the publish fails.
+   */
+  const claimPendingNotifications = async (olderThanMs: number, limit = 100): Promise<PendingNotification[]> => {
+    const out = await doc.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: 'pk = :pk',
+        FilterExpression: 'pendingSince <= :due',
+        ExpressionAttributeValues: { ':pk': OUTBOX_PK, ':due': now() - olderThanMs },
+        Limit: limit,
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    read(out);
+    const claimed: PendingNotification[] = [];
+    for (const item of out.Items ?? []) {
+      try {
+        const del = await doc.send(
+          new DeleteCommand({ TableName: tableName, Key: { pk: OUTBOX_PK, sk: item.sk }, ConditionExpression: 'attribute_exists(pk)', ReturnValues: 'ALL_OLD', ReturnConsumedCapacity: 'TOTAL' }),
+        );
+        wrote(del);
+        const a = del.Attributes!;
+        claimed.push({ key: String(a.sk), subject: String(a.subject), message: String(a.message), attributes: a.attributes as PendingNotification['attributes'], pendingSince: Number(a.pendingSince), attempts: Number(a.attempts ?? 0) });
+      } catch (error) {
+        if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+        usage.requests++; // another sweep took it
+      }
+    }
+    return claimed;
+  };
+
+  return {
+    versions,
+    rulesOf,
+    allRules,
+    putRule,
+    getRule,
+    deleteRule,
+    statesOf,
+    getState,
+    transition,
+    acknowledge,
+    active,
+    transitions,
+    pendNotification,
+    notificationSent,
+    claimPendingNotifications,
+    usage,
+  };
 };
 
 export type AlarmStore = ReturnType<typeof createAlarmStore>;

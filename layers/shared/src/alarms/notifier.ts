@@ -3,9 +3,15 @@
  * see the device, and, for an alarm raised or cleared, one notification on the
  * device-alarms SNS topic. Both only after the transition's conditional write
  * succeeded (alarmStore.ts), so each happens once per transition.
+ *
+ * A notification goes through an outbox: it is written to the alarms table
+ * before it is published and deleted once SNS has it. One whose publish failed
+ * (SNS throttling or down, the container stopped) is still there, and the
+ * silent-alarms sweep publishes it a few minutes later (`createNotificationRedelivery`).
+ * docs/decisions/011-alarm-notifications-sns.md.
  */
 import type { Counter, Log } from '../runtime/observability.js';
-import type { AlarmTransition } from './alarmStore.js';
+import { type AlarmStore, type AlarmTransition, type PendingNotification, outboxKey } from './alarmStore.js';
 import { type AlarmRule, describeCondition } from './rules.js';
 import { notifies } from './stateMachine.js';
 
@@ -71,9 +77,14 @@ export type PublishNotification = (n: AlarmNotification) => Promise<void>;
 /** Posts one frame to every connection that can see the device (the fan-out to the device's recipients). */
 export type DeliverToDevice = (deviceId: string, body: string) => Promise<unknown>;
 
+/** The outbox's side of the alarm store. */
+export type NotificationOutbox = Pick<AlarmStore, 'pendNotification' | 'notificationSent'>;
+
 export interface AlarmEmitterOptions {
   deliver?: DeliverToDevice;
   publish?: PublishNotification;
+  /** Where a notification waits until SNS has it; without one, a failed publish is logged and counted only. */
+  outbox?: NotificationOutbox;
   dashboardUrl?: string;
   log: Log;
   counter: Counter;
@@ -83,9 +94,10 @@ export interface AlarmEmitterOptions {
  * Sends a committed transition's frame and notification. Never throws: the
  * state has moved, and a retry of the invocation would find no transition to
  * make, so a failure here is logged and counted (AlarmFrameFailed,
- * AlarmNotificationFailed) for an operator, not retried by Lambda.
+ * AlarmNotificationFailed), and a notification left in the outbox is published
+ * by the sweep.
  */
-export const createAlarmEmitter = ({ deliver, publish, dashboardUrl, log, counter }: AlarmEmitterOptions) =>
+export const createAlarmEmitter = ({ deliver, publish, outbox, dashboardUrl, log, counter }: AlarmEmitterOptions) =>
   async (t: AlarmTransition, rule: AlarmRule): Promise<{ notified: boolean }> => {
     const frame = deliver?.(t.deviceId, JSON.stringify(alarmFrame(t))).catch((error: Error) => {
       log.error('could not deliver an alarm frame', { ruleId: t.ruleId, deviceId: t.deviceId, state: t.state, reason: `${error.name}: ${error.message}` });
@@ -93,13 +105,36 @@ export const createAlarmEmitter = ({ deliver, publish, dashboardUrl, log, counte
     });
     let notified = false;
     if (publish && notifies(t.from, t.state)) {
+      const notification = notificationOf(t, rule, dashboardUrl);
+      const key = outboxKey(t);
+      const where = { ruleId: t.ruleId, deviceId: t.deviceId, state: t.state };
+      const pended =
+        outbox !== undefined &&
+        (await outbox.pendNotification({ key, ...notification }).then(
+          () => true,
+          (error: Error) => {
+            log.warn('could not write an alarm notification to the outbox: publishing it without a second chance', { ...where, reason: `${error.name}: ${error.message}` });
+            counter.count('AlarmOutboxFailed', 1);
+            return false;
+          },
+        ));
       try {
-        await publish(notificationOf(t, rule, dashboardUrl));
+        await publish(notification);
         notified = true;
         counter.count('AlarmNotified', 1);
       } catch (error) {
-        log.error('could not publish an alarm notification', { ruleId: t.ruleId, deviceId: t.deviceId, state: t.state, reason: `${(error as Error).name}: ${(error as Error).message}` });
+        log.error(pended ? 'could not publish an alarm notification: it stays in the outbox for the silent-alarms sweep' : 'could not publish an alarm notification', {
+          ...where,
+          reason: `${(error as Error).name}: ${(error as Error).message}`,
+        });
         counter.count('AlarmNotificationFailed', 1);
+      }
+      if (notified && pended) {
+        await outbox.notificationSent(key).catch((error: Error) => {
+          // The sweep will publish it again: a second e-mail rather than none.
+          log.warn('published an alarm notification, but could not take it out of the outbox', { ...where, reason: `${error.name}: ${error.message}` });
+          counter.count('AlarmOutboxFailed', 1);
+        });
       }
     }
     await frame;
@@ -107,3 +142,43 @@ export const createAlarmEmitter = ({ deliver, publish, dashboardUrl, log, counte
   };
 
 export type AlarmEmitter = ReturnType<typeof createAlarmEmitter>;
+
+/**
+ * How long a notification stays in the outbox before the sweep publishes it: longer than any function that
+ * writes one runs (Timeout 120 s at most in template.yaml), so the sweep never races a publish in flight.
+ */
+export const OUTBOX_GRACE_MS = 5 * 60_000;
+/** Sweeps that try one notification before it is given up (one a minute: an hour of SNS failing). */
+export const MAX_REDELIVERY_ATTEMPTS = 60;
+
+export interface RedeliveryResult {
+  redelivered: number;
+  failed: number;
+}
+
+/** The sweep's side of the outbox: publishes what the functions could not, once each (alarmStore.ts claims by a conditional delete). */
+export const createNotificationRedelivery =
+  ({ store, publish, log, counter, graceMs = OUTBOX_GRACE_MS, maxAttempts = MAX_REDELIVERY_ATTEMPTS, now = Date.now }: { store: Pick<AlarmStore, 'claimPendingNotifications' | 'pendNotification'>; publish: PublishNotification; log: Log; counter: Counter; graceMs?: number; maxAttempts?: number; now?: () => number }) =>
+  async (): Promise<RedeliveryResult> => {
+    const result: RedeliveryResult = { redelivered: 0, failed: 0 };
+    for (const pending of await store.claimPendingNotifications(graceMs)) {
+      const { key, subject, message, attributes, attempts } = pending;
+      try {
+        await publish({ subject, message, attributes });
+        result.redelivered++;
+        counter.count('AlarmNotified', 1);
+        log.info('published an alarm notification from the outbox', { key, attempts: attempts + 1, waitedMs: now() - pending.pendingSince });
+      } catch (error) {
+        result.failed++;
+        counter.count('AlarmNotificationFailed', 1);
+        const reason = `${(error as Error).name}: ${(error as Error).message}`;
+        if (attempts + 1 >= maxAttempts) {
+          log.error('gave up an alarm notification after its last attempt', { key, attempts: attempts + 1, reason });
+          continue;
+        }
+        log.warn('could not publish an alarm notification from the outbox: next sweep', { key, attempts: attempts + 1, reason });
+        await store.pendNotification({ ...pending, attempts: attempts + 1 } satisfies PendingNotification);
+      }
+    }
+    return result;
+  };

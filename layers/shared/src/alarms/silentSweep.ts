@@ -6,13 +6,15 @@
  * `receivedAt`) against the clock. The transition is the same conditional
  * write as a reading's (alarmEvaluator.ts), so two overlapping sweeps raise
  * one alarm. The next reading clears it (stateMachine.ts).
+ *
+ * Each sweep first publishes the notifications left in the outbox (notifier.ts).
  */
 import type { DevicesStore } from '../history/devices.js';
 import { ALL_DEVICES } from '../protocol/frames.js';
 import type { Log } from '../runtime/observability.js';
 import type { AlarmStore } from './alarmStore.js';
 import type { AlarmEvaluator } from './alarmEvaluator.js';
-import type { AlarmEmitter } from './notifier.js';
+import type { AlarmEmitter, RedeliveryResult } from './notifier.js';
 import { ruleWatches } from './rules.js';
 import { silentStep } from './stateMachine.js';
 
@@ -27,17 +29,41 @@ export interface SilentSweepResult {
   rules: number;
   checked: number;
   raised: number;
+  /** Outbox notifications published, and those that failed again. */
+  redelivered: number;
+  redeliveryFailed: number;
 }
 
 /** `*` silent rules look at no more than this many devices per sweep. */
 export const MAX_SWEPT_DEVICES = 10_000;
 
 export const createSilentSweep =
-  ({ store, evaluator, emit, devices, log, now = Date.now }: { store: AlarmStore; evaluator: AlarmEvaluator; emit: AlarmEmitter; devices: LastSeenSource; log: Log; now?: () => number }) =>
+  ({
+    store,
+    evaluator,
+    emit,
+    devices,
+    log,
+    now = Date.now,
+    redeliver,
+  }: {
+    store: AlarmStore;
+    evaluator: AlarmEvaluator;
+    emit: AlarmEmitter;
+    devices: LastSeenSource;
+    log: Log;
+    now?: () => number;
+    /** The outbox's redelivery (notifier.ts createNotificationRedelivery). */
+    redeliver?: () => Promise<RedeliveryResult>;
+  }) =>
   async (): Promise<SilentSweepResult> => {
+    const again = redeliver ? await redeliver() : { redelivered: 0, failed: 0 };
     const silent = (await store.allRules()).filter((r) => r.silentSeconds !== undefined);
-    const result: SilentSweepResult = { rules: silent.length, checked: 0, raised: 0 };
-    if (silent.length === 0) return result;
+    const result: SilentSweepResult = { rules: silent.length, checked: 0, raised: 0, redelivered: again.redelivered, redeliveryFailed: again.failed };
+    if (silent.length === 0) {
+      if (again.redelivered + again.failed > 0) log.info('swept silent alarm rules', { ...result });
+      return result;
+    }
     const every = silent.some((r) => r.deviceId === ALL_DEVICES) ? await devices.known(MAX_SWEPT_DEVICES) : [];
     const targets = new Map<string, typeof silent>();
     for (const rule of silent) {
