@@ -231,7 +231,7 @@ class Dashboard {
     setText(ui.endpoint, displayUrl(this.config.url));
     ui.endpoint.title = `from ${this.config.source}${this.config.token ? ', with a token' : ''}`;
     const windowText = this.config.windowMs % 60_000 === 0 ? `${this.config.windowMs / 60_000} min` : formatMs(this.config.windowMs);
-    setText(ui.settings, `${windowText} window · stale after ${formatMs(this.config.staleMs)}`);
+    setText(ui.settings, `${windowText} window · stale after 3 of a device's usual intervals (${formatMs(this.config.staleMs)} until learned)`);
     if (location.protocol === 'https:' && this.config.url.startsWith('ws:')) {
       this.model.notify('config', 'This page is served over https, so the browser blocks a ws:// connection: use wss://.', Date.now());
     }
@@ -413,7 +413,8 @@ class Dashboard {
     if (!wanted) return 'off';
     const device = this.model.store.device(deviceId);
     if (!device) return 'waiting';
-    return now - device.lastSeen > this.config.staleMs ? 'stale' : 'live';
+    // Silent after a few of the device's own usual intervals (fleet/silence.ts), as on the fleet page; `?stale=` until learned.
+    return now - device.lastSeen > this.model.silence.thresholdMs(deviceId) ? 'stale' : 'live';
   }
 
   private renderSummary(now: number, deviceCount: number): void {

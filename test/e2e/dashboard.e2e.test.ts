@@ -253,6 +253,17 @@ describe('dashboard in Chromium against a scripted gateway', function () {
     await waitForState(page, '[data-device-id="dev-gappy"]', 'stale', 5_000);
   });
 
+  it('turns a device stale after a few of its own usual intervals, long before the ?stale= fallback', async () => {
+    await open('?devices=*&stale=10m');
+    // A device that reports every 300 ms: its interval is learned from four gaps, so it is silent after the 5 s floor.
+    for (let seq = 1; seq <= 5; seq++) {
+      gateway.send(telemetry('dev-quick', seq));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    await waitForState(page, '[data-device-id="dev-quick"]', 'live', 5_000);
+    await waitForState(page, '[data-device-id="dev-quick"]', 'stale', 20_000);
+  });
+
   it('narrows from every device to the ones the user keeps: unsubscribe "*", then subscribe the rest', async () => {
     await open();
     for (const id of ['dev-a', 'dev-b', 'dev-c']) gateway.send(telemetry(id, 1));
