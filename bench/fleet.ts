@@ -19,6 +19,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
 import { startStack } from '../local/stack/stack.js';
 import { percentile, round } from './stats.js';
+import { fromProgress } from './soakProgress.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -194,15 +195,16 @@ export const runLocalCapacity = async ({ plan, progress }: { plan: FleetPlan; pr
     const args = ['tsx', join(here, 'soak.ts'), '--clients', '1', '--devices', String(devices), '--rate', String(rate), '--seconds', String(seconds), '--warmup', '5'];
     const overrides = Object.entries(mode.env).map(([k, v]) => `${k}=${v}`).join(' ');
     progress(`capacity (${mode.name}): ${overrides ? `${overrides} ` : ''}npx ${args.join(' ')}`);
+    const boundMs = (seconds + 300) * 1000;
     const out = await new Promise<string>((resolve, reject) =>
-      execFile('npx', args, { maxBuffer: 16 * 1024 * 1024, timeout: (seconds + 300) * 1000, env: { ...process.env, ...mode.env } }, (error, stdout) =>
-        error && !stdout.includes('\nsoak {') ? reject(error) : resolve(stdout),
+      execFile('npx', args, { maxBuffer: 16 * 1024 * 1024, timeout: boundMs, env: { ...process.env, ...mode.env } }, (error, stdout) =>
+        error && !stdout.includes('\nsoak {') && !stdout.includes(' s] published ') ? reject(error) : resolve(stdout),
       ),
     );
     const line = out.split('\n').find((l) => l.startsWith('soak {'));
-    if (!line) throw new Error('npm run soak printed no result line');
-    const r = JSON.parse(line.slice('soak '.length)) as Record<string, number>;
-    const how = overrides || 'the template defaults (FanoutMode=direct)';
+    // A mode that falls far behind is still draining its queue at the bound: its figures are the last progress line's.
+    const r = line ? (JSON.parse(line.slice('soak '.length)) as Record<string, number>) : fromProgress(out);
+    const how = `${overrides || 'the template defaults (FanoutMode=direct)'}${line ? '' : `; still draining after ${boundMs / 1000} s, figures at the end of publishing`}`;
     rows.push(
       { figure: `local capacity, ${mode.name}: sustained`, value: r.sustainedPerS!, unit: 'readings/s', detail: `offered ${r.offeredPerS}/s (${devices} devices × ${ratePerDevice}/s) to one dashboard, ${how}; target ≥ ${rate}` },
       { figure: `local capacity, ${mode.name}: p99`, value: r.p99Ms!, unit: 'ms', detail: `device publish → dashboard, p50 ${r.p50Ms} ms; target ≤ 1,000 ms` },
