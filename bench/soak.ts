@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
 import { DEFAULT_ASYNC_CONCURRENCY, startStack } from '../local/stack/stack.js';
+import { parameterOverridesFromEnv } from '../local/template/parameterOverrides.js';
 import { type Child, serveParent, spawnChild } from './processes.js';
 import { percentile, round, wallClockMs } from './stats.js';
 import { formatTable } from './table.js';
@@ -136,7 +137,8 @@ const runStackProcess = async () => {
   // SOAK_STACK_LOG=FILE keeps the stack's warnings and errors (every one) in FILE.
   const logFile = process.env.SOAK_STACK_LOG;
   const log = logFile ? (line: string) => appendFileSync(logFile, `${line}\n`) : (line: string) => console.error(line);
-  const stack = await startStack({ wsPort: 0, port: 0, mqttPort: 0, simulatedDevices: 0, auth: false, logLevel: 'warn', log, asyncConcurrency: asyncConcurrencyFromEnv() });
+  // PARAM_<Name> overrides a template parameter, as for npm start (PARAM_FanoutMode=coalesced measures the coalesced path).
+  const stack = await startStack({ wsPort: 0, port: 0, mqttPort: 0, simulatedDevices: 0, auth: false, logLevel: 'warn', log, asyncConcurrency: asyncConcurrencyFromEnv(), parameterOverrides: parameterOverridesFromEnv() });
   const memory = ({ collect }: { collect?: boolean }): MemorySample => {
     if (collect) gc();
     const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
@@ -201,20 +203,25 @@ const runClientsProcess = () => {
       ws.on('close', () => totals.open--);
       ws.on('message', (data: Buffer) => {
         const at = wallClockMs();
-        let frame: { type?: string; data?: { seq?: unknown; sentAt?: unknown } };
+        type Reading = { data?: { seq?: unknown; sentAt?: unknown } };
+        let frame: Reading & { type?: string; readings?: unknown };
         try {
           frame = JSON.parse(data.toString('utf8'));
         } catch {
           return;
         }
-        const seq = frame.data?.seq;
-        if (frame.type !== 'telemetry' || typeof seq !== 'number' || !Number.isInteger(seq) || seq < 0) return;
-        if (seq >= capacity) grow(seq);
-        const counts = seen[index]!;
-        totals.frames++;
-        if (counts[seq]! > 0) totals.duplicates++;
-        else if (typeof frame.data?.sentAt === 'number') latencies.push(at - frame.data.sentAt);
-        if (counts[seq]! < 255) counts[seq]!++;
+        // FanoutMode=coalesced sends `telemetry-batch` frames: each of its readings counts as a telemetry frame.
+        const readings = frame.type === 'telemetry' ? [frame] : frame.type === 'telemetry-batch' && Array.isArray(frame.readings) ? (frame.readings as Reading[]) : [];
+        for (const reading of readings) {
+          const seq = reading.data?.seq;
+          if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 0) continue;
+          if (seq >= capacity) grow(seq);
+          const counts = seen[index]!;
+          totals.frames++;
+          if (counts[seq]! > 0) totals.duplicates++;
+          else if (typeof reading.data?.sentAt === 'number') latencies.push(at - reading.data.sentAt);
+          if (counts[seq]! < 255) counts[seq]!++;
+        }
       });
       sockets[index] = ws;
     });

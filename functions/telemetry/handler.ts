@@ -14,6 +14,7 @@ import {
   createTelemetryHandler,
   eventHandler,
   fanOutConfigFromEnv,
+  groupHistoryWrites,
   intEnv,
   logger,
   sqsDeadLetterClient,
@@ -48,7 +49,10 @@ const handOn = createHandOn({ deliver, store, dispatch, maxEventAgeMs: config.ma
 // Device data is stored as sent: numbers past 2^53 too.
 const dataDoc = config.devicesTableName || config.historyTableName ? createDocumentClient(undefined, { allowImpreciseNumbers: true }) : undefined;
 const devices = config.devicesTableName ? createDevicesStore({ doc: dataDoc!, tableName: config.devicesTableName, retentionDays: config.retentionDays }) : undefined;
-const history = config.historyTableName ? createHistoryWriter({ doc: dataDoc!, tableName: config.historyTableName, retentionDays: config.retentionDays }) : undefined;
+// Invocations that arrive together in this container write their readings together (groupedHistoryWrites.ts).
+const history = config.historyTableName
+  ? groupHistoryWrites(createHistoryWriter({ doc: dataDoc!, tableName: config.historyTableName, retentionDays: config.retentionDays }))
+  : undefined;
 
 const historyDeadLetters = config.deadLetterQueueUrl ? createHistoryDeadLetters({ client: sqsDeadLetterClient(), queueUrl: config.deadLetterQueueUrl }) : undefined;
 

@@ -49,6 +49,7 @@ export * from './history/history.js';
 export * from './history/historyKeys.js';
 export * from './history/historyDeadLetters.js';
 export * from './history/historyWriter.js';
+export * from './history/groupedHistoryWrites.js';
 export * from './history/rollups.js';
 export * from './recipients/broadcastAudience.js';
 export * from './recipients/recipientCache.js';

@@ -6,7 +6,7 @@
 import { CreateTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'chai';
-import { ROLLUP_LEVELS, type TelemetryFrame, createHistoryWriter, decodeFields, encodeFields, foldReadings, timeKey } from '@serverless-iot-dashboard/shared';
+import { ROLLUP_LEVELS, type TelemetryFrame, createHistoryWriter, decodeFields, encodeFields, foldReadings, groupHistoryWrites, timeKey } from '@serverless-iot-dashboard/shared';
 import { tableDefinitions } from '../../../scripts/template.js';
 import { type TestDynamo, startDynamo } from '../../helpers/dynamo.js';
 
@@ -78,5 +78,28 @@ describe('history writer: minute buckets extended in order', function () {
     expect(tenMinutes!.sk).to.equal(timeKey(base));
     expect(tenMinutes!.n).to.equal(90);
     expect((await query(`dev-race#${ROLLUP_LEVELS[2]!.name}`))[0]!.n).to.equal(90);
+  });
+
+  it('grouped across sixteen concurrent callers (the telemetry function locally), ends with the recomputed buckets of every device, in fewer requests', async () => {
+    const inner = createHistoryWriter({ doc: dynamo.doc, tableName, retentionDays: 7 });
+    const grouped = groupHistoryWrites(inner);
+    const base = hour + 20 * MINUTE;
+    const devices = ['dev-g1', 'dev-g2', 'dev-g3'];
+    // Two minutes of three devices' readings, some repeated and some late, one reading per call, 16 calls in flight.
+    const readings = Array.from({ length: 120 }, (_, i) => frame(devices[i % 3]!, base + ((i * 53) % 120) * 1000, { v: (i * 53) % 120 }));
+    const sent = [...readings, ...readings.filter((_, i) => i % 11 === 0)];
+    let next = 0;
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (next < sent.length) await grouped.record([sent[next++]!]);
+    }));
+    for (const deviceId of devices) {
+      const minutes = await minutesAgainstRaw(deviceId);
+      expect(minutes, deviceId).to.have.length(2);
+      for (const { stored, recomputed } of minutes) expect(stored, deviceId).to.deep.equal(recomputed);
+      expect(minutes.reduce((n, m) => n + (m.stored.n as number), 0), deviceId).to.equal(40);
+      expect((await query(`${deviceId}#${ROLLUP_LEVELS[2]!.name}`))[0]!.n, deviceId).to.equal(40);
+    }
+    // One call per reading would make at least 7 requests per reading (docs/decisions/018-local-capacity.md).
+    expect(inner.usage.requests / sent.length).to.be.below(7);
   });
 });

@@ -113,6 +113,39 @@ describe('recipient cache (dynalite)', function () {
     expect([...warm.recipients.values()].every((ids) => ids.length === 1 && ids[0] === 'all')).to.equal(true);
   });
 
+  it('shares one table-wide version read among lookups that start together, and not with a lookup that starts after it was sent', async () => {
+    const store = createConnectionStore({ doc: dynamo.doc, tableName });
+    const cache = createRecipientCache({ doc: dynamo.doc, tableName });
+    await store.putConnection({ connectionId: 'all', sub: 'a', scope: '*', publish: false, devices: '*' });
+    await cache.lookup(['dev-1', 'dev-2', 'dev-3']);
+
+    const together = await Promise.all(['dev-1', 'dev-2', 'dev-3'].map((deviceId) => cache.lookup([deviceId])));
+    const first = cache.lookup(['dev-1']);
+    // Once the first lookup's read is on its way (an event-loop turn later), a new lookup sends its own.
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = cache.lookup(['dev-2']);
+    const apart = await Promise.all([first, second]);
+
+    expect(together.map((out) => out.requests).reduce((a, b) => a + b)).to.equal(1);
+    expect(together.every((out, i) => out.recipients.get(`dev-${i + 1}`)![0] === 'all')).to.equal(true);
+    expect(apart.map((out) => out.requests)).to.deep.equal([1, 1]);
+  });
+
+  it('a lookup that shares a read still never sees a connection whose unsubscribe was answered before it started', async () => {
+    const store = createConnectionStore({ doc: dynamo.doc, tableName });
+    const cache = createRecipientCache({ doc: dynamo.doc, tableName });
+    await store.putConnection({ connectionId: 'leaver', sub: 'a', scope: '*', publish: false, devices: ['dev-1'] });
+    await cache.lookup(['dev-1']);
+
+    const before = cache.lookup(['dev-1']);
+    await store.unsubscribe('leaver', ['dev-1']);
+    const after = await cache.lookup(['dev-1']);
+    await before;
+
+    expect(after.recipients.get('dev-1')).to.deep.equal([]);
+    expect(after.requests).to.be.at.least(1);
+  });
+
   it('never returns a connection once its unsubscribe or $disconnect has been answered, and sees a new subscription at once', async () => {
     const store = createConnectionStore({ doc: dynamo.doc, tableName });
     const cache = createRecipientCache({ doc: dynamo.doc, tableName });

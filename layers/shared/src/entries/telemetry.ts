@@ -7,6 +7,7 @@ export * from '../fanout/telemetryBatch.js';
 export * from '../fanout/telemetry.js';
 export * from '../history/historyDeadLetters.js';
 export * from '../history/historyWriter.js';
+export * from '../history/groupedHistoryWrites.js';
 export * from '../presence/lifecycle.js';
 export * from '../presence/presence.js';
 export * from '../presence/presenceStore.js';

@@ -103,12 +103,35 @@ export const createRecipientCache = ({
     while (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
   };
 
-  /** The table-wide version, read strongly consistently (missing item: ''). */
+  /**
+   * The table-wide version read that lookups starting now will share: it is sent once the event loop's current
+   * turn is over, so every lookup that joins it started before it was sent. Its answer is then at least as new as
+   * each of them needs (the invariant above asks only that the read come after the lookup started). A lookup that
+   * starts after it was sent waits for the next one. Locally, where one thread serves every invocation of a
+   * function, the invocations that arrive together share a read (docs/decisions/019-local-fleet-capacity-coalesced.md);
+   * a container on AWS runs one invocation at a time, and its lookup reads alone as before.
+   */
+  let unsent: Promise<{ version: string; readUnits: number }> | undefined;
+
+  /** The table-wide version, read strongly consistently (missing item: ''); one request however many lookups share it. */
   const readGlobalVersion = async (tally: StoreUsage) => {
-    tally.requests++;
-    const out = await doc.send(new GetCommand({ TableName: tableName, Key: GLOBAL_VERSION_KEY, ConsistentRead: true, ProjectionExpression: 'v', ReturnConsumedCapacity: 'TOTAL' }));
-    tally.readUnits += out.ConsumedCapacity?.CapacityUnits ?? 0;
-    return String(out.Item?.v ?? MISSING);
+    let read = unsent;
+    const first = !read;
+    if (!read) {
+      read = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+        // From here on, a lookup that starts waits for the next read: this one is being sent.
+        unsent = undefined;
+        const out = await doc.send(new GetCommand({ TableName: tableName, Key: GLOBAL_VERSION_KEY, ConsistentRead: true, ProjectionExpression: 'v', ReturnConsumedCapacity: 'TOTAL' }));
+        return { version: String(out.Item?.v ?? MISSING), readUnits: out.ConsumedCapacity?.CapacityUnits ?? 0 };
+      });
+      unsent = read;
+    }
+    const { version, readUnits } = await read;
+    if (first) {
+      tally.requests++;
+      tally.readUnits += readUnits;
+    }
+    return version;
   };
 
   /** The current version of each key, read strongly consistently (missing item: ''). */
