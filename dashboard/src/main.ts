@@ -175,6 +175,7 @@ class Dashboard {
       },
       onClose: () => {
         this.model.history.onClose();
+        this.range.onClose();
         this.model.subscriptions.onDisconnected();
         this.queueRender();
       },

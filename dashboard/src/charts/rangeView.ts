@@ -7,6 +7,7 @@
  */
 import { type TimeRange, LIVE, PRESETS, describeRange, includesNow, parseTimeRange, sameRange, windowOf, withTimeRange } from '../timeRange.js';
 import { h } from '../view/dom.js';
+import { CsvExport, REQUEST_PREFIX as CSV_REQUEST_PREFIX } from './csvExport.js';
 import { FieldCharts } from './fieldCharts.js';
 import { type RangePoint, RangeSeries } from './rangeSeries.js';
 
@@ -51,6 +52,8 @@ export class RangeView {
   private readonly buttons = new Map<string, HTMLButtonElement>();
   private readonly fromInput: HTMLInputElement;
   private readonly toInput: HTMLInputElement;
+  private readonly downloadButton: HTMLButtonElement;
+  private exporting: CsvExport | undefined;
 
   constructor(private readonly options: RangeViewOptions) {
     this.now = options.now ?? Date.now;
@@ -83,8 +86,8 @@ export class RangeView {
       this.buttons.set(range.kind === 'recent' ? range.name : 'custom', button);
       return button;
     });
-    const download = h('button', { type: 'button', 'data-testid': 'download-csv', onclick: () => this.download() }, 'Download CSV');
-    this.bar = h('section', { class: 'toolbar range-bar', 'data-testid': 'range-bar', 'aria-label': 'Time range' }, ...presets, custom, download, this.status);
+    this.downloadButton = h('button', { type: 'button', 'data-testid': 'download-csv', onclick: () => void this.download() }, 'Download CSV') as HTMLButtonElement;
+    this.bar = h('section', { class: 'toolbar range-bar', 'data-testid': 'range-bar', 'aria-label': 'Time range' }, ...presets, custom, this.downloadButton, this.status);
     // A scrolling range moves every second.
     setInterval(() => this.tick(), 1000);
     this.renderBar();
@@ -147,6 +150,10 @@ export class RangeView {
     }
     if (!isObject(frame)) return false;
     const requestId = typeof frame.requestId === 'string' ? frame.requestId : undefined;
+    if (requestId?.startsWith(CSV_REQUEST_PREFIX)) {
+      this.exporting?.onFrame(frame);
+      return true;
+    }
     if (requestId?.startsWith(REQUEST_PREFIX)) {
       const pending = this.pending.get(requestId);
       if (frame.type === 'history' && pending) this.onHistory(requestId, pending, frame);
@@ -245,14 +252,60 @@ export class RangeView {
     this.bar.dataset.range = describeRange(this.range);
   }
 
-  /** What is on screen, every device's series at its resolution, as one CSV file per device in one download. */
-  private download(): void {
-    const parts: string[] = [];
-    for (const [deviceId, { series }] of this.devices) parts.push(`# ${deviceId}\r\n${series.csv()}`);
-    const blob = new Blob([parts.join('\r\n')], { type: 'text/csv' });
-    const link = h('a', { href: URL.createObjectURL(blob), download: `history-${describeRange(this.range).replace(/[^A-Za-z0-9-]+/g, '_')}.csv` });
-    link.click();
-    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  /** The socket closed: a download in flight fails (its replies will not come). */
+  onClose(): void {
+    this.exporting?.onClose();
+  }
+
+  /**
+   * Download CSV: the devices and range on screen by the export's rule (./csvExport.ts), fetched over the socket
+   * with progress on the button; a failure says why in the range bar.
+   */
+  private async download(): Promise<void> {
+    if (this.exporting) return;
+    const button = this.downloadButton;
+    const devices = [...this.devices.keys()];
+    if (devices.length === 0 || !this.options.isOpen()) {
+      this.failDownload(devices.length === 0 ? 'no device on screen' : 'not connected');
+      return;
+    }
+    const { since, until } = windowOf(this.range, this.now());
+    const exporting = new CsvExport({
+      send: this.options.send,
+      devices,
+      since: Math.floor(since),
+      until: Math.ceil(until),
+      onProgress: (fraction, what) => {
+        if (fraction >= 0) button.textContent = `Downloading… ${Math.floor(fraction * 100)}%`;
+        button.title = what;
+      },
+    });
+    this.exporting = exporting;
+    button.disabled = true;
+    button.dataset.state = 'busy';
+    button.textContent = 'Downloading… 0%';
+    try {
+      const result = await exporting.run();
+      const blob = new Blob([result.csv], { type: 'text/csv' });
+      const name = `${devices.length === 1 ? devices[0] : `${devices.length}-devices`}-${describeRange(this.range)}-${result.resolution}`.replace(/[^A-Za-z0-9-]+/g, '_');
+      const link = h('a', { href: URL.createObjectURL(blob), download: `${name}.csv` });
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+      button.dataset.state = 'done';
+      this.status.textContent = `CSV: ${result.rows.toLocaleString('en-US')} ${result.resolution === 'raw' ? 'readings' : `${result.resolution} rows`}`;
+    } catch (error) {
+      this.failDownload((error as Error).message);
+    } finally {
+      this.exporting = undefined;
+      button.disabled = false;
+      button.textContent = 'Download CSV';
+    }
+  }
+
+  private failDownload(message: string): void {
+    this.downloadButton.dataset.state = 'error';
+    this.downloadButton.title = message;
+    this.status.textContent = `Download failed: ${message}`;
   }
 }
 
