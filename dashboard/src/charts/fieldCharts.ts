@@ -6,6 +6,7 @@
  * double-click asks for live again.
  */
 import uPlot from 'uplot';
+import { alarmOverlayPlugin, chartAlarms } from '../alarms/chartOverlay.js';
 import { paddedRange } from '../chartMath.js';
 import { h } from '../view/dom.js';
 import { fieldColor } from '../view/palette.js';
@@ -62,6 +63,8 @@ export class FieldCharts {
     }
     const { since, until } = this.hooks.window();
     this.root.dataset.resolution = this.series.resolution;
+    // Readings held (every field's), whatever is charted: what the page's specs count.
+    this.root.dataset.points = String(this.series.length);
     this.root.dataset.from = String(Math.round(since));
     this.root.dataset.to = String(Math.round(until));
     for (const field of charted) {
@@ -105,7 +108,8 @@ export class FieldCharts {
       ms: 1,
       legend: { show: false },
       // The scale keys are fixed ('x' time, 'v' value): a field named x never takes over the time axis.
-      scales: { x: { time: true }, v: { auto: true, range: (_u, min, max) => paddedRange(min, max) } },
+      // The value scale reaches the field's alarm thresholds too, so their lines are on the chart.
+      scales: { x: { time: true }, v: { auto: true, range: (_u, min, max) => paddedRange(...withThresholds(this.series.deviceId, field, min, max)) } },
       axes: [
         { stroke: '#868e96', grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, font, space: 70 },
         { scale: 'v', stroke: color, grid: { stroke: grid, width: 1 }, ticks: { show: false }, font, size: 52, space: 24 },
@@ -122,6 +126,8 @@ export class FieldCharts {
         drag: { x: true, y: false, setScale: false },
         points: { size: 5 },
       },
+      // Thresholds of the field's alarm rules, and transition marks (../alarms/chartOverlay.ts).
+      plugins: [alarmOverlayPlugin(this.series.deviceId, undefined, { field, scale: 'v' })],
       hooks: {
         setSelect: [
           (u) => {
@@ -137,6 +143,15 @@ export class FieldCharts {
     return { box, plot };
   }
 }
+
+const withThresholds = (deviceId: string, field: string, min: number | null, max: number | null): [number | null, number | null] => {
+  for (const t of chartAlarms.state?.thresholds(deviceId) ?? []) {
+    if (t.field !== field || min === null || max === null) continue;
+    min = Math.min(min, t.value);
+    max = Math.max(max, t.value);
+  }
+  return [min, max];
+};
 
 const formatted = (value: unknown): string => {
   if (value === undefined || value === null) return '–';

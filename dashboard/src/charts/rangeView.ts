@@ -27,7 +27,13 @@ export interface RangeViewOptions {
    * start from what it holds (`seed`) and take its replies as they come, instead of asking a second time.
    */
   seed?: (deviceId: string) => RangePoint[];
+  /** The charts of a device now show [since, until]: their alarm marks for that window are wanted. */
+  onWindow?: (deviceId: string, since: number, until: number) => void;
 }
+
+// Past this many devices on the page (the `?devices=*` view of a fleet), no per-device alarm transitions are asked
+// for: the marks come from live alarm frames only (docs/decisions/012-dashboard-page-structure.md: a large fleet).
+const MAX_DEVICES_WITH_PAST_MARKS = 50;
 
 interface Pending {
   deviceId: string;
@@ -104,6 +110,7 @@ export class RangeView {
     });
     container.append(charts.root);
     this.devices.set(deviceId, { series, charts, generation: 0 });
+    if (this.options.isOpen()) this.askMarks(deviceId);
     if (this.followsGapFill()) {
       series.replace(this.options.seed!(deviceId), 'raw');
       this.queueDraw();
@@ -132,8 +139,22 @@ export class RangeView {
 
   /** The socket opened (or reopened): every device's range again (live: the gap-fill asks, and its replies come here too). */
   onOpen(): void {
-    if (this.followsGapFill()) return;
+    if (this.followsGapFill()) {
+      for (const deviceId of this.devices.keys()) this.askMarks(deviceId);
+      return;
+    }
     for (const deviceId of this.devices.keys()) this.request(deviceId);
+  }
+
+  /** Every chart drawn again (the alarms changed: thresholds and marks). */
+  redraw(): void {
+    for (const { charts } of this.devices.values()) charts.draw(true);
+  }
+
+  private askMarks(deviceId: string): void {
+    if (!this.options.onWindow || this.devices.size > MAX_DEVICES_WITH_PAST_MARKS) return;
+    const { since, until } = windowOf(this.range, this.now());
+    this.options.onWindow(deviceId, since, until);
   }
 
   /**
@@ -214,6 +235,7 @@ export class RangeView {
     const device = this.devices.get(deviceId);
     if (!device || !this.options.isOpen()) return;
     device.generation++;
+    this.askMarks(deviceId);
     const { since, until } = windowOf(this.range, this.now());
     this.send(deviceId, since, until, { deviceId, generation: device.generation, until, continuations: 0, fresh: true });
   }
