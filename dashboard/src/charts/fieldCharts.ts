@@ -36,6 +36,14 @@ export class FieldCharts {
   private readonly valuesBox: HTMLElement;
   private drawn = -1;
   private fieldsKey = '';
+  private valuesKey = '';
+  /**
+   * Off screen (50 pinned devices are a long page), the charts are not drawn: a chart that scrolls into view is
+   * drawn then. Drawing every chart of every device at 10 readings/s each held a page far under 60 frames/s
+   * (bench/pinnedCharts.ts).
+   */
+  private onScreen = true;
+  private readonly visibility: IntersectionObserver | undefined;
 
   constructor(
     readonly series: RangeSeries,
@@ -43,10 +51,27 @@ export class FieldCharts {
   ) {
     this.valuesBox = h('dl', { class: 'range-values', 'data-testid': 'range-values' });
     this.root = h('div', { class: 'range-charts', 'data-testid': 'range-charts', 'data-device-id': series.deviceId }, this.valuesBox);
+    if (typeof IntersectionObserver === 'function') {
+      // A margin of a screen: charts about to scroll in are drawn already.
+      this.visibility = new IntersectionObserver(
+        (entries) => {
+          const onScreen = entries.some((e) => e.isIntersecting);
+          if (onScreen === this.onScreen) return;
+          this.onScreen = onScreen;
+          this.root.dataset.onScreen = String(onScreen);
+          if (onScreen) this.draw(true);
+        },
+        { rootMargin: '100% 0px' },
+      );
+      this.visibility.observe(this.root);
+    }
   }
 
   /** Redraws when the data moved (or `force`: a scrolling window). */
   draw(force = false): void {
+    // Readings held (every field's), whatever is charted or drawn: what the page's specs count.
+    this.root.dataset.points = String(this.series.length);
+    if (!this.onScreen) return;
     if (!force && this.series.version === this.drawn) return;
     this.drawn = this.series.version;
     const { charted, values } = this.series.fields();
@@ -63,8 +88,6 @@ export class FieldCharts {
     }
     const { since, until } = this.hooks.window();
     this.root.dataset.resolution = this.series.resolution;
-    // Readings held (every field's), whatever is charted: what the page's specs count.
-    this.root.dataset.points = String(this.series.length);
     this.root.dataset.from = String(Math.round(since));
     this.root.dataset.to = String(Math.round(until));
     for (const field of charted) {
@@ -82,6 +105,9 @@ export class FieldCharts {
       chart.box.dataset.resolution = this.series.resolution;
     }
     const latest = this.series.latest();
+    const valuesKey = values.map((name) => `${name}\n${formatted(latest.get(name))}`).join('\n');
+    if (valuesKey === this.valuesKey) return;
+    this.valuesKey = valuesKey;
     this.valuesBox.replaceChildren(
       ...values.map((name) =>
         h('div', { class: 'value', 'data-field': name }, h('dt', {}, name), h('dd', { 'data-testid': 'range-value' }, formatted(latest.get(name)))),
@@ -90,6 +116,7 @@ export class FieldCharts {
   }
 
   destroy(): void {
+    this.visibility?.disconnect();
     for (const { plot } of this.charts.values()) plot.destroy();
     this.charts.clear();
     this.root.remove();
