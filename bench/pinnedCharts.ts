@@ -6,7 +6,7 @@
  * The page is fed by a scripted WebSocket server on 127.0.0.1 (test/e2e/browser.ts ScriptedGateway), not by the
  * local stack: this measures the page, not how many readings the stack can deliver (the `capacity` section).
  *
- * - frames/s: requestAnimationFrame callbacks counted in the page, per 10 s interval; the figure is the whole
+ * - frames/s: requestAnimationFrame callbacks counted in the page, per 5 s interval; the figure is the whole
  *   run's mean after a warm-up, with the worst interval beside it.
  * - JS heap: CDP `HeapProfiler.collectGarbage`, then `Runtime.getHeapUsage` (used bytes), after the warm-up, at the
  *   live window's first fill (5 minutes: the charts hold their most from then on) and at the end.
@@ -113,7 +113,7 @@ export const runPinnedCharts = async ({ plan, progress }: { plan: PinnedChartsPl
     }
     const heapStart = await heap();
     progress(`pinnedCharts: ${plan.devices} devices × ${plan.ratePerDevice}/s, ${charts} range charts built, ${await onScreen()} on or near the screen; heap after warm-up ${(heapStart / MB).toFixed(1)} MB`);
-    // Frames counted in the page, per 10 s interval. A string, not a function: tsx names inner functions with a helper the page does not have.
+    // Frames counted in the page, per 5 s interval. A string, not a function: tsx names inner functions with a helper the page does not have.
     await page.evaluate(`(() => {
       const w = window;
       w.__frames = [];
@@ -121,7 +121,7 @@ export const runPinnedCharts = async ({ plan, progress }: { plan: PinnedChartsPl
       let start = performance.now();
       function frame(now) {
         count++;
-        if (now - start >= 10000) {
+        if (now - start >= 5000) {
           w.__frames.push((count * 1000) / (now - start));
           count = 0;
           start = now;
@@ -138,7 +138,7 @@ export const runPinnedCharts = async ({ plan, progress }: { plan: PinnedChartsPl
       await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, left)));
       const intervals = (await page.evaluate('window.__frames')) as number[];
       if (heapFilled === undefined && Date.now() - t0 >= fillAt + 10_000) heapFilled = await heap();
-      progress(`pinnedCharts: ${Math.round((Date.now() - started) / 1000)} s, last 10 s ${round(intervals.at(-1) ?? 0)} frames/s`);
+      progress(`pinnedCharts: ${Math.round((Date.now() - started) / 1000)} s, last 5 s ${round(intervals.at(-1) ?? 0)} frames/s`);
     }
     const intervals = (await page.evaluate('window.__frames')) as number[];
     const heapEnd = await heap();
@@ -153,7 +153,7 @@ export const runPinnedCharts = async ({ plan, progress }: { plan: PinnedChartsPl
         figure: 'pinned charts: frames/s',
         value: round(mean),
         unit: 'frames/s',
-        detail: `mean of ${intervals.length} × 10 s, worst ${round(worst)}; ${plan.devices} devices × ${plan.ratePerDevice} readings/s (${round(sent / elapsed)}/s offered), ${plan.devices * 2} range charts, ${await onScreen()} of them on or near the 1280×1000 screen and drawn (target ≥ 55)`,
+        detail: `mean of ${intervals.length} × 5 s, worst ${round(worst)}; ${plan.devices} devices × ${plan.ratePerDevice} readings/s (${round(sent / elapsed)}/s offered), ${plan.devices * 2} range charts, ${await onScreen()} of them on or near the 1280×1000 screen and drawn (target ≥ 55)`,
       },
       {
         figure: 'pinned charts: JS heap growth',
