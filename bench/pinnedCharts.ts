@@ -159,7 +159,7 @@ export const runPinnedCharts = async ({ plan, progress }: { plan: PinnedChartsPl
         figure: 'pinned charts: JS heap growth',
         value: round((heapEnd - heapStart) / MB),
         unit: 'MB',
-        detail: `${(heapStart / MB).toFixed(1)} → ${(heapEnd / MB).toFixed(1)} MB after GC over ${Math.round(plan.seconds / 60) || plan.seconds + ' s'}${plan.seconds >= 60 ? ' min' : ''}; a device's charts hold ${points} readings at the end (target ≤ 10 MB over 10 min)`,
+        detail: `${(heapStart / MB).toFixed(1)} → ${(heapEnd / MB).toFixed(1)} MB after GC over ${plan.seconds >= 60 ? `${round(plan.seconds / 60)} min` : `${plan.seconds} s`}; a device's charts hold ${points} readings at the end (target ≤ 10 MB over 10 min)`,
       },
     ];
     if (heapFilled !== undefined) {

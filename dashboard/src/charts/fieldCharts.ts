@@ -35,6 +35,7 @@ export class FieldCharts {
   private readonly charts = new Map<string, { box: HTMLElement; plot: uPlot }>();
   private readonly valuesBox: HTMLElement;
   private drawn = -1;
+  private drawnAt = -Infinity;
   private fieldsKey = '';
   private valuesKey = '';
   /**
@@ -67,12 +68,18 @@ export class FieldCharts {
     }
   }
 
-  /** Redraws when the data moved (or `force`: a scrolling window). */
-  draw(force = false): void {
+  /**
+   * Redraws when the data moved (or `force`: a scrolling window). With `throttleMs`, not again within that long
+   * of the last draw: false then (the caller asks again later); true when drawn or nothing was due.
+   */
+  draw(force = false, throttleMs = 0): boolean {
     // Readings held (every field's), whatever is charted or drawn: what the page's specs count.
     this.root.dataset.points = String(this.series.length);
-    if (!this.onScreen) return;
-    if (!force && this.series.version === this.drawn) return;
+    if (!this.onScreen) return true;
+    if (!force && this.series.version === this.drawn) return true;
+    const now = performance.now();
+    if (!force && throttleMs > 0 && now - this.drawnAt < throttleMs) return false;
+    this.drawnAt = now;
     this.drawn = this.series.version;
     const { charted, values } = this.series.fields();
     const key = charted.join('\n');
@@ -106,13 +113,14 @@ export class FieldCharts {
     }
     const latest = this.series.latest();
     const valuesKey = values.map((name) => `${name}\n${formatted(latest.get(name))}`).join('\n');
-    if (valuesKey === this.valuesKey) return;
+    if (valuesKey === this.valuesKey) return true;
     this.valuesKey = valuesKey;
     this.valuesBox.replaceChildren(
       ...values.map((name) =>
         h('div', { class: 'value', 'data-field': name }, h('dt', {}, name), h('dd', { 'data-testid': 'range-value' }, formatted(latest.get(name)))),
       ),
     );
+    return true;
   }
 
   destroy(): void {

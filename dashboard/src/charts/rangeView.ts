@@ -34,6 +34,7 @@ export interface RangeViewOptions {
 // Past this many devices on the page (the `?devices=*` view of a fleet), no per-device alarm transitions are asked
 // for: the marks come from live alarm frames only (docs/decisions/012-dashboard-page-structure.md: a large fleet).
 const MAX_DEVICES_WITH_PAST_MARKS = 50;
+const LIVE_DRAW_MS = 250;
 
 interface Pending {
   deviceId: string;
@@ -252,7 +253,13 @@ export class RangeView {
     this.drawQueued = true;
     requestAnimationFrame(() => {
       this.drawQueued = false;
-      for (const { charts } of this.devices.values()) charts.draw();
+      // While the range includes now, a device's charts take new readings at most every LIVE_DRAW_MS: a 5-minute
+      // window is about 600 ms a pixel wide, and redrawing every chart at each reading (10/s) held 50 pinned
+      // devices far under 60 frames/s (bench/pinnedCharts.ts). A reply (a new range) draws at once.
+      const throttle = includesNow(this.range, this.now()) ? LIVE_DRAW_MS : 0;
+      let waiting = false;
+      for (const { charts } of this.devices.values()) if (!charts.draw(false, throttle)) waiting = true;
+      if (waiting) this.queueDraw();
     });
   }
 
