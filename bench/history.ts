@@ -339,13 +339,9 @@ export const runHistoryBrowser = async ({ plan, progress }: { plan: HistoryBrows
   let publisher: NodeJS.Timeout | undefined;
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    // The range charts (one per field) when the page has them: every one drawn, whether on screen or not.
+    // The readings a device's range charts hold (dashboard/src/charts/fieldCharts.ts: kept up to date on screen or not).
     const points = (id: string) =>
-      page.evaluate((deviceId) => {
-        const charts = Array.from(document.querySelectorAll(`[data-testid="range-charts"][data-device-id="${deviceId}"] [data-testid="range-chart"]`));
-        if (charts.length > 0) return Math.min(...charts.map((n) => Number((n as HTMLElement).dataset.points ?? 0)));
-        return Number(document.querySelector(`[data-device-id="${deviceId}"] [data-testid="device-chart"]`)?.getAttribute('data-points') ?? 0);
-      }, id);
+      page.evaluate((deviceId) => Number(document.querySelector(`[data-testid="range-charts"][data-device-id="${deviceId}"]`)?.getAttribute('data-points') ?? 0), id);
     const until = async (what: string, check: () => Promise<boolean>, timeoutMs: number) => {
       const deadline = performance.now() + timeoutMs;
       while (!(await check())) {

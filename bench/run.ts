@@ -7,6 +7,7 @@
  * runs `--quick` only to prove that the suite still runs.
  */
 import { type FleetPlan, type FleetRow, FLEET_PLANS, runFleetBrowser, runLocalCapacity, runPresenceLatency } from './fleet.js';
+import { PINNED_CHARTS_PLANS, type PinnedChartsPlan, type PinnedChartsRow, runPinnedCharts } from './pinnedCharts.js';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -33,6 +34,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 interface Plan {
   fleet: FleetPlan;
+  pinnedCharts: PinnedChartsPlan;
   coldStartSamples: number;
   lookup: LookupPlan;
   fanout: FanoutPlan;
@@ -46,6 +48,7 @@ interface Plan {
 const PLANS: Record<'full' | 'quick', Plan> = {
   full: {
     fleet: FLEET_PLANS.full,
+    pinnedCharts: PINNED_CHARTS_PLANS.full,
     coldStartSamples: 9,
     lookup: { connections: 10_000, devices: 100, repetitions: 10 },
     fanout: {
@@ -64,6 +67,7 @@ const PLANS: Record<'full' | 'quick', Plan> = {
   },
   quick: {
     fleet: FLEET_PLANS.quick,
+    pinnedCharts: PINNED_CHARTS_PLANS.quick,
     coldStartSamples: 5,
     lookup: { connections: 10_000, devices: 100, repetitions: 3 },
     fanout: {
@@ -104,11 +108,13 @@ interface Results {
   presence: Section<FleetRow>;
   fleetBrowser: Section<FleetRow>;
   capacity: Section<FleetRow>;
+  /** Issue 23: 50 pinned devices' live charts in Chromium (bench/pinnedCharts.ts). */
+  pinnedCharts: Section<PinnedChartsRow>;
   alarms: Section<AlarmsRow>;
 }
 
 /** The sections, in the order they run (`--only` takes a comma-separated list of these). */
-const SECTIONS = ['coldStart', 'lookup', 'fanout', 'historyReads', 'endToEnd', 'endToEndNoHistory', 'historyBrowser', 'highRate', 'faultLatency', 'presence', 'fleetBrowser', 'capacity', 'alarms'] as const;
+const SECTIONS = ['coldStart', 'lookup', 'fanout', 'historyReads', 'endToEnd', 'endToEndNoHistory', 'historyBrowser', 'highRate', 'faultLatency', 'presence', 'fleetBrowser', 'capacity', 'alarms', 'pinnedCharts'] as const;
 type SectionName = (typeof SECTIONS)[number];
 
 const rowsOf = <Row>(section: Section<Row>): Row[] => (Array.isArray(section) ? section : []);
@@ -390,6 +396,7 @@ const main = async () => {
     historyBrowser: [],
     presence: [],
     fleetBrowser: [],
+    pinnedCharts: [],
     capacity: [],
   };
   progress(`npm run bench${quick ? ' -- --quick' : ''}: ${results.machine.cpus} CPUs, Node ${process.version}, load ${(results.machine.loadAverageAtStart as number[]).join(' ')}`);
@@ -445,6 +452,8 @@ const main = async () => {
   const fleetRows = await section('fleetBrowser', async () => (await runFleetBrowser({ plan: plan.fleet, progress })) ?? []);
   results.fleetBrowser = Array.isArray(fleetRows) && fleetRows.length === 0 ? { skipped: 'no Chromium at /usr/bin/chromium (CHROMIUM_PATH)' } : fleetRows;
   results.capacity = await section('capacity', () => runLocalCapacity({ plan: plan.fleet, progress }));
+  const pinnedRows = await section('pinnedCharts', async () => (await runPinnedCharts({ plan: plan.pinnedCharts, progress })) ?? []);
+  results.pinnedCharts = Array.isArray(pinnedRows) && pinnedRows.length === 0 ? { skipped: 'no Chromium at /usr/bin/chromium (CHROMIUM_PATH)' } : pinnedRows;
 
   results.durationSec = Math.round((performance.now() - started) / 1000);
   results.machine.loadAverageAtEnd = loadavg().map((l) => Math.round(l * 100) / 100);
@@ -467,6 +476,7 @@ const main = async () => {
   printSection('Presence: MQTT client gone → presence frame on a dashboard, through the local stack (issue 23)', results.presence, historyBrowserColumns);
   printSection('Fleet table in Chromium (issue 23)', results.fleetBrowser, historyBrowserColumns);
   printSection('Local capacity: 50 devices × 10 readings/s into one dashboard, npm run soak (issue 23)', results.capacity, historyBrowserColumns);
+  printSection('Live charts in Chromium: 50 pinned devices at 10 readings/s from a scripted gateway (issue 23)', results.pinnedCharts, historyBrowserColumns);
   printAlarms(results.alarms);
   console.log('\nTargets (issues 6 and 11, and [15] issue 15):');
   for (const line of verdicts(results)) console.log(`  ${line}`);

@@ -94,6 +94,7 @@ class Dashboard {
     send: (frame) => this.connection.send(frame as never),
     isOpen: () => this.connection.isOpen,
     seed: (deviceId) => seedPoints(this.model.store.device(deviceId)),
+    onWindow: (deviceId, since, until) => this.alarms.askTransitions(deviceId, since, until),
   });
 
   constructor(
@@ -140,6 +141,7 @@ class Dashboard {
     this.router.onChange((route) => this.onRoute(route));
     onAlarmsChanged(() => {
       this.fleet.table.changed();
+      this.range.redraw();
       this.queueRender();
     });
     // Signed in: the token of the moment, renewed before it expires; the socket then reconnects make-before-break.
@@ -175,6 +177,7 @@ class Dashboard {
       },
       onClose: () => {
         this.model.history.onClose();
+        this.range.onClose();
         this.model.subscriptions.onDisconnected();
         this.queueRender();
       },

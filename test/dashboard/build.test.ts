@@ -40,8 +40,9 @@ describe('build:dashboard', function () {
     const summary = describeBuild(result);
 
     expect(result.bundle.gzipBytes).to.be.greaterThan(0).and.lessThan(result.bundle.bytes);
-    // uPlot is about 22 KB of it; this is a budget, not a benchmark.
-    expect(result.bundle.gzipBytes).to.be.lessThan(60 * 1024);
+    // uPlot is about 22 KB of it, Download CSV's export rule (dashboard/src/charts/csvExport.ts) about 2.5 KB;
+    // this is a budget, not a benchmark.
+    expect(result.bundle.gzipBytes).to.be.lessThan(64 * 1024);
     expect(summary).to.match(/bundle \(JS \+ CSS\): [\d.]+ KB raw, [\d.]+ KB gzip/);
   });
 });

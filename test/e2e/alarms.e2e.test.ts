@@ -1,6 +1,8 @@
 /**
  * Alarms in real Chromium through the local stack: create a rule in the page's editor, publish a crossing over
- * MQTT, see the alarm in the panel (and the tab title), acknowledge it, publish a clearing reading, see it clear.
+ * MQTT, see the alarm in the panel (and the tab title), acknowledge it, publish a clearing reading, see it clear;
+ * the device's temperature range chart draws the threshold and the transitions, live and, after a reload, from
+ * the transitions the page asks the server for.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -74,6 +76,9 @@ describe('dashboard in Chromium: alarms', function () {
     const active = page.locator(`[data-testid="alarm-active"][data-state="ALARM"][data-device-id="${DEVICE}"]`);
     await active.waitFor({ timeout: 30_000 });
     expect(await active.textContent()).to.contain('31.5');
+    // The range chart of the field: the threshold line, and the transition's mark.
+    const chart = page.locator(`[data-testid="range-charts"][data-device-id="${DEVICE}"] [data-testid="range-chart"][data-field="temperature"] .uplot`);
+    await eventually('the threshold and a mark on the temperature range chart', async () => Number(await chart.getAttribute('data-alarm-lines')) === 1 && Number(await chart.getAttribute('data-alarm-marks')) >= 1, 10_000);
     await eventually('the tab title to count the alarm', async () => (await page.title()).startsWith('(1) '), 5_000);
     expect(await page.locator('link[rel="icon"]').getAttribute('href')).to.match(/^data:image\/svg\+xml,.*e03131/);
 
@@ -86,6 +91,11 @@ describe('dashboard in Chromium: alarms', function () {
     await page.locator(`[data-testid="alarm-recent"][data-state="OK"][data-device-id="${DEVICE}"]`).waitFor({ timeout: 5_000 });
     await eventually('the tab title back to normal', async () => !(await page.title()).startsWith('('), 5_000);
     expect(stackLog.filter((l) => l.startsWith('notify ')).map((l) => l.split(' state=')[1])).to.deep.equal(['ALARM', 'OK']);
+
+    // Reloaded, the page has seen no transition live: the marks come from the server's kept transitions.
+    await page.reload({ timeout: 15_000 });
+    await eventually('past transitions marked on the reloaded range chart', async () => Number(await chart.getAttribute('data-alarm-marks')) >= 2, 20_000);
+    expect(Number(await chart.getAttribute('data-alarm-lines'))).to.equal(1);
     expect(pageErrors, 'errors in the page console').to.deep.equal([]);
   });
 });

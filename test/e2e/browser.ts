@@ -55,11 +55,11 @@ export const watchPageErrors = (page: Page): string[] => {
   return errors;
 };
 
-/** Pixels of a device's chart canvas close to a series colour: proof the line was drawn, not just the axes. */
-export const chartPixels = (page: Page, deviceId: string, rgb: [number, number, number]): Promise<number> =>
+/** Pixels of a device's range chart of a field close to its colour: proof the line was drawn, not just the axes. */
+export const chartPixels = (page: Page, deviceId: string, field: string, rgb: [number, number, number]): Promise<number> =>
   page.evaluate(
-    ({ deviceId, rgb }) => {
-      const canvas = document.querySelector<HTMLCanvasElement>(`[data-device-id="${deviceId}"] [data-testid="device-chart"] canvas`);
+    ({ deviceId, field, rgb }) => {
+      const canvas = document.querySelector<HTMLCanvasElement>(`[data-testid="range-charts"][data-device-id="${deviceId}"] [data-testid="range-chart"][data-field="${field}"] canvas`);
       const context = canvas?.getContext('2d');
       if (!canvas || !context || canvas.width === 0) return 0;
       const { data } = context.getImageData(0, 0, canvas.width, canvas.height);
@@ -69,7 +69,7 @@ export const chartPixels = (page: Page, deviceId: string, rgb: [number, number, 
       }
       return count;
     },
-    { deviceId, rgb },
+    { deviceId, field, rgb },
   );
 
 export interface StaticSite {

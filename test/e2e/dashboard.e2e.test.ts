@@ -108,9 +108,9 @@ describe('dashboard in Chromium, end to end through the local stack', function (
     await eventually('the temperature value to change', async () => (await valueOf(page, GREENHOUSE, 'temperature')) !== firstTemperature);
     expect(Number(await valueOf(page, GREENHOUSE, 'temperature'))).to.be.within(20, 28);
 
-    const chart = card(page, GREENHOUSE).getByTestId('device-chart');
-    await eventually('the chart to hold several points', async () => Number(await chart.getAttribute('data-points')) >= 5);
-    await eventually('the temperature line to be drawn on the canvas', async () => (await chartPixels(page, GREENHOUSE, TEMPERATURE_RGB)) > 30);
+    const chart = card(page, GREENHOUSE).locator('[data-testid="range-chart"][data-field="temperature"]');
+    await eventually('the temperature chart to hold several points', async () => Number(await chart.getAttribute('data-points')) >= 5);
+    await eventually('the temperature line to be drawn on the canvas', async () => (await chartPixels(page, GREENHOUSE, 'temperature', TEMPERATURE_RGB)) > 30);
     expect(await page.getByTestId('last-message').textContent()).to.match(/\d\d:\d\d:\d\d/);
     expect(await page.getByTestId('latency').textContent()).to.match(/\d+ ms \/ \d+ ms/);
   });

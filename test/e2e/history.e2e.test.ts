@@ -17,8 +17,9 @@ import { type RunningStack, startStack } from '../../local/stack/stack.js';
 import { eventually, launchChromium, skipWithoutChromium, watchPageErrors } from './browser.js';
 
 const card = (page: Page, deviceId: string): Locator => page.locator(`[data-testid="device-card"][data-device-id="${deviceId}"]`);
+// The readings the device's range charts hold (dashboard/src/charts/fieldCharts.ts).
 const pointsOf = async (page: Page, deviceId: string): Promise<number> =>
-  Number((await card(page, deviceId).getByTestId('device-chart').getAttribute('data-points', { timeout: 5_000 })) ?? 0);
+  Number((await card(page, deviceId).getByTestId('range-charts').getAttribute('data-points', { timeout: 5_000 })) ?? 0);
 const waitForLive = (page: Page, timeout: number) => page.locator('[data-testid="connection-status"][data-state="live"]').waitFor({ timeout });
 
 describe('dashboard in Chromium: history on open, gap-fill after a reconnect', function () {

@@ -19,8 +19,9 @@ import { eventually, launchChromium, skipWithoutChromium, watchPageErrors } from
 
 const DEVICE = 'e2e-shed';
 const card = (page: Page): Locator => page.locator(`[data-testid="device-card"][data-device-id="${DEVICE}"]`);
+// The readings the device's range charts hold (dashboard/src/charts/fieldCharts.ts).
 const pointsOf = async (page: Page): Promise<number> =>
-  Number((await card(page).getByTestId('device-chart').getAttribute('data-points', { timeout: 5_000 })) ?? 0);
+  Number((await card(page).getByTestId('range-charts').getAttribute('data-points', { timeout: 5_000 })) ?? 0);
 
 describe('dashboard in Chromium: a shed reading is refilled from history', function () {
   this.timeout(120_000);

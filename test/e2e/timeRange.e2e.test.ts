@@ -2,9 +2,10 @@
  * The page's time range in real Chromium through the local stack: a device with fields x, y, z and a
  * day of stored readings (with their rollups), opened at ?range=24h: one chart per field, each drawn
  * from minute buckets; a drag across one chart zooms every chart to that window, which each fetches
- * at raw resolution, and the address says so; a double-click returns to live.
+ * at raw resolution, and the address says so; Download CSV saves that window's raw readings; a double-click
+ * returns to live.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -101,6 +102,27 @@ describe('dashboard in Chromium: the time range, drag-to-zoom, a device with fie
     const points = (await chartStates()).map((s) => s.points);
     // Every reading of the window, one every 2 minutes.
     for (const n of points) expect(n).to.be.closeTo((to - from) / STEP, 3);
+  });
+
+  it('downloads the window on screen as raw readings (it holds at most 100,000), the file saying so in its first column', async () => {
+    const params = new URL(page.url()).searchParams;
+    const from = Date.parse(params.get('from')!);
+    const to = Date.parse(params.get('to')!);
+    const onScreen = (await chartStates())[0]!.points;
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 20_000 }), page.getByTestId('download-csv').click()]);
+    const path = await download.path();
+    const lines = (await readFile(path, 'utf8')).trimEnd().split('\r\n');
+    expect(download.suggestedFilename()).to.match(new RegExp(`^${DEVICE}-.*-raw\\.csv$`));
+    expect(lines[0]).to.equal('resolution,time,ts,id,x,y,z,other');
+    const rows = lines.slice(1).map((line) => line.split(','));
+    expect(rows).to.have.length(onScreen);
+    for (const row of rows) {
+      expect(row[0]).to.equal('raw');
+      expect(Number(row[2])).to.be.within(from, to);
+      expect(row[3]).to.match(/^acc-\d+$/);
+    }
+    await eventually('the button back, the status naming the rows', async () => (await page.getByTestId('download-csv').getAttribute('data-state')) === 'done', 5_000);
+    expect(await page.getByTestId('range-status').textContent()).to.equal(`CSV: ${onScreen} readings`);
   });
 
   it('returns to live on a double-click', async () => {

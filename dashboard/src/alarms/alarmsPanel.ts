@@ -12,6 +12,7 @@ type Send = (frame: Record<string, unknown>) => void;
 
 /** Echoed on the error frames that answer this panel's requests. */
 const REQUEST_ID = 'alarms-panel';
+const TRANSITIONS_REQUEST_PREFIX = 'chart-alarms-';
 
 const el = <K extends keyof HTMLElementTagNameMap>(tag: K, props: Record<string, unknown> & { testid?: string } = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] => {
   const { testid, ...rest } = props;
@@ -116,6 +117,14 @@ export class AlarmsPanel {
     this.send({ action: 'alarms' });
   }
 
+  /**
+   * A device's transitions in [since, until] for its charts' marks (docs/asyncapi.yaml, alarmsRequest with
+   * `deviceId`): the reply is an `alarms` frame that also renews the rules and active alarms.
+   */
+  askTransitions(deviceId: string, since: number, until: number): void {
+    this.send({ action: 'alarms', deviceId, since: Math.floor(since), until: Math.ceil(until), requestId: `${TRANSITIONS_REQUEST_PREFIX}${deviceId}`.slice(0, 128) });
+  }
+
   /** Prefills the editor for a device (a device card's "rule" button can call it). */
   editRuleFor(deviceId: string, field?: string): void {
     (this.form.elements.namedItem('device') as HTMLInputElement).value = deviceId;
@@ -132,6 +141,10 @@ export class AlarmsPanel {
       // This panel's refusal (a bad rule, nothing to acknowledge): shown here, never taken for the connection's.
       this.pending = false;
       this.say((JSON.parse(text) as { message: string }).message, true);
+      return true;
+    }
+    if (typeof text === 'string' && text.startsWith('{"type":"error"') && text.includes(`"requestId":"${TRANSITIONS_REQUEST_PREFIX}`)) {
+      // A chart's marks could not be read (a device out of scope): the chart simply has none.
       return true;
     }
     if (typeof text !== 'string' || !text.startsWith('{"type":"alarm')) return false;

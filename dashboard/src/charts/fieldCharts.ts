@@ -6,6 +6,7 @@
  * double-click asks for live again.
  */
 import uPlot from 'uplot';
+import { alarmOverlayPlugin, chartAlarms } from '../alarms/chartOverlay.js';
 import { paddedRange } from '../chartMath.js';
 import { h } from '../view/dom.js';
 import { fieldColor } from '../view/palette.js';
@@ -34,7 +35,16 @@ export class FieldCharts {
   private readonly charts = new Map<string, { box: HTMLElement; plot: uPlot }>();
   private readonly valuesBox: HTMLElement;
   private drawn = -1;
+  private drawnAt = -Infinity;
   private fieldsKey = '';
+  private valuesKey = '';
+  /**
+   * Off screen (50 pinned devices are a long page), the charts are not drawn: a chart that scrolls into view is
+   * drawn then. Drawing every chart of every device at 10 readings/s each held a page far under 60 frames/s
+   * (bench/pinnedCharts.ts).
+   */
+  private onScreen = true;
+  private readonly visibility: IntersectionObserver | undefined;
 
   constructor(
     readonly series: RangeSeries,
@@ -42,11 +52,34 @@ export class FieldCharts {
   ) {
     this.valuesBox = h('dl', { class: 'range-values', 'data-testid': 'range-values' });
     this.root = h('div', { class: 'range-charts', 'data-testid': 'range-charts', 'data-device-id': series.deviceId }, this.valuesBox);
+    if (typeof IntersectionObserver === 'function') {
+      // A margin of a screen: charts about to scroll in are drawn already.
+      this.visibility = new IntersectionObserver(
+        (entries) => {
+          const onScreen = entries.some((e) => e.isIntersecting);
+          if (onScreen === this.onScreen) return;
+          this.onScreen = onScreen;
+          this.root.dataset.onScreen = String(onScreen);
+          if (onScreen) this.draw(true);
+        },
+        { rootMargin: '100% 0px' },
+      );
+      this.visibility.observe(this.root);
+    }
   }
 
-  /** Redraws when the data moved (or `force`: a scrolling window). */
-  draw(force = false): void {
-    if (!force && this.series.version === this.drawn) return;
+  /**
+   * Redraws when the data moved (or `force`: a scrolling window). With `throttleMs`, not again within that long
+   * of the last draw: false then (the caller asks again later); true when drawn or nothing was due.
+   */
+  draw(force = false, throttleMs = 0): boolean {
+    // Readings held (every field's), whatever is charted or drawn: what the page's specs count.
+    this.root.dataset.points = String(this.series.length);
+    if (!this.onScreen) return true;
+    if (!force && this.series.version === this.drawn) return true;
+    const now = performance.now();
+    if (!force && throttleMs > 0 && now - this.drawnAt < throttleMs) return false;
+    this.drawnAt = now;
     this.drawn = this.series.version;
     const { charted, values } = this.series.fields();
     const key = charted.join('\n');
@@ -79,14 +112,19 @@ export class FieldCharts {
       chart.box.dataset.resolution = this.series.resolution;
     }
     const latest = this.series.latest();
+    const valuesKey = values.map((name) => `${name}\n${formatted(latest.get(name))}`).join('\n');
+    if (valuesKey === this.valuesKey) return true;
+    this.valuesKey = valuesKey;
     this.valuesBox.replaceChildren(
       ...values.map((name) =>
         h('div', { class: 'value', 'data-field': name }, h('dt', {}, name), h('dd', { 'data-testid': 'range-value' }, formatted(latest.get(name)))),
       ),
     );
+    return true;
   }
 
   destroy(): void {
+    this.visibility?.disconnect();
     for (const { plot } of this.charts.values()) plot.destroy();
     this.charts.clear();
     this.root.remove();
@@ -105,7 +143,8 @@ export class FieldCharts {
       ms: 1,
       legend: { show: false },
       // The scale keys are fixed ('x' time, 'v' value): a field named x never takes over the time axis.
-      scales: { x: { time: true }, v: { auto: true, range: (_u, min, max) => paddedRange(min, max) } },
+      // The value scale reaches the field's alarm thresholds too, so their lines are on the chart.
+      scales: { x: { time: true }, v: { auto: true, range: (_u, min, max) => paddedRange(...withThresholds(this.series.deviceId, field, min, max)) } },
       axes: [
         { stroke: '#868e96', grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, font, space: 70 },
         { scale: 'v', stroke: color, grid: { stroke: grid, width: 1 }, ticks: { show: false }, font, size: 52, space: 24 },
@@ -122,6 +161,8 @@ export class FieldCharts {
         drag: { x: true, y: false, setScale: false },
         points: { size: 5 },
       },
+      // Thresholds of the field's alarm rules, and transition marks (../alarms/chartOverlay.ts).
+      plugins: [alarmOverlayPlugin(this.series.deviceId, undefined, { field, scale: 'v' })],
       hooks: {
         setSelect: [
           (u) => {
@@ -137,6 +178,15 @@ export class FieldCharts {
     return { box, plot };
   }
 }
+
+const withThresholds = (deviceId: string, field: string, min: number | null, max: number | null): [number | null, number | null] => {
+  for (const t of chartAlarms.state?.thresholds(deviceId) ?? []) {
+    if (t.field !== field || min === null || max === null) continue;
+    min = Math.min(min, t.value);
+    max = Math.max(max, t.value);
+  }
+  return [min, max];
+};
 
 const formatted = (value: unknown): string => {
   if (value === undefined || value === null) return '–';

@@ -7,6 +7,7 @@
  */
 import { type TimeRange, LIVE, PRESETS, describeRange, includesNow, parseTimeRange, sameRange, windowOf, withTimeRange } from '../timeRange.js';
 import { h } from '../view/dom.js';
+import { CsvExport, REQUEST_PREFIX as CSV_REQUEST_PREFIX } from './csvExport.js';
 import { FieldCharts } from './fieldCharts.js';
 import { type RangePoint, RangeSeries } from './rangeSeries.js';
 
@@ -26,7 +27,14 @@ export interface RangeViewOptions {
    * start from what it holds (`seed`) and take its replies as they come, instead of asking a second time.
    */
   seed?: (deviceId: string) => RangePoint[];
+  /** The charts of a device now show [since, until]: their alarm marks for that window are wanted. */
+  onWindow?: (deviceId: string, since: number, until: number) => void;
 }
+
+// Past this many devices on the page (the `?devices=*` view of a fleet), no per-device alarm transitions are asked
+// for: the marks come from live alarm frames only (docs/decisions/012-dashboard-page-structure.md: a large fleet).
+const MAX_DEVICES_WITH_PAST_MARKS = 50;
+const LIVE_DRAW_MS = 250;
 
 interface Pending {
   deviceId: string;
@@ -51,6 +59,8 @@ export class RangeView {
   private readonly buttons = new Map<string, HTMLButtonElement>();
   private readonly fromInput: HTMLInputElement;
   private readonly toInput: HTMLInputElement;
+  private readonly downloadButton: HTMLButtonElement;
+  private exporting: CsvExport | undefined;
 
   constructor(private readonly options: RangeViewOptions) {
     this.now = options.now ?? Date.now;
@@ -83,8 +93,8 @@ export class RangeView {
       this.buttons.set(range.kind === 'recent' ? range.name : 'custom', button);
       return button;
     });
-    const download = h('button', { type: 'button', 'data-testid': 'download-csv', onclick: () => this.download() }, 'Download CSV');
-    this.bar = h('section', { class: 'toolbar range-bar', 'data-testid': 'range-bar', 'aria-label': 'Time range' }, ...presets, custom, download, this.status);
+    this.downloadButton = h('button', { type: 'button', 'data-testid': 'download-csv', onclick: () => void this.download() }, 'Download CSV') as HTMLButtonElement;
+    this.bar = h('section', { class: 'toolbar range-bar', 'data-testid': 'range-bar', 'aria-label': 'Time range' }, ...presets, custom, this.downloadButton, this.status);
     // A scrolling range moves every second.
     setInterval(() => this.tick(), 1000);
     this.renderBar();
@@ -101,6 +111,7 @@ export class RangeView {
     });
     container.append(charts.root);
     this.devices.set(deviceId, { series, charts, generation: 0 });
+    if (this.options.isOpen()) this.askMarks(deviceId);
     if (this.followsGapFill()) {
       series.replace(this.options.seed!(deviceId), 'raw');
       this.queueDraw();
@@ -129,8 +140,22 @@ export class RangeView {
 
   /** The socket opened (or reopened): every device's range again (live: the gap-fill asks, and its replies come here too). */
   onOpen(): void {
-    if (this.followsGapFill()) return;
+    if (this.followsGapFill()) {
+      for (const deviceId of this.devices.keys()) this.askMarks(deviceId);
+      return;
+    }
     for (const deviceId of this.devices.keys()) this.request(deviceId);
+  }
+
+  /** Every chart drawn again (the alarms changed: thresholds and marks). */
+  redraw(): void {
+    for (const { charts } of this.devices.values()) charts.draw(true);
+  }
+
+  private askMarks(deviceId: string): void {
+    if (!this.options.onWindow || this.devices.size > MAX_DEVICES_WITH_PAST_MARKS) return;
+    const { since, until } = windowOf(this.range, this.now());
+    this.options.onWindow(deviceId, since, until);
   }
 
   /**
@@ -147,6 +172,10 @@ export class RangeView {
     }
     if (!isObject(frame)) return false;
     const requestId = typeof frame.requestId === 'string' ? frame.requestId : undefined;
+    if (requestId?.startsWith(CSV_REQUEST_PREFIX)) {
+      this.exporting?.onFrame(frame);
+      return true;
+    }
     if (requestId?.startsWith(REQUEST_PREFIX)) {
       const pending = this.pending.get(requestId);
       if (frame.type === 'history' && pending) this.onHistory(requestId, pending, frame);
@@ -207,6 +236,7 @@ export class RangeView {
     const device = this.devices.get(deviceId);
     if (!device || !this.options.isOpen()) return;
     device.generation++;
+    this.askMarks(deviceId);
     const { since, until } = windowOf(this.range, this.now());
     this.send(deviceId, since, until, { deviceId, generation: device.generation, until, continuations: 0, fresh: true });
   }
@@ -223,7 +253,13 @@ export class RangeView {
     this.drawQueued = true;
     requestAnimationFrame(() => {
       this.drawQueued = false;
-      for (const { charts } of this.devices.values()) charts.draw();
+      // While the range includes now, a device's charts take new readings at most every LIVE_DRAW_MS: a 5-minute
+      // window is about 600 ms a pixel wide, and redrawing every chart at each reading (10/s) held 50 pinned
+      // devices far under 60 frames/s (bench/pinnedCharts.ts). A reply (a new range) draws at once.
+      const throttle = includesNow(this.range, this.now()) ? LIVE_DRAW_MS : 0;
+      let waiting = false;
+      for (const { charts } of this.devices.values()) if (!charts.draw(false, throttle)) waiting = true;
+      if (waiting) this.queueDraw();
     });
   }
 
@@ -245,14 +281,60 @@ export class RangeView {
     this.bar.dataset.range = describeRange(this.range);
   }
 
-  /** What is on screen, every device's series at its resolution, as one CSV file per device in one download. */
-  private download(): void {
-    const parts: string[] = [];
-    for (const [deviceId, { series }] of this.devices) parts.push(`# ${deviceId}\r\n${series.csv()}`);
-    const blob = new Blob([parts.join('\r\n')], { type: 'text/csv' });
-    const link = h('a', { href: URL.createObjectURL(blob), download: `history-${describeRange(this.range).replace(/[^A-Za-z0-9-]+/g, '_')}.csv` });
-    link.click();
-    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  /** The socket closed: a download in flight fails (its replies will not come). */
+  onClose(): void {
+    this.exporting?.onClose();
+  }
+
+  /**
+   * Download CSV: the devices and range on screen by the export's rule (./csvExport.ts), fetched over the socket
+   * with progress on the button; a failure says why in the range bar.
+   */
+  private async download(): Promise<void> {
+    if (this.exporting) return;
+    const button = this.downloadButton;
+    const devices = [...this.devices.keys()];
+    if (devices.length === 0 || !this.options.isOpen()) {
+      this.failDownload(devices.length === 0 ? 'no device on screen' : 'not connected');
+      return;
+    }
+    const { since, until } = windowOf(this.range, this.now());
+    const exporting = new CsvExport({
+      send: this.options.send,
+      devices,
+      since: Math.floor(since),
+      until: Math.ceil(until),
+      onProgress: (fraction, what) => {
+        if (fraction >= 0) button.textContent = `Downloading… ${Math.floor(fraction * 100)}%`;
+        button.title = what;
+      },
+    });
+    this.exporting = exporting;
+    button.disabled = true;
+    button.dataset.state = 'busy';
+    button.textContent = 'Downloading… 0%';
+    try {
+      const result = await exporting.run();
+      const blob = new Blob([result.csv], { type: 'text/csv' });
+      const name = `${devices.length === 1 ? devices[0] : `${devices.length}-devices`}-${describeRange(this.range)}-${result.resolution}`.replace(/[^A-Za-z0-9-]+/g, '_');
+      const link = h('a', { href: URL.createObjectURL(blob), download: `${name}.csv` });
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+      button.dataset.state = 'done';
+      this.status.textContent = `CSV: ${result.rows.toLocaleString('en-US')} ${result.resolution === 'raw' ? 'readings' : `${result.resolution} rows`}`;
+    } catch (error) {
+      this.failDownload((error as Error).message);
+    } finally {
+      this.exporting = undefined;
+      button.disabled = false;
+      button.textContent = 'Download CSV';
+    }
+  }
+
+  private failDownload(message: string): void {
+    this.downloadButton.dataset.state = 'error';
+    this.downloadButton.title = message;
+    this.status.textContent = `Download failed: ${message}`;
   }
 }
 

@@ -1,7 +1,9 @@
-/** One device: name, state, latest values (which double as the chart's legend), chart and counters. */
-import { formatAgo, formatClock, formatMs, formatValue } from '../format.js';
+/**
+ * One device: name, state, latest values and counters. Its charts are the range charts (one per field,
+ * ../charts/fieldCharts.ts), which the page places in the card after it.
+ */
+import { formatAgo, formatMs, formatValue } from '../format.js';
 import type { DeviceSeries } from '../telemetryStore.js';
-import { DeviceChart } from './chart.js';
 import { h, setAttr, setText } from './dom.js';
 import { fieldColor } from './palette.js';
 
@@ -24,15 +26,11 @@ export class DeviceCard {
   private readonly badge: HTMLElement;
   private readonly toggle: HTMLButtonElement;
   private readonly values: HTMLElement;
-  private readonly hoverTime: HTMLElement;
-  private readonly chartBox: HTMLElement;
   private readonly messages: HTMLElement;
   private readonly latency: HTMLElement;
   private readonly gaps: HTMLElement;
-  private readonly chart: DeviceChart;
   private drawnVersion = -1;
   private valuesKey = '';
-  private hoverIndex: number | null = null;
   private device: DeviceSeries | undefined;
   visible = true;
 
@@ -44,8 +42,6 @@ export class DeviceCard {
     this.seen = h('span', { class: 'seen', 'data-testid': 'device-last-seen' }, '—');
     this.toggle = h('button', { type: 'button', class: 'toggle', 'data-testid': 'device-toggle', onclick: () => onToggle(deviceId) }, 'Unsubscribe');
     this.values = h('dl', { class: 'values', 'data-testid': 'device-values' });
-    this.hoverTime = h('span', { class: 'hover-time' });
-    this.chartBox = h('div', { class: 'chart', 'data-testid': 'device-chart', 'data-points': '0' });
     this.messages = h('span', { 'data-testid': 'device-messages' });
     this.latency = h('span', { 'data-testid': 'device-latency' });
     this.gaps = h('span', { class: 'gaps', 'data-testid': 'device-gaps', hidden: true });
@@ -62,18 +58,13 @@ export class DeviceCard {
         h('button', { type: 'button', class: 'toggle', 'data-testid': 'device-alarm-rule', onclick: () => document.dispatchEvent(new CustomEvent('alarm-rule-edit', { detail: { deviceId } })) }, 'Alarm rule'),
         this.toggle,
       ),
-      h('div', { class: 'subline' }, this.seen, this.hoverTime),
+      h('div', { class: 'subline' }, this.seen),
       this.values,
-      this.chartBox,
       h('footer', { class: 'meta' }, this.messages, this.latency, this.gaps),
     );
-    this.chart = new DeviceChart(this.chartBox, (index) => {
-      this.hoverIndex = index;
-      this.renderValues();
-    });
   }
 
-  /** Cheap per-frame update; the chart is redrawn only when the data moved and the card is on screen. */
+  /** Cheap per-frame update; the values are written only when the data moved and the card is on screen. */
   update(device: DeviceSeries | undefined, state: DeviceState, now: number): void {
     this.device = device;
     setAttr(this.root, 'data-state', state);
@@ -86,32 +77,24 @@ export class DeviceCard {
     }
     setText(this.seen, `seen ${formatAgo(now - device.lastSeen)}`);
     this.seen.title = `device time ${new Date(device.lastTs).toISOString()}`;
-    if (device.version === this.drawnVersion) return;
+    if (device.version === this.drawnVersion || !this.visible) return;
+    this.drawnVersion = device.version;
     this.renderValues();
     setText(this.messages, `${device.messages.toLocaleString()} msg`);
     setText(this.latency, device.lastLatencyMs === undefined ? '' : `latency ${formatMs(device.lastLatencyMs)}`);
     this.gaps.hidden = device.gaps === 0;
     setText(this.gaps, device.gaps === 0 ? '' : `⚠ ${device.missed.toLocaleString()} missed (seq gaps ×${device.gaps})`);
-    if (this.visible) {
-      this.chart.draw(device);
-      this.drawnVersion = device.version;
-    }
   }
 
   destroy(): void {
-    this.chart.destroy();
     this.root.remove();
   }
 
-  /** Latest values, or the values under the chart's cursor while hovering. */
+  /** Latest values. */
   private renderValues(): void {
     const device = this.device;
     if (!device) return;
-    const hovering = this.hoverIndex !== null && this.hoverIndex < device.x.length;
-    const entries: [string, unknown][] = hovering
-      ? device.fields.map((field, i) => [field, device.y[i][this.hoverIndex as number]])
-      : orderFields(device);
-    setText(this.hoverTime, hovering ? `at ${formatClock(device.x[this.hoverIndex as number])}` : '');
+    const entries = orderFields(device);
     const shown = entries.slice(0, MAX_VALUES);
     const key = shown.map(([k]) => k).join('\n');
     if (key !== this.valuesKey) {
