@@ -124,7 +124,7 @@ describe('local stack: coalesced fan-out (PARAM_FanoutMode=coalesced)', function
     // Act
     await sqs.sendMessage({ QueueUrl: queueUrl, MessageBody: '{"this is":"not telemetry"' });
     await publish(5);
-    await waitFor(() => sqs.counts(deadLetters).visible === 1, { timeoutMs: 30_000, message: 'the poisoned message in the dead-letter queue' });
+    await waitFor(() => sqs.counts(deadLetters).visible === 1, { timeoutMs: 60_000, message: 'the poisoned message in the dead-letter queue' });
 
     // Assert
     const [dead] = (await sqs.receiveMessage({ QueueUrl: deadLetters, MessageSystemAttributeNames: ['All'] })).Messages ?? [];
