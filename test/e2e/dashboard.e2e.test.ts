@@ -66,7 +66,7 @@ describe('dashboard in Chromium, end to end through the local stack', function (
 
   before(async function () {
     skipWithoutChromium(this);
-    this.timeout(90_000);
+    this.timeout(180_000);
     browser = await launchChromium();
     // A build of our own: dashboard/dist may be serving a developer's `npm start` meanwhile.
     dist = await mkdtemp(join(tmpdir(), 'dashboard-e2e-'));
