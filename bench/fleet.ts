@@ -40,7 +40,7 @@ export interface FleetPlan {
 
 export const FLEET_PLANS: Record<'full' | 'quick', FleetPlan> = {
   full: { presenceSamples: 5, keepAliveSeconds: 5, fleetDevices: 10_000, capacity: { devices: 50, ratePerDevice: 10, seconds: 30 } },
-  quick: { presenceSamples: 1, keepAliveSeconds: 5, fleetDevices: 2_000, capacity: { devices: 10, ratePerDevice: 2, seconds: 4 } },
+  quick: { presenceSamples: 1, keepAliveSeconds: 2, fleetDevices: 2_000, capacity: { devices: 10, ratePerDevice: 2, seconds: 4 } },
 };
 
 const until = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> => {

@@ -68,7 +68,7 @@ const PLANS: Record<'full' | 'quick', Plan> = {
   quick: {
     fleet: FLEET_PLANS.quick,
     pinnedCharts: PINNED_CHARTS_PLANS.quick,
-    coldStartSamples: 5,
+    coldStartSamples: 2,
     lookup: { connections: 10_000, devices: 100, repetitions: 3 },
     fanout: {
       sizes: [
@@ -76,11 +76,11 @@ const PLANS: Record<'full' | 'quick', Plan> = {
         { connections: 1_000, messages: 2 },
       ],
     },
-    endToEnd: { sizes: [100], ratePerSec: 10, seconds: 3 },
-    highRate: { dashboards: 20, devices: 20, ratePerDevice: 5, seconds: 4, directRatePerDevice: 0.5, directSeconds: 3 },
-    alarms: { devices: 1000, rulesPerDevice: 10, readings: 5000, crossingDevices: 20, crossingsPerDevice: 5, faultRate: 0.1, latencyCrossings: 10 },
+    endToEnd: { sizes: [100], ratePerSec: 10, seconds: 2 },
+    highRate: { dashboards: 20, devices: 20, ratePerDevice: 5, seconds: 2, directRatePerDevice: 0.5, directSeconds: 2 },
+    alarms: { devices: 1000, rulesPerDevice: 10, readings: 2000, crossingDevices: 20, crossingsPerDevice: 5, faultRate: 0.1, latencyCrossings: 10 },
     historyReads: { days: 2, rawHours: 1, writeReadings: 120, exportDays: 1, exportRawReadings: 6_000 },
-    historyBrowser: { devices: 3, backfillMinutes: 5, dropSeconds: 5 },
+    historyBrowser: { devices: 3, backfillMinutes: 5, dropSeconds: 3 },
   },
 };
 

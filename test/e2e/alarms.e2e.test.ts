@@ -28,7 +28,7 @@ describe('dashboard in Chromium: alarms', function () {
 
   before(async function () {
     skipWithoutChromium(this);
-    this.timeout(90_000);
+    this.timeout(180_000);
     browser = await launchChromium();
     dist = await mkdtemp(join(tmpdir(), 'dashboard-alarms-e2e-'));
     await buildDashboard({ outDir: dist });

@@ -66,7 +66,7 @@ describe('dashboard in Chromium, end to end through the local stack', function (
 
   before(async function () {
     skipWithoutChromium(this);
-    this.timeout(90_000);
+    this.timeout(180_000);
     browser = await launchChromium();
     // A build of our own: dashboard/dist may be serving a developer's `npm start` meanwhile.
     dist = await mkdtemp(join(tmpdir(), 'dashboard-e2e-'));
@@ -121,7 +121,11 @@ describe('dashboard in Chromium, end to end through the local stack', function (
 
     await freezer.getByTestId('device-toggle').click();
     await waitForState(page, `[data-device-id="${FREEZER}"]`, 'off', 10_000);
-    await sleep(500); // frames already in flight may still land
+    // Frames already in flight may still land: wait until every fan-out in flight has posted (settled), then for a
+    // greenhouse reading published after that. The page's one socket is ordered, so every earlier frame is in.
+    await stack!.settled();
+    const publishedBefore = seq[GREENHOUSE]!;
+    await eventually('a reading published after the stack settled', async () => Number(await valueOf(page, GREENHOUSE, 'seq')) > publishedBefore, 15_000);
     const frozenAt = await messagesOf(page, FREEZER);
     const greenhouseBefore = await messagesOf(page, GREENHOUSE);
     // Wait for new greenhouse telemetry (an event; both devices publish at the same rate), then the freezer must

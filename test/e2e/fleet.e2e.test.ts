@@ -157,7 +157,7 @@ describe('fleet view in Chromium through the local stack', function () {
 
   before(async function () {
     skipWithoutChromium(this);
-    this.timeout(90_000);
+    this.timeout(180_000);
     browser = await launchChromium();
     dist = await mkdtemp(join(tmpdir(), 'fleet-stack-e2e-'));
     await buildDashboard({ outDir: dist });

@@ -37,7 +37,7 @@ describe('dashboard in Chromium: history on open, gap-fill after a reconnect', f
 
   before(async function () {
     skipWithoutChromium(this);
-    this.timeout(90_000);
+    this.timeout(180_000);
     browser = await launchChromium();
     dist = await mkdtemp(join(tmpdir(), 'dashboard-history-e2e-'));
     await buildDashboard({ outDir: dist });

@@ -35,7 +35,7 @@ describe('dashboard in Chromium: a shed reading is refilled from history', funct
 
   before(async function () {
     skipWithoutChromium(this);
-    this.timeout(90_000);
+    this.timeout(180_000);
     browser = await launchChromium();
     dist = await mkdtemp(join(tmpdir(), 'dashboard-resync-e2e-'));
     await buildDashboard({ outDir: dist });

@@ -42,7 +42,7 @@ describe('dashboard sign-in in Chromium, against the embedded OpenID Connect pro
 
   before(async function () {
     skipWithoutChromium(this);
-    this.timeout(90_000);
+    this.timeout(180_000);
     browser = await launchChromium();
     dist = await mkdtemp(join(tmpdir(), 'dashboard-signin-e2e-'));
     await buildDashboard({ outDir: dist });

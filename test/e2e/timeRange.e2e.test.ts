@@ -35,7 +35,7 @@ describe('dashboard in Chromium: the time range, drag-to-zoom, a device with fie
 
   before(async function () {
     skipWithoutChromium(this);
-    this.timeout(90_000);
+    this.timeout(180_000);
     browser = await launchChromium();
     dist = await mkdtemp(join(tmpdir(), 'dashboard-range-e2e-'));
     await buildDashboard({ outDir: dist });

@@ -51,7 +51,7 @@ export const runScript = (script: string, args: string[] = [], env: Record<strin
     stdout,
     stderr,
     exited,
-    line: (pattern, timeoutMs = 20_000) =>
+    line: (pattern, timeoutMs = 60_000) =>
       new Promise((resolve, reject) => {
         const check = () => {
           const found = stdout.find((l) => pattern.test(l));

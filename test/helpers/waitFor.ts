@@ -1,7 +1,10 @@
-/** Polls `check` until it returns a truthy value, at most `timeoutMs`. Bounded in time and in attempts. */
+/**
+ * Polls `check` until it returns a truthy value, at most `timeoutMs` (default 15 s: an upper bound that a loaded
+ * CI host may need, never a wait a passing spec sits out). Bounded in time and in attempts.
+ */
 export const waitFor = async <T>(
   check: () => T | Promise<T>,
-  { timeoutMs = 5000, intervalMs = 25, message = 'condition' }: { timeoutMs?: number; intervalMs?: number; message?: string } = {},
+  { timeoutMs = 15_000, intervalMs = 25, message = 'condition' }: { timeoutMs?: number; intervalMs?: number; message?: string } = {},
 ): Promise<NonNullable<T>> => {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;

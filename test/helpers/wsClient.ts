@@ -8,6 +8,13 @@ import WebSocket from 'ws';
 
 export type Frame = Record<string, any>;
 
+/**
+ * Upper bounds, not expectations: a passing spec never waits them out, and a loaded CI host (two cores, a suite
+ * and a bench at once) can take seconds to answer one handshake among fifty at once.
+ */
+const HANDSHAKE_TIMEOUT_MS = 20_000;
+const FRAME_TIMEOUT_MS = 15_000;
+
 export interface TestClient {
   readonly ws: WebSocket;
   /** Every frame so far: parsed JSON, or `{ raw }` for text that is not JSON, or `{ binary }`. */
@@ -25,7 +32,7 @@ export interface TestClient {
   kill(): void;
 }
 
-export const connectClient = (url: string, { timeoutMs = 5000, headers }: { timeoutMs?: number; headers?: Record<string, string> } = {}): Promise<TestClient> =>
+export const connectClient = (url: string, { timeoutMs = HANDSHAKE_TIMEOUT_MS, headers }: { timeoutMs?: number; headers?: Record<string, string> } = {}): Promise<TestClient> =>
   new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers, handshakeTimeout: timeoutMs });
     const frames: Frame[] = [];
@@ -56,7 +63,7 @@ export const connectClient = (url: string, { timeoutMs = 5000, headers }: { time
     });
     ws.once('error', reject);
 
-    const next = (predicate: (frame: Frame) => boolean = () => true, wait = 5000) =>
+    const next = (predicate: (frame: Frame) => boolean = () => true, wait = FRAME_TIMEOUT_MS) =>
       new Promise<Frame>((found, fail) => {
         const check = () => {
           const frame = frames.find((f) => !taken.has(f) && predicate(f));
@@ -119,7 +126,7 @@ export const connectClient = (url: string, { timeoutMs = 5000, headers }: { time
   });
 
 /** The HTTP status a WebSocket upgrade is refused with (rejects if the upgrade succeeds). */
-export const upgradeStatus = (url: string, timeoutMs = 5000): Promise<{ status: number; body: string }> =>
+export const upgradeStatus = (url: string, timeoutMs = HANDSHAKE_TIMEOUT_MS): Promise<{ status: number; body: string }> =>
   new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { handshakeTimeout: timeoutMs });
     ws.on('unexpected-response', (_req, res) => {
@@ -141,7 +148,7 @@ export const upgradeStatus = (url: string, timeoutMs = 5000): Promise<{ status: 
   });
 
 /** A plain HTTP GET, for static files and /config.json. */
-export const httpGet = (url: string, timeoutMs = 5000): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> =>
+export const httpGet = (url: string, timeoutMs = HANDSHAKE_TIMEOUT_MS): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> =>
   new Promise((resolve, reject) => {
     const req = request(url, { timeout: timeoutMs }, (res) => {
       let body = '';

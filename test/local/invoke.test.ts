@@ -12,7 +12,7 @@ import { connectClient } from '../helpers/wsClient.js';
 const env = { LOCAL_STACK_STATE_FILE: join(tmpdir(), `no-stack-${process.pid}.json`) };
 
 describe('local invoke (npm run invoke)', function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
 
   it('invokes a function with a fixture and prints its result as JSON on stdout', async () => {
     const run = runScript('local/invoke.ts', ['TelemetryFunction', 'events/telemetry.json'], env);

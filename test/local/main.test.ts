@@ -13,7 +13,7 @@ import { connectClient } from '../helpers/wsClient.js';
 const EPHEMERAL = { PORT: '0', WS_PORT: '0', MQTT_PORT: '0' };
 
 describe('local stack: npm start (local/main.ts)', function () {
-  this.timeout(40_000);
+  this.timeout(120_000);
 
   it('prints one ready line with every URL and the dev token, serves simulated telemetry, and stops cleanly on SIGINT', async () => {
     // Arrange

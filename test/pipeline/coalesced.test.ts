@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import type { MqttClient } from 'mqtt';
 import { type TestStack, connectDevice, startTestStack } from '../helpers/localStack.js';
+import { quiescent } from '../helpers/quiescence.js';
 import { type Frame, type TestClient, connectClient } from '../helpers/wsClient.js';
 import { sleep, waitFor } from '../helpers/waitFor.js';
 
@@ -64,7 +65,7 @@ describe('local stack: coalesced fan-out (PARAM_FanoutMode=coalesced)', function
       timeoutMs: 60_000,
       message: 'every reading at every client',
     });
-    await sleep(1500); // a late duplicate would arrive within a batching window
+    await quiescent(stack, clients); // a late duplicate (a batch delivered again) would have arrived by then
 
     // Assert
     let frames = 0;
@@ -90,7 +91,7 @@ describe('local stack: coalesced fan-out (PARAM_FanoutMode=coalesced)', function
     // Act: spread over several batching windows, so that there are many frames to fail
     await publish(300, 30, 400);
     await waitFor(() => clients.every((c) => new Set(readingsOf(c.frames).map((r) => r.id)).size >= 300), { timeoutMs: 60_000, message: 'every reading at every client' });
-    await sleep(1500);
+    await quiescent(stack, clients);
 
     // Assert
     expect(stack.faults!.stats()['post:500'], `injected 500s: ${JSON.stringify(stack.faults!.stats())}`).to.be.greaterThan(15);
@@ -123,7 +124,7 @@ describe('local stack: coalesced fan-out (PARAM_FanoutMode=coalesced)', function
     // Act
     await sqs.sendMessage({ QueueUrl: queueUrl, MessageBody: '{"this is":"not telemetry"' });
     await publish(5);
-    await waitFor(() => sqs.counts(deadLetters).visible === 1, { timeoutMs: 30_000, message: 'the poisoned message in the dead-letter queue' });
+    await waitFor(() => sqs.counts(deadLetters).visible === 1, { timeoutMs: 60_000, message: 'the poisoned message in the dead-letter queue' });
 
     // Assert
     const [dead] = (await sqs.receiveMessage({ QueueUrl: deadLetters, MessageSystemAttributeNames: ['All'] })).Messages ?? [];

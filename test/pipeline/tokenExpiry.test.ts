@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import type { MqttClient } from 'mqtt';
 import { type TestStack, connectDevice, scanTable, startTestStack } from '../helpers/localStack.js';
 import { signedToken } from '../helpers/tokens.js';
+import { waitFor } from '../helpers/waitFor.js';
 import { type TestClient, connectClient, upgradeStatus } from '../helpers/wsClient.js';
 
 /** How long past exp a connection may stay open: one sweep period (1 s here, a minute on AWS) and slack for a loaded machine. */
@@ -31,8 +32,11 @@ describe('local stack: a connection ends when its token does', function () {
   const connectWithArrivals = async (token: string, extra: string) => {
     const client = await connectClient(`${stack.urls.websocket}?token=${encodeURIComponent(token)}${extra}`);
     clients.push(client);
-    const arrivals: { at: number; type: string }[] = [];
-    client.ws.on('message', (data: Buffer) => arrivals.push({ at: Date.now(), type: String(JSON.parse(data.toString()).type) }));
+    const arrivals: { at: number; type: string; receivedAt?: number }[] = [];
+    client.ws.on('message', (data: Buffer) => {
+      const frame = JSON.parse(data.toString());
+      arrivals.push({ at: Date.now(), type: String(frame.type), receivedAt: typeof frame.receivedAt === 'number' ? frame.receivedAt : undefined });
+    });
     const closedAt = client.closed.then((info) => ({ ...info, at: Date.now() }));
     return { client, arrivals, closedAt };
   };
@@ -54,7 +58,9 @@ describe('local stack: a connection ends when its token does', function () {
       // Waits for both closes, but no longer than the bound: a connection still open then fails the spec.
       const bound = new Promise<'still open'>((resolve) => setTimeout(() => resolve('still open'), exp * 1000 + CLOSE_BOUND_MS - Date.now()));
       closes = await Promise.all([Promise.race([streaming.closedAt, bound]), Promise.race([idle.closedAt, bound])]);
-      await new Promise((resolve) => setTimeout(resolve, 600)); // telemetry keeps flowing for a while after both closed
+      // Telemetry keeps flowing after both closed: three more readings published.
+      const seqAtClose = seq;
+      await waitFor(() => seq >= seqAtClose + 3, { message: 'three readings published after the closes' });
     } finally {
       clearInterval(publisher);
     }
@@ -62,12 +68,15 @@ describe('local stack: a connection ends when its token does', function () {
 
     // Assert
     const expMs = exp * 1000;
-    const afterExp = streaming.arrivals.filter((a) => a.type === 'telemetry' && a.at > expMs);
-    const before = streaming.arrivals.filter((a) => a.type === 'telemetry' && a.at <= expMs);
+    // By when IoT Core received each reading (the frame's receivedAt), not when it reached the client: one received
+    // just before exp may still be on its way at exp on a loaded machine; one received after exp must never come.
+    const afterExp = streaming.arrivals.filter((a) => a.type === 'telemetry' && a.receivedAt! > expMs);
+    const before = streaming.arrivals.filter((a) => a.type === 'telemetry' && a.receivedAt! <= expMs);
     const items = await scanTable(stack.endpoints.dynamodb, stack.tableName);
     const left = items.filter((item) => ids.some((id) => JSON.stringify(item).includes(id)));
     expect(before.length, 'telemetry before exp').to.be.greaterThan(0);
-    expect(afterExp, 'telemetry after exp').to.have.length(0);
+    expect(before.every((a) => a.receivedAt !== undefined), 'every reading carries its receivedAt').to.equal(true);
+    expect(afterExp, 'telemetry received by IoT Core after exp').to.have.length(0);
     expect(closes, `closed within ${CLOSE_BOUND_MS} ms of exp`).to.not.include('still open');
     const closedAfterMs = closes.map((c) => (c as { at: number }).at - expMs);
     expect(left, 'items of the expired connections').to.deep.equal([]);

@@ -34,35 +34,52 @@ describe('reliability: connection churn', function () {
   });
 
   it('keeps a connection that telemetry reaches while its $connect is still running, when API Gateway answers 410', async () => {
-    // Arrange: $connect stores the connection and then takes 500 ms more to return; until it does, posts to it
-    // answer 410 (https://repost.aws/knowledge-center/410-gone-api-gateway), as they do on AWS.
-    let slowConnect = false;
+    // Arrange: $connect stores the connection and then does not return until the fan-out's first post to it, which
+    // API Gateway answers 410 (https://repost.aws/knowledge-center/410-gone-api-gateway): the hook answers it so, as
+    // the gateway would for a connection still connecting, and lets $connect return then, inside the fan-out's 1 s
+    // before it asks again. Held on that event, not for a fixed time that a loaded machine's fan-out could outlast.
+    let holdConnect: Promise<void> | undefined;
+    let release = () => {};
+    let establishedId: string | undefined;
+    let postsWhileConnecting = 0;
     const hooks: StackHooks = {
       invoke: async (call, next) => {
         const result = await next();
-        if (slowConnect && call.functionId === 'ConnectFunction') await sleep(500);
+        if (holdConnect && call.functionId === 'ConnectFunction') await Promise.race([holdConnect, sleep(30_000)]);
         return result;
+      },
+      management: ({ method, connectionId }) => {
+        if (!holdConnect || method !== 'POST' || connectionId === establishedId || postsWhileConnecting++ > 0) return undefined;
+        release();
+        return { status: 410, errorType: 'GoneException', message: 'Gone' };
       },
     };
     stack = await startTestStack({ auth: false, hooks });
     const url = `${stack.urls.websocket}?devices=dev-race`;
     const isSeq = (seq: number) => (f: { type?: string; data?: { seq?: number } }) => f.type === 'telemetry' && f.data?.seq === seq;
     const established = await connectClient(url);
+    establishedId = stack.connections()[0]!.connectionId;
     device = await connectDevice(stack.urls.mqtt, 'race-device');
-    slowConnect = true;
-    const joining = connectClient(url, { timeoutMs: 10_000 });
-    await waitFor(async () => (await readTable(stack!.urls.dynamodb, stack!.tableName)).connections.size === 2, { message: 'the joining connection stored' });
+    holdConnect = new Promise<void>((resolve) => (release = resolve));
+    const joining = connectClient(url, { timeoutMs: 40_000 });
+    try {
+      await waitFor(async () => (await readTable(stack!.urls.dynamodb, stack!.tableName)).connections.size === 2, { message: 'the joining connection stored' });
 
-    // Act: one message while the joining connection is stored but not yet established, one after
-    await device.publishAsync('devices/dev-race/telemetry', JSON.stringify({ ts: Date.now(), seq: 1 }));
-    await established.next(isSeq(1));
+      // Act: one message while the joining connection is stored but not yet established, one after
+      await device.publishAsync('devices/dev-race/telemetry', JSON.stringify({ ts: Date.now(), seq: 1 }));
+      await established.next(isSeq(1), 15_000);
+    } finally {
+      release();
+    }
     const joined = await joining;
-    slowConnect = false;
     await stack.settled();
     await device.publishAsync('devices/dev-race/telemetry', JSON.stringify({ ts: Date.now(), seq: 2 }));
 
     // Assert: the new dashboard receives what comes after it connected, and it is still in the table
     try {
+      expect(postsWhileConnecting, 'posts to the joining connection (the first answered 410 during $connect)').to.be.at.least(1);
+      const summary = stack.lines.find((line) => /fanned out telemetry .*deviceId=dev-race/.test(line));
+      expect(summary, "seq 1's fan-out: both connections, none deleted as gone").to.match(/recipients=2 .*gone=0\b/);
       expect((await joined.next(isSeq(2), 5000)).data.seq).to.equal(2);
       const table = await readTable(stack.urls.dynamodb, stack.tableName);
       expect([...table.connections.keys()].sort()).to.deep.equal(stack.connections().map((c) => c.connectionId).sort());

@@ -25,7 +25,7 @@ import { buildStackModel } from '../../local/template/stackModel.js';
 import { runScript } from '../helpers/childProcess.js';
 import { type TestDynamo, startDynamo } from '../helpers/dynamo.js';
 import { type TestClient, connectClient } from '../helpers/wsClient.js';
-import { sleep } from '../helpers/waitFor.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
@@ -186,7 +186,10 @@ describe('reliability: fault injection (local/faults.ts)', function () {
       const id = await start('post:410:1');
       const fromSdk = await failure(sdk.send(new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.from('{}') })));
       const { code } = await client!.closed;
-      await sleep(100);
+      // An absence check on events: the gateway has let the connection go, and every event it had in flight (a
+      // $disconnect, if one were sent) has finished.
+      await waitFor(() => gateway.connections().length === 0, { message: 'the gateway to drop the connection' });
+      await gateway.settled();
       expect(fromSdk).to.be.instanceOf(GoneException);
       expect(classifyPostError(fromSdk)).to.equal('gone');
       expect(code).to.equal(1006);

@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import type { MqttClient } from 'mqtt';
 import { type TestStack, connectDevice, startTestStack, templateWithTimeouts } from '../helpers/localStack.js';
 import { type TestClient, connectClient } from '../helpers/wsClient.js';
+import { quiescent } from '../helpers/quiescence.js';
 import { sleep, waitFor } from '../helpers/waitFor.js';
 import { debug, halfStored, range, readTable, telemetryBySeq } from './support.js';
 
@@ -53,7 +54,7 @@ describe('reliability: the @connections API fails (FAULTS=post:...)', function (
     await waitFor(() => missing() === failures().length, { timeoutMs: 10_000, message: 'every message at every client, or its failure logged' }).catch((error: Error) => {
       throw new Error(`${error.message}\n${stack!.lines.filter((line) => /delivery failed|gave up/.test(line)).join('\n')}`);
     });
-    await sleep(200); // an absence check: a late duplicate would land here (a slow machine can only hide one)
+    await quiescent(stack, clients); // an absence check: every frame the stack posted has arrived
 
     // Assert
     const stats = stack.faults!.stats();

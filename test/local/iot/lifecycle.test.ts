@@ -103,7 +103,8 @@ describe('local IoT Core: lifecycle events', function () {
 
     const event = await eventOf('$aws/events/presence/disconnected/meter-3');
     expect(event).to.include({ clientInitiatedDisconnect: false, disconnectReason: 'MQTT_KEEP_ALIVE_TIMEOUT', versionNumber: first.versionNumber });
-    expect(Date.now() - startedAt).to.be.lessThan(5_000);
+    // Not before the keep-alive (1 s; the broker waits 1.5 times it); the reason above says which check ended it.
+    expect(Date.now() - startedAt).to.be.at.least(1_000);
     client.stream.destroy();
 
     await device('meter-3');
