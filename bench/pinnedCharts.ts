@@ -29,7 +29,7 @@ export interface PinnedChartsPlan {
 
 export const PINNED_CHARTS_PLANS: Record<'full' | 'quick', PinnedChartsPlan> = {
   full: { devices: 50, ratePerDevice: 10, seconds: 600, warmupSeconds: 10 },
-  quick: { devices: 50, ratePerDevice: 10, seconds: 20, warmupSeconds: 5 },
+  quick: { devices: 50, ratePerDevice: 10, seconds: 8, warmupSeconds: 3 },
 };
 
 export interface PinnedChartsRow {

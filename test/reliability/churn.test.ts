@@ -15,10 +15,10 @@ import { debug, halfStored, readTable } from './support.js';
 const STABLE = 200;
 const CHURN_PER_SECOND = 20;
 const PUBLISH_PER_SECOND = 20;
-const SECONDS = 30;
+const SECONDS = 15;
 
 describe('reliability: connection churn', function () {
-  // About 35 s on a quiet 2-core machine; the limit leaves room for a loaded one (the spec publishes for 30 s).
+  // About 20 s on a quiet 2-core machine; the limit leaves room for a loaded one (the spec publishes for 15 s).
   this.timeout(240_000);
   let stack: TestStack | undefined;
   let fleet: Fleet | undefined;
