@@ -46,11 +46,11 @@ describe('history writer: minute buckets extended in order', function () {
     await dynamo?.stop();
   });
 
-  it('extends a minute by in-order readings at the read cost of a GetItem, into the bucket its raw readings give', async () => {
+  it('extends a minute by in-order readings without reading its raw readings, into the bucket they give', async () => {
     const writer = createHistoryWriter({ doc: dynamo.doc, tableName, retentionDays: 7 });
     // 300 readings in one minute, one per call: a Query of the minute per reading would read 150 items on average.
     for (let i = 0; i < 300; i++) await writer.record([frame('dev-order', hour + i * 200, { seq: i, v: Math.sin(i) * 1e3, ...(i % 7 === 0 ? { note: 'text' } : {}) })]);
-    // A strongly consistent GetItem of the minute and a Query of each coarser level: a read unit each.
+    // At most a strongly consistent GetItem of the minute (once: the writer keeps the bucket it wrote) and a Query of each coarser level: a read unit each.
     expect(writer.usage.readUnits / 300).to.be.at.most(3.5);
     const [minute, ...others] = await minutesAgainstRaw('dev-order');
     expect(others).to.have.length(0);
@@ -58,6 +58,46 @@ describe('history writer: minute buckets extended in order', function () {
     expect(minute!.stored.n).to.equal(300);
     const [hourBucket] = await query(`dev-order#${ROLLUP_LEVELS[2]!.name}`);
     expect(hourBucket!.n).to.equal(300);
+  });
+
+  it('reads a minute it wrote last only when another writer has moved it on (the version it kept fails the condition)', async () => {
+    const countingDoc = () => {
+      const counts = { gets: 0, failedConditions: 0 };
+      const doc = {
+        send: async (command: { constructor: { name: string } }) => {
+          if (command.constructor.name === 'GetCommand') counts.gets++;
+          try {
+            return await dynamo.doc.send(command as never);
+          } catch (error) {
+            if ((error as Error).name === 'ConditionalCheckFailedException') counts.failedConditions++;
+            throw error;
+          }
+        },
+      } as unknown as typeof dynamo.doc;
+      return { doc, counts };
+    };
+    const a = countingDoc();
+    const b = countingDoc();
+    const writerA = createHistoryWriter({ doc: a.doc, tableName, retentionDays: 7 });
+    const writerB = createHistoryWriter({ doc: b.doc, tableName, retentionDays: 7 });
+    const base = hour + 30 * MINUTE;
+    const reading = (i: number) => frame('dev-kept', base + i * 500, { v: i });
+    for (let i = 0; i < 50; i++) await writerA.record([reading(i)]);
+    expect(a.counts, 'A read the minute once, then folded onto the bucket it kept').to.deep.equal({ gets: 1, failedConditions: 0 });
+    for (let i = 50; i < 60; i++) await writerB.record([reading(i)]);
+    expect(b.counts.gets, 'B had no bucket of its own: it read the one A wrote').to.equal(1);
+    for (let i = 60; i < 70; i++) await writerA.record([reading(i)]);
+    expect(a.counts, "A's kept version failed once, and it read B's bucket").to.deep.equal({ gets: 2, failedConditions: 1 });
+    const [minute, ...others] = await minutesAgainstRaw('dev-kept');
+    expect(others).to.have.length(0);
+    expect(minute!.stored).to.deep.equal(minute!.recomputed);
+    expect(minute!.stored.n).to.equal(70);
+    expect((await query(`dev-kept#${ROLLUP_LEVELS[2]!.name}`))[0]!.n).to.equal(70);
+    // keptMinutes: 0 reads before every write.
+    const c = countingDoc();
+    const writerC = createHistoryWriter({ doc: c.doc, tableName, retentionDays: 7, keptMinutes: 0 });
+    for (let i = 70; i < 75; i++) await writerC.record([reading(i)]);
+    expect(c.counts.gets).to.equal(5);
   });
 
   it('ends with the recomputed buckets when late, redelivered and in-order readings race from four writers', async () => {

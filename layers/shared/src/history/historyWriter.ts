@@ -6,12 +6,15 @@
  * touched ten minutes from its minute buckets, each touched hour from its ten-minute buckets, however
  * many readings of that bucket the call carried.
  *
- * A minute bucket is read first (one GetItem). When the call's readings all sort after every reading
- * in it (the usual case: a device's readings arrive in order), they are folded onto it; otherwise (a
- * late or redelivered reading) it is recomputed from its raw readings (one Query). Either way the
- * PutItem is conditional on the version it read (`v`), and a writer that lost reads again. Recomputing
- * it for every reading cost a Query of every reading so far in that minute
- * (docs/decisions/018-local-capacity.md).
+ * A minute bucket is read first (one GetItem), unless this writer wrote it last: the bucket it wrote
+ * (count, fields, highest key, version) is kept, a bounded number of them, and stands in for the read.
+ * When the call's readings all sort after every reading in it (the usual case: a device's readings
+ * arrive in order), they are folded onto it; otherwise (a late or redelivered reading) it is recomputed
+ * from its raw readings (one Query). Either way the PutItem is conditional on the version it read or
+ * kept (`v`), so a kept bucket that another writer has moved on fails the condition, and the writer
+ * reads it again, as a writer that lost always does. Recomputing it for every reading cost a Query of
+ * every reading so far in that minute (docs/decisions/018-local-capacity.md); reading it before every
+ * write cost a request per device and batch (docs/decisions/019-fleet-on-npm-start.md).
  *
  * Coarser buckets: one Query and one conditional PutItem each. Their sources only ever grow, so the
  * recompute that saw more readings is the newer one: the PutItem keeps the bucket with the larger
@@ -54,7 +57,17 @@ export interface HistoryWriterOptions {
   maxBatchAttempts?: number;
   /** Reads and conditional writes of one minute bucket before the call gives up (another writer won each time). */
   maxBucketAttempts?: number;
+  /** Minute buckets this writer wrote last, kept to stand in for their GetItem (0: always read). */
+  keptMinutes?: number;
 }
+
+/** What a minute bucket's GetItem returns (its projection), kept by the writer that wrote it. */
+type HeldMinute = {
+  n: number;
+  f: unknown;
+  hk: string;
+  v: string;
+};
 
 /** The raw item of one reading. */
 export const rawHistoryItem = (reading: TelemetryFrame, retentionDays: number): Record<string, unknown> => {
@@ -76,7 +89,7 @@ export const rawHistoryItem = (reading: TelemetryFrame, retentionDays: number): 
 
 const failedCondition = (error: unknown) => error instanceof ConditionalCheckFailedException || (error as Error)?.name === 'ConditionalCheckFailedException';
 
-export const createHistoryWriter = ({ doc, tableName, retentionDays, concurrency = 8, maxBatchAttempts = 6, maxBucketAttempts = 20 }: HistoryWriterOptions): HistoryWriter => {
+export const createHistoryWriter = ({ doc, tableName, retentionDays, concurrency = 8, maxBatchAttempts = 6, maxBucketAttempts = 20, keptMinutes = 2_000 }: HistoryWriterOptions): HistoryWriter => {
   const usage: HistoryUsage = { requests: 0, readUnits: 0, writeUnits: 0 };
   const count = (units: { CapacityUnits?: number }[] | { CapacityUnits?: number } | undefined, kind: 'readUnits' | 'writeUnits') => {
     usage.requests++;
@@ -148,6 +161,14 @@ export const createHistoryWriter = ({ doc, tableName, retentionDays, concurrency
   };
 
   const MINUTE = ROLLUP_LEVELS[0]!;
+  // Insertion order is write order: the oldest written goes first when the bound is reached.
+  const kept = new Map<string, HeldMinute>();
+  const keep = (id: string, minute: HeldMinute) => {
+    if (keptMinutes <= 0) return;
+    kept.delete(id);
+    kept.set(id, minute);
+    if (kept.size > keptMinutes) kept.delete(kept.keys().next().value!);
+  };
   const highestKey = (keys: Iterable<string>) => {
     let highest = '';
     for (const key of keys) if (key > highest) highest = key;
@@ -163,14 +184,20 @@ export const createHistoryWriter = ({ doc, tableName, retentionDays, concurrency
     const key = { pk: rollupPartition(deviceId, MINUTE), sk: timeKey(start) };
     const newest = highestKey(sources.map((s) => s.key));
     const lowest = sources.reduce((low, s) => (s.key < low ? s.key : low), newest);
+    const keptKey = `${key.pk}\n${key.sk}`;
     for (let attempt = 0; ; attempt++) {
       if (attempt >= maxBucketAttempts) throw new Error(`minute bucket ${key.pk} ${key.sk} changed under ${maxBucketAttempts} writes in a row`);
       if (attempt > 0) await sleep(backoffDelay(attempt, 5, 250));
-      const read = await doc.send(
-        new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true, ProjectionExpression: '#n, f, hk, v', ExpressionAttributeNames: { '#n': 'n' }, ReturnConsumedCapacity: 'TOTAL' }),
-      );
-      count(read.ConsumedCapacity, 'readUnits');
-      const held = read.Item;
+      // The bucket this writer wrote last, on the first attempt only: a failed condition means another writer moved it.
+      let held: Record<string, unknown> | undefined = attempt === 0 ? kept.get(keptKey) : undefined;
+      kept.delete(keptKey);
+      if (!held) {
+        const read = await doc.send(
+          new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true, ProjectionExpression: '#n, f, hk, v', ExpressionAttributeNames: { '#n': 'n' }, ReturnConsumedCapacity: 'TOTAL' }),
+        );
+        count(read.ConsumedCapacity, 'readUnits');
+        held = read.Item;
+      }
       let bucket: RollupBucket;
       let hk: string;
       if (held && typeof held.v === 'string' && typeof held.hk === 'string' && typeof held.n === 'number' && lowest > held.hk) {
@@ -191,7 +218,10 @@ export const createHistoryWriter = ({ doc, tableName, retentionDays, concurrency
         : typeof held.v === 'string'
           ? await putIf(item, 'v = :v', { ':v': held.v })
           : await putIf(item, 'attribute_not_exists(v) AND #n = :n', { ':n': held.n });
-      if (written) return bucket;
+      if (written) {
+        keep(keptKey, { n: item.n, f: item.f, hk, v: item.v });
+        return bucket;
+      }
     }
   };
 
