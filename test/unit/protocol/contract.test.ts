@@ -81,6 +81,7 @@ import {
 } from '@serverless-iot-dashboard/shared';
 import { PROJECT_ROOT, readTemplate, resourcesOfType } from '../../../scripts/template.js';
 import { lambdaContext, loadEvent } from '../../helpers/events.js';
+import { pagedHistory } from '../../helpers/pagedHistory.js';
 
 type Node = Record<string, any>;
 
@@ -274,23 +275,14 @@ const fakeDevices = {
  * A history store over `points` (raw readings) and `buckets` (rollup buckets by level name), served in pages of
  * `pageSize`, each page costing one read unit on the request's tally (so that a read budget can cut a reply short).
  */
-const fakeHistory = (points: RawPoint[], buckets: Partial<Record<RollupLevel['name'], RollupBucket[]>> = {}, pageSize = 10): HistoryStore => {
-  const usage = { requests: 0, readUnits: 0 };
-  async function* pages<T>(items: T[], tally?: { requests: number; readUnits: number }) {
-    for (let i = 0; i < items.length; i += pageSize) {
-      for (const counter of tally ? [usage, tally] : [usage]) {
-        counter.requests++;
-        counter.readUnits++;
-      }
-      yield items.slice(i, i + pageSize);
-    }
-  }
-  return {
-    raw: (_deviceId, since, until, { limit, tally } = {}) => pages(points.filter((p) => p.ts >= since && p.ts <= until).slice(0, limit), tally),
-    buckets: (_deviceId, level, since, until, { tally } = {}) => pages((buckets[level.name] ?? []).filter((b) => b.start + level.ms > since && b.start <= until), tally),
-    usage,
-  };
-};
+const fakeHistory = (points: RawPoint[], buckets: Partial<Record<RollupLevel['name'], RollupBucket[]>> = {}, pageSize = 10): HistoryStore =>
+  pagedHistory(
+    {
+      raw: (_deviceId, since, until) => points.filter((p) => p.ts >= since && p.ts <= until),
+      buckets: (_deviceId, level, since, until) => (buckets[level.name] ?? []).filter((b) => b.start + level.ms > since && b.start <= until),
+    },
+    pageSize,
+  );
 
 /** A rollup bucket of one field, as the store decodes it. */
 const bucket = (start: number, ms: number, count: number, temperature: number): RollupBucket => ({
