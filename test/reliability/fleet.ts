@@ -171,9 +171,11 @@ const runChild = () => {
         }
         result.opened++;
         churners.add(ws);
-        // Lives 200 ms to 2 s; the ones whose time runs past the end stay open (live at the end).
+        // Lives 200 ms to 2 s from its open; the ones whose life runs past the end of the schedule stay open (live at
+        // the end). Decided by the index, not the clock: a loaded machine that opens them late still kills and closes
+        // the same ones.
         const lifeMs = 200 + ((index * 7919) % 1800);
-        if (Date.now() + lifeMs > startedAt + seconds * 1000) return;
+        if ((index * 1000) / perSecond + lifeMs > seconds * 1000) return;
         await new Promise<void>((done) => {
           const timer = setTimeout(() => {
             timers.delete(timer);
