@@ -27,6 +27,7 @@ export interface FieldColumns {
   /** Views on the columns when every point has the field (the live case), else compact copies. */
   x: Float64Array;
   y: Float64Array;
+  /** null where there is none; without a band, a shared array of nulls at least as long as `x`. */
   min: readonly (number | null)[];
   max: readonly (number | null)[];
 }
@@ -39,6 +40,7 @@ const COUNTER_MIN_POINTS = 8;
 const own = (record: Record<string, unknown> | undefined, key: string): unknown => (record && Object.hasOwn(record, key) ? record[key] : undefined);
 const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 const orNull = (v: number): number | null => (Number.isNaN(v) ? null : v);
+const NO_BAND: null[] = [];
 
 /** One field of the series. */
 interface Field {
@@ -70,7 +72,6 @@ export class RangeSeries {
   private readonly byName = new Map<string, Field>();
   /** The field stats need a pass over the columns (a late point, a trim, a reply). */
   private statsStale = false;
-  private nulls: null[] = [];
   version = 0;
 
   constructor(readonly deviceId: string) {}
@@ -173,12 +174,14 @@ export class RangeSeries {
     return out;
   }
 
-  /** The band's column as uPlot takes it (null where there is none); one shared array of nulls when there is no band. */
+  /**
+   * The band's column as uPlot takes it (null where there is none). Without a band (live readings), every chart
+   * shares one array of nulls that only grows: uPlot reads a series at the indices of its x values only.
+   */
   private band(col: Column<Float64Array> | undefined, n: number): readonly (number | null)[] {
     if (col) return Array.from(col.view(), orNull);
-    while (this.nulls.length < n) this.nulls.push(null);
-    this.nulls.length = n;
-    return this.nulls;
+    while (NO_BAND.length < n) NO_BAND.push(null);
+    return NO_BAND;
   }
 
   private sameAtTime(p: RangePoint): boolean {
