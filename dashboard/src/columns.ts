@@ -3,7 +3,8 @@
  * dashboard/src/charts/rangeSeries.ts): one number per reading in a Float64Array (8 bytes, NaN where there
  * is none), a Uint32Array (reading-id hashes) or a Uint8Array (a small code), instead of an object, a Map
  * entry or a string per reading. Points leave from the front (the window scrolls) by moving an offset;
- * late points are inserted in place. Pure, so it has specs (test/dashboard/columns.test.ts).
+ * late points are inserted in place. uPlot takes typed arrays as data (`AlignedData` in
+ * node_modules/uplot/dist/uPlot.d.ts), so a chart draws a column's view without a copy. Pure, so it has specs (test/dashboard/columns.test.ts).
  */
 
 type Typed = Float64Array | Uint32Array | Uint8Array;
@@ -90,16 +91,17 @@ export class Column<T extends Typed> {
     return this.cached;
   }
 
-  /** Makes room for one more point at the end: slides the points to the front, or grows the buffer. */
+  /**
+   * Makes room for one more point at the end: moves the points to the front of a new buffer, of the same size
+   * while a quarter of it is free (the window scrolls), else half as large again. A new buffer rather than a
+   * slide within this one: a view handed out (a chart's data until its next draw) keeps what it showed.
+   */
   private room(): void {
     if (this.start + this.size < this.buf.length) return;
-    if (this.size + 1 <= this.buf.length * 0.75) {
-      this.buf.copyWithin(0, this.start, this.start + this.size);
-    } else {
-      const next = this.make(Math.ceil(Math.max(MIN_CAPACITY, this.buf.length * GROWTH)));
-      next.set(this.buf.subarray(this.start, this.start + this.size));
-      this.buf = next;
-    }
+    const capacity = this.size + 1 <= this.buf.length * 0.75 ? this.buf.length : Math.ceil(Math.max(MIN_CAPACITY, this.buf.length * GROWTH));
+    const next = this.make(capacity);
+    next.set(this.buf.subarray(this.start, this.start + this.size));
+    this.buf = next;
     this.start = 0;
     this.cached = undefined;
   }
