@@ -10,8 +10,8 @@
 type Typed = Float64Array | Uint32Array | Uint8Array;
 type Make<T extends Typed> = (length: number) => T;
 
-// The buffer grows by half again: the unused tail is at most a third of it.
-const GROWTH = 1.5;
+// A new buffer holds a fifth more than the points it takes: at most a sixth of it unused.
+const GROWTH = 1.2;
 const MIN_CAPACITY = 16;
 
 export class Column<T extends Typed> {
@@ -92,14 +92,15 @@ export class Column<T extends Typed> {
   }
 
   /**
-   * Makes room for one more point at the end: moves the points to the front of a new buffer, of the same size
-   * while a quarter of it is free (the window scrolls), else half as large again. A new buffer rather than a
-   * slide within this one: a view handed out (a chart's data until its next draw) keeps what it showed.
+   * Makes room for one more point at the end: moves the points to the front of a new buffer a fifth larger
+   * than they need. A scrolling window (points dropped from the front as many are added) comes back here every
+   * fifth of its length and keeps its buffer at most a fifth too large; a window that grows, grows by a fifth.
+   * A new buffer rather than a slide within this one: a view handed out (a chart's data until its next draw)
+   * keeps what it showed.
    */
   private room(): void {
     if (this.start + this.size < this.buf.length) return;
-    const capacity = this.size + 1 <= this.buf.length * 0.75 ? this.buf.length : Math.ceil(Math.max(MIN_CAPACITY, this.buf.length * GROWTH));
-    const next = this.make(capacity);
+    const next = this.make(Math.max(MIN_CAPACITY, Math.ceil((this.size + 1) * GROWTH)));
     next.set(this.buf.subarray(this.start, this.start + this.size));
     this.buf = next;
     this.start = 0;

@@ -16,8 +16,31 @@ describe('dashboard typed columns', () => {
     expect(col.view()).to.be.instanceOf(Float64Array);
     expect(col.view().length).to.equal(10_000);
     expect(col.get(9_999)).to.equal(4_999.5);
-    // The unused tail stays under half the values held (growth by half again).
-    expect(col.bytes).to.be.at.most(8 * 10_000 * 1.5 + 8 * 16);
+    // The unused tail stays under a fifth of the values held.
+    expect(col.bytes).to.be.at.most(8 * Math.ceil(10_000 * 1.2));
+  });
+
+  it('keeps a scrolling window (as many dropped from the front as added) in a buffer at most a fifth too large', () => {
+    const col = f64();
+    for (let i = 0; i < 3_000; i++) col.push(i);
+    for (let i = 3_000; i < 30_000; i++) {
+      col.push(i);
+      col.dropFront(1);
+      expect(col.bytes).to.be.at.most(8 * Math.ceil(3_001 * 1.2));
+    }
+    expect([col.length, col.get(0), col.get(2_999)]).to.deep.equal([3_000, 27_000, 29_999]);
+  });
+
+  it('leaves a view it handed out as it was when it moves to a new buffer', () => {
+    const col = f64();
+    for (let i = 0; i < 100; i++) col.push(i);
+    const before = col.view();
+    for (let i = 100; i < 1_000; i++) {
+      col.push(i);
+      col.dropFront(1);
+    }
+    expect(Array.from(before)).to.deep.equal(Array.from({ length: 100 }, (_, i) => i));
+    expect(col.get(0)).to.equal(900);
   });
 
   it('behaves as a plain array under any mix of push, late insert and trim from the front (property)', () => {
