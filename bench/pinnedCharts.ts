@@ -56,9 +56,14 @@ export const runPinnedCharts = async ({ plan, progress }: { plan: PinnedChartsPl
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const cdp = await page.context().newCDPSession(page);
+    // ArrayBuffer backing stores (the page's typed columns, docs/decisions/022-live-window-in-columns.md) are not in
+    // the JS heap's used size: reported beside it.
+    let buffers = 0;
     const heap = async (): Promise<number> => {
       await cdp.send('HeapProfiler.collectGarbage');
-      return (await cdp.send('Runtime.getHeapUsage')).usedSize;
+      const usage = await cdp.send('Runtime.getHeapUsage');
+      buffers = usage.backingStorageSize ?? 0;
+      return usage.usedSize;
     };
     await page.goto(`${site.url}?devices=${ids.join(',')}`);
     await page.locator('[data-testid="connection-status"][data-state="live"]').waitFor({ timeout: 30_000 });
@@ -112,6 +117,7 @@ export const runPinnedCharts = async ({ plan, progress }: { plan: PinnedChartsPl
       for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) progress(`profile ${(v / 1000).toFixed(0)} ms ${((100 * v) / total).toFixed(1)}% ${k}`);
     }
     const heapStart = await heap();
+    const buffersStart = buffers;
     progress(`pinnedCharts: ${plan.devices} devices × ${plan.ratePerDevice}/s, ${charts} range charts built, ${await onScreen()} on or near the screen; heap after warm-up ${(heapStart / MB).toFixed(1)} MB`);
     // Frames counted in the page, per 5 s interval. A string, not a function: tsx names inner functions with a helper the page does not have.
     await page.evaluate(`(() => {
@@ -162,6 +168,12 @@ export const runPinnedCharts = async ({ plan, progress }: { plan: PinnedChartsPl
         detail: `${(heapStart / MB).toFixed(1)} → ${(heapEnd / MB).toFixed(1)} MB after GC over ${plan.seconds >= 60 ? `${round(plan.seconds / 60)} min` : `${plan.seconds} s`}; a device's charts hold ${points} readings at the end (target ≤ 10 MB over 10 min)`,
       },
     ];
+    rows.push({
+      figure: 'pinned charts: heap + ArrayBuffers growth',
+      value: round((heapEnd + buffers - heapStart - buffersStart) / MB),
+      unit: 'MB',
+      detail: `JS heap as above plus ArrayBuffer backing stores ${(buffersStart / MB).toFixed(1)} → ${(buffers / MB).toFixed(1)} MB (CDP Runtime.getHeapUsage backingStorageSize)`,
+    });
     if (heapFilled !== undefined) {
       rows.push({ figure: 'pinned charts: heap growth, window full → end', value: round((heapEnd - heapFilled) / MB), unit: 'MB', detail: `${(heapFilled / MB).toFixed(1)} → ${(heapEnd / MB).toFixed(1)} MB: after the 5-minute live window first filled` });
     }

@@ -1,8 +1,11 @@
 /**
  * Per-device telemetry: the latest values, sequence gaps, and a rolling window
- * of numeric series laid out the way uPlot draws them (one shared x array, one
- * y array per field, `null` where a message lacked the field).
+ * of numeric series laid out the way uPlot draws them (one shared x column, one
+ * y column per field, NaN where a message lacked the field). The window is held in
+ * typed columns (./columns.ts): about 8 bytes a reading per charted field plus 13 for
+ * time, source and id hash, instead of arrays, a Map entry and an id string per reading.
  */
+import { type Column, f64, idHash, lowerBound, u8, u32, upperBound } from './columns.js';
 import type { TelemetryFrame } from './frames.js';
 
 export interface StoreOptions {
@@ -33,20 +36,12 @@ export interface DeviceSeries {
   lastLatencyMs?: number;
   /** Charted fields in first-seen order; `y[i]` belongs to `fields[i]`. */
   fields: string[];
-  x: number[];
-  y: (number | null)[][];
+  /** Chart times, ascending (a view on the column: valid until the next change). */
+  readonly x: Float64Array;
+  /** One column per field, aligned with `x`; NaN where a message lacked the field. */
+  readonly y: readonly Float64Array[];
   /** Bumped on every change, so a view redraws only what moved. */
   version: number;
-  /**
-   * Device times (`ts`) on the chart and where each came from: a reading that comes both live and
-   * from history (or a snapshot) is drawn once. Two live readings with one ts are both drawn.
-   */
-  readonly tsSeen: Map<number, 'live' | 'stored' | 'stored-by-id'>;
-  /**
-   * Reading ids on the chart (live frames and history points carry them) and each one's chart time: a
-   * history point is matched to its live frame by id, so two readings that share a ts are both drawn.
-   */
-  readonly idSeen: Map<string, number>;
   /** Seq ranges counted as missed that a late or history reading may still fill (bounded). */
   readonly openGaps: { from: number; to: number; left: number }[];
 }
@@ -78,36 +73,93 @@ const RESTART_DROP = 100;
 
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
-/** First index whose value is > t (x is ascending). */
-const upperBound = (x: readonly number[], t: number): number => {
-  let lo = 0;
-  let hi = x.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (x[mid] <= t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-};
+const LIVE = 0;
+const STORED = 1;
+const STORED_BY_ID = 2;
+type Source = typeof LIVE | typeof STORED | typeof STORED_BY_ID;
 
-/** First index whose value is >= t. */
-const lowerBound = (x: readonly number[], t: number): number => {
-  let lo = 0;
-  let hi = x.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (x[mid] < t) lo = mid + 1;
-    else hi = mid;
+/**
+ * A device's record and its chart window in columns aligned with the chart time `xs`: the device time
+ * (only once some point's differs from its chart time: a device without a clock), where the point came
+ * from (a reading that comes both live and from history or a snapshot is drawn once), and its id's hash
+ * (a history point is matched to its live frame by id, so two readings that share a ts are both drawn).
+ */
+class DeviceState implements DeviceSeries {
+  latest: Record<string, unknown> = {};
+  lastTs: number;
+  lastReceivedAt: number;
+  lastSeen: number;
+  messages = 0;
+  seq?: number;
+  missed = 0;
+  gaps = 0;
+  lastLatencyMs?: number;
+  fields: string[] = [];
+  version = 0;
+  readonly openGaps: { from: number; to: number; left: number }[] = [];
+  readonly xs = f64();
+  ts: Column<Float64Array> | undefined;
+  readonly source = u8();
+  readonly ids = u32();
+  readonly ys: Column<Float64Array>[] = [];
+  private yViews: Float64Array[] | undefined;
+
+  constructor(
+    readonly deviceId: string,
+    lastTs: number,
+    lastReceivedAt: number,
+    lastSeen: number,
+  ) {
+    this.lastTs = lastTs;
+    this.lastReceivedAt = lastReceivedAt;
+    this.lastSeen = lastSeen;
   }
-  return lo;
-};
+
+  get x(): Float64Array {
+    return this.xs.view();
+  }
+
+  get y(): readonly Float64Array[] {
+    this.yViews ??= this.ys.map((c) => c.view());
+    return this.yViews;
+  }
+
+  changed(): void {
+    this.yViews = undefined;
+  }
+
+  tsAt(i: number): number {
+    return this.ts ? this.ts.get(i) : this.xs.get(i);
+  }
+
+  /** Index of the first point whose device time is `ts` and that `match`es, or -1. */
+  find(ts: number, match: (i: number) => boolean = () => true): number {
+    if (!this.ts) {
+      for (let i = lowerBound(this.xs, ts); i < this.xs.length && this.xs.get(i) === ts; i++) if (match(i)) return i;
+      return -1;
+    }
+    // A device without a clock: chart time is not device time, so look through the window.
+    for (let i = 0; i < this.ts.length; i++) if (this.ts.get(i) === ts && match(i)) return i;
+    return -1;
+  }
+
+  hasId(id: string, ts: number): boolean {
+    const h = idHash(id);
+    return this.find(ts, (i) => this.ids.get(i) === h) >= 0;
+  }
+
+  sourceAt(ts: number): Source | undefined {
+    const i = this.find(ts);
+    return i < 0 ? undefined : (this.source.get(i) as Source);
+  }
+}
 
 export class TelemetryStore {
   readonly windowMs: number;
   readonly maxPointsPerDevice: number;
   readonly maxChartFields: number;
   private readonly notCharted: Set<string>;
-  private readonly byId = new Map<string, DeviceSeries>();
+  private readonly byId = new Map<string, DeviceState>();
 
   constructor({ windowMs = 5 * 60_000, maxPointsPerDevice = 20_000, maxChartFields = 8, notCharted = ['seq'] }: StoreOptions = {}) {
     this.windowMs = windowMs;
@@ -141,7 +193,7 @@ export class TelemetryStore {
   ingest(frame: TelemetryFrame, now: number): IngestResult {
     const device = this.deviceFor(frame.deviceId, frame, now);
     // Drawn already from history (by its id), or from a snapshot entry (no id: by its ts).
-    if (device.idSeen.has(frame.id) || device.tsSeen.get(frame.ts) === 'stored') return { device, x: this.chartTime(frame), merged: true };
+    if (device.hasId(frame.id, frame.ts) || device.sourceAt(frame.ts) === STORED) return { device, x: this.chartTime(frame), merged: true };
     const gap = this.noteSeq(device, frame.data.seq);
 
     // Out-of-order messages must not roll the "latest" values back.
@@ -156,8 +208,7 @@ export class TelemetryStore {
     device.lastLatencyMs = now - frame.ts;
 
     const x = this.chartTime(frame);
-    this.addPoint(device, x, frame.data, frame.ts, 'live');
-    device.idSeen.set(frame.id, x);
+    this.addPoint(device, x, frame.data, frame.ts, LIVE, frame.id);
     this.trimDevice(device, now);
     device.version++;
     return { device, x, ...(gap !== undefined ? { gap } : {}) };
@@ -173,13 +224,17 @@ export class TelemetryStore {
     const device = this.deviceFor(deviceId, { ts: reading.ts, receivedAt }, Math.min(now, receivedAt));
     const x = this.chartTime({ ts: reading.ts, receivedAt });
     // By id; a point at the ts of an id-less snapshot entry is that entry's reading (a snapshot holds a device's latest).
-    const drawn = reading.id !== undefined ? device.idSeen.has(reading.id) || device.tsSeen.get(reading.ts) === 'stored' : device.tsSeen.has(reading.ts);
+    const drawn = reading.id !== undefined ? device.hasId(reading.id, reading.ts) || device.sourceAt(reading.ts) === STORED : device.find(reading.ts) >= 0;
     if (drawn) {
-      if (reading.id !== undefined) device.idSeen.set(reading.id, x);
+      if (reading.id !== undefined && !device.hasId(reading.id, reading.ts)) {
+        // The snapshot entry's point is this reading: it carries the id from now on.
+        const at = device.find(reading.ts, (i) => device.source.get(i) === STORED && device.ids.get(i) === 0);
+        if (at >= 0) device.ids.set(at, idHash(reading.id));
+      }
       return { device, x, merged: true };
     }
     // An older reading (the usual case: a backfill) only fills open gaps; it never moves seq on or back.
-    const older = device.x.length > 0 && reading.ts < device.lastTs;
+    const older = device.xs.length > 0 && reading.ts < device.lastTs;
     const gap = this.noteSeq(device, reading.data.seq, older);
     if (reading.ts >= device.lastTs || Object.keys(device.latest).length === 0) {
       device.latest = reading.data;
@@ -188,34 +243,17 @@ export class TelemetryStore {
     }
     device.lastSeen = Math.max(device.lastSeen, Math.min(now, receivedAt));
     if (x >= now - this.windowMs) {
-      this.addPoint(device, x, reading.data, reading.ts, reading.id !== undefined ? 'stored-by-id' : 'stored');
-      if (reading.id !== undefined) device.idSeen.set(reading.id, x);
+      this.addPoint(device, x, reading.data, reading.ts, reading.id !== undefined ? STORED_BY_ID : STORED, reading.id);
     }
     this.trimDevice(device, now);
     device.version++;
     return { device, x, ...(gap !== undefined ? { gap } : {}) };
   }
 
-  private deviceFor(deviceId: string, frame: { ts: number; receivedAt: number }, now: number): DeviceSeries {
+  private deviceFor(deviceId: string, frame: { ts: number; receivedAt: number }, now: number): DeviceState {
     let device = this.byId.get(deviceId);
     if (!device) {
-      device = {
-        deviceId,
-        latest: {},
-        lastTs: frame.ts,
-        lastReceivedAt: frame.receivedAt,
-        lastSeen: now,
-        messages: 0,
-        missed: 0,
-        gaps: 0,
-        fields: [],
-        x: [],
-        y: [],
-        version: 0,
-        tsSeen: new Map(),
-        idSeen: new Map(),
-        openGaps: [],
-      };
+      device = new DeviceState(deviceId, frame.ts, frame.receivedAt, now);
       this.byId.set(deviceId, device);
     }
     return device;
@@ -263,47 +301,57 @@ export class TelemetryStore {
     for (const device of this.byId.values()) this.trimDevice(device, now);
   }
 
-  /** The series in uPlot's layout: [x, ...one array per field]. */
+  /** The series in uPlot's layout: [x, ...one array per field], `null` where a message lacked the field. */
   chartData(deviceId: string): [number[], ...(number | null)[][]] | undefined {
     const device = this.byId.get(deviceId);
-    return device ? [device.x, ...device.y] : undefined;
+    return device ? [Array.from(device.x), ...device.y.map((ys) => Array.from(ys, (v) => (Number.isNaN(v) ? null : v)))] : undefined;
   }
 
-  private addPoint(device: DeviceSeries, x: number, data: Record<string, unknown>, ts: number, source: 'live' | 'stored' | 'stored-by-id'): void {
-    if (!device.tsSeen.has(ts)) device.tsSeen.set(ts, source);
+  private addPoint(device: DeviceState, x: number, data: Record<string, unknown>, ts: number, source: Source, id: string | undefined): void {
     for (const [key, value] of Object.entries(data)) {
       if (!isNumber(value) || this.notCharted.has(key) || device.fields.includes(key)) continue;
       if (device.fields.length >= this.maxChartFields) break;
       device.fields.push(key);
-      device.y.push(new Array<number | null>(device.x.length).fill(null));
+      device.ys.push(f64(device.xs.length));
+    }
+    // The device time is held apart only once it differs from the chart time (a device without a clock).
+    if (!device.ts && ts !== x) {
+      device.ts = f64(0);
+      for (let i = 0; i < device.xs.length; i++) device.ts.push(device.xs.get(i));
     }
     // Appending is the common case; a late message is inserted in place so x stays ascending.
-    const at = device.x.length === 0 || x >= device.x[device.x.length - 1] ? device.x.length : upperBound(device.x, x);
-    device.x.splice(at, 0, x);
+    const n = device.xs.length;
+    const at = n === 0 || x >= device.xs.get(n - 1) ? n : upperBound(device.xs, x);
+    device.xs.insert(at, x);
+    device.ts?.insert(at, ts);
+    device.source.insert(at, source);
+    device.ids.insert(at, id !== undefined ? idHash(id) : 0);
     device.fields.forEach((field, i) => {
-      const value = data[field];
-      device.y[i].splice(at, 0, isNumber(value) ? value : null);
+      const value = Object.hasOwn(data, field) ? data[field] : undefined;
+      device.ys[i]!.insert(at, isNumber(value) ? value : Number.NaN);
     });
+    device.changed();
   }
 
-  private trimDevice(device: DeviceSeries, now: number): void {
-    const byAge = lowerBound(device.x, now - this.windowMs);
-    const byCount = device.x.length - this.maxPointsPerDevice;
+  private trimDevice(device: DeviceState, now: number): void {
+    const byAge = lowerBound(device.xs, now - this.windowMs);
+    const byCount = device.xs.length - this.maxPointsPerDevice;
     const drop = Math.max(byAge, byCount, 0);
     if (drop === 0) return;
-    // Forget the times of points leaving the chart. Chart x is the ts except for clock-less devices,
-    // whose times are then dropped by age once the set outgrows the chart.
-    for (let i = 0; i < drop; i++) device.tsSeen.delete(device.x[i]!);
-    if (device.tsSeen.size > 2 * (device.x.length - drop) + 100) {
-      const cutoff = now - this.windowMs;
-      for (const ts of device.tsSeen.keys()) if (ts < cutoff) device.tsSeen.delete(ts);
-    }
-    if (device.idSeen.size > 2 * (device.x.length - drop) + 100) {
-      const first = device.x[drop] ?? Infinity;
-      for (const [id, x] of device.idSeen) if (x < first) device.idSeen.delete(id);
-    }
-    device.x.splice(0, drop);
-    for (const ys of device.y) ys.splice(0, drop);
+    // The times, sources and ids of the points leaving the chart go with them.
+    device.xs.dropFront(drop);
+    device.ts?.dropFront(drop);
+    device.source.dropFront(drop);
+    device.ids.dropFront(drop);
+    for (const ys of device.ys) ys.dropFront(drop);
+    device.changed();
     device.version++;
+  }
+
+  /** Bytes held by the chart windows' columns (bench/liveWindowMemory.ts). */
+  columnBytes(): number {
+    let bytes = 0;
+    for (const d of this.byId.values()) bytes += d.xs.bytes + (d.ts?.bytes ?? 0) + d.source.bytes + d.ids.bytes + d.ys.reduce((sum, c) => sum + c.bytes, 0);
+    return bytes;
   }
 }

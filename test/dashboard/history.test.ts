@@ -48,7 +48,7 @@ describe('dashboard gap-fill: history on open and after a reconnect', () => {
     m.receive(history('r2', [5, 6, 7, 8, 9, 10]), T0 + 10_030);
 
     const device = m.store.device('dev-1')!;
-    expect(device.x).to.deep.equal(Array.from({ length: 11 }, (_, i) => T0 + i * 1000));
+    expect(Array.from(device.x)).to.deep.equal(Array.from({ length: 11 }, (_, i) => T0 + i * 1000));
     expect(m.counters.duplicates).to.equal(0);
     expect(device).to.include({ gaps: 0, missed: 0, messages: 1, seq: 10 });
     expect(m.history.pending).to.equal(0);

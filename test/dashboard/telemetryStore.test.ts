@@ -175,7 +175,7 @@ describe('dashboard telemetry store', () => {
       store.merge('dev-1', { ts: T0, id: 'a', data: { v: 1 } }, now);
       store.merge('dev-1', { ts: T0, id: 'b', data: { v: 2 } }, now);
       expect(store.merge('dev-1', { ts: T0, id: 'a', data: { v: 1 } }, now).merged).to.equal(true);
-      expect(store.device('dev-1')!.x).to.deep.equal([T0, T0]);
+      expect(Array.from(store.device('dev-1')!.x)).to.deep.equal([T0, T0]);
     });
 
     it('does not draw a history point twice when a snapshot (no id) drew its reading first', () => {
@@ -183,7 +183,7 @@ describe('dashboard telemetry store', () => {
       const now = T0 + 10_000;
       store.merge('dev-3', { ts: T0, data: { v: 1 } }, now);
       expect(store.merge('dev-3', { ts: T0, id: 'r1', data: { v: 1 } }, now).merged).to.equal(true);
-      expect(store.device('dev-3')!.x).to.deep.equal([T0]);
+      expect(Array.from(store.device('dev-3')!.x)).to.deep.equal([T0]);
     });
 
     it('does not draw a history point twice when its live frame was drawn, nor the live frame after its point', () => {
@@ -194,7 +194,7 @@ describe('dashboard telemetry store', () => {
       expect(store.merge('dev-2', { ts: T0, id: live.id, data: { v: 1 } }, now).merged).to.equal(true);
       store.merge('dev-2', { ts: T0 + 1000, id: 'later', data: { v: 2 } }, now);
       expect(store.ingest({ ...frame('dev-2', T0 + 1000, { v: 2 }), id: 'later' }, now).merged).to.equal(true);
-      expect(store.device('dev-2')!.x).to.deep.equal([T0, T0 + 1000]);
+      expect(Array.from(store.device('dev-2')!.x)).to.deep.equal([T0, T0 + 1000]);
     });
   });
 });

@@ -3,10 +3,16 @@
  * readings, or rollup buckets with min and max per field), extended by live readings while the range
  * includes now. Pure, so it has specs (test/dashboard/rangeSeries.test.ts).
  *
+ * Held in columns (../columns.ts), not one object per reading: time, the id's hash, and per numeric field
+ * its values (and min and max, once a point brings them); NaN where a point has none. Text, nulls and named
+ * counters keep only their latest value (the values box shows only that).
+ *
  * Any field name works (`x`, `time`, `__proto__`, `constructor`): data is read by own property only.
  * Numeric fields are charted, one chart each; counters (`seq`, or integers that only ever grow) and
  * everything else are shown as values.
  */
+
+import { type Column, f64, idHash, lowerBound, u32, upperBound } from '../columns.js';
 
 export interface RangePoint {
   ts: number;
@@ -18,10 +24,12 @@ export interface RangePoint {
 }
 
 export interface FieldColumns {
-  x: number[];
-  y: (number | null)[];
-  min: (number | null)[];
-  max: (number | null)[];
+  /** Views on the columns when every point has the field (the live case), else compact copies. */
+  x: Float64Array;
+  y: Float64Array;
+  /** null where there is none; without a band, a shared array of nulls at least as long as `x`. */
+  min: readonly (number | null)[];
+  max: readonly (number | null)[];
 }
 
 // Names that are counters, whatever their values look like.
@@ -31,26 +39,53 @@ const COUNTER_MIN_POINTS = 8;
 
 const own = (record: Record<string, unknown> | undefined, key: string): unknown => (record && Object.hasOwn(record, key) ? record[key] : undefined);
 const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+const orNull = (v: number): number | null => (Number.isNaN(v) ? null : v);
+const NO_BAND: null[] = [];
+
+/** One field of the series. */
+interface Field {
+  /** Numbers, aligned with the time column (NaN: none); made on the field's first number. Never for named counters. */
+  values?: Column<Float64Array>;
+  min?: Column<Float64Array>;
+  max?: Column<Float64Array>;
+  /** The newest time at which a point has the field (any value), and at which it is not a number (nor null). */
+  presentTs: number;
+  otherTs: number;
+  /** The newest point's value (by time; the later one of equal times). */
+  latest: unknown;
+  latestTs: number;
+  /** Over the values in time order: how many, all integers, never falling, the last one. */
+  numbers: number;
+  integers: boolean;
+  rising: boolean;
+  last: number;
+}
 
 export class RangeSeries {
   /** `raw`, or the rollup level (`1m`, `10m`, `1h`) of the last reply. */
   resolution = 'raw';
   bucketMs: number | undefined;
-  private points: RangePoint[] = [];
-  private readonly ids = new Set<string>();
+  private readonly ts = f64();
+  /** Each point's id hash (0: no id), compared only among the points at one time. */
+  private readonly ids = u32();
+  /** In first-seen order. */
+  private readonly byName = new Map<string, Field>();
+  /** The field stats need a pass over the columns (a late point, a trim, a reply). */
+  private statsStale = false;
   version = 0;
 
   constructor(readonly deviceId: string) {}
 
   get length(): number {
-    return this.points.length;
+    return this.ts.length;
   }
 
   /** A new reply's points replace what was drawn (the range or its resolution changed). */
   replace(points: readonly RangePoint[], resolution: string, bucketMs?: number): void {
-    this.points = [...points].sort((a, b) => a.ts - b.ts);
+    this.ts.clear();
     this.ids.clear();
-    for (const p of this.points) if (p.id) this.ids.add(p.id);
+    this.byName.clear();
+    for (const p of [...points].sort((a, b) => a.ts - b.ts)) this.insert(p);
     this.resolution = resolution;
     this.bucketMs = bucketMs;
     this.version++;
@@ -63,11 +98,10 @@ export class RangeSeries {
   }
 
   /**
-   * A live reading; one already drawn is not drawn twice: the same id, or (when one of the two has no id, as the
-   * live chart's points do) the same time and the same numbers.
+   * A live reading; one already drawn is not drawn twice: the same id at the same time, or (when one of the two
+   * has no id, as the live chart's points do) the same time and the same numbers.
    */
   addLive(point: RangePoint): boolean {
-    if (point.id && this.ids.has(point.id)) return false;
     if (this.sameAtTime(point)) return false;
     this.insert(point);
     this.version++;
@@ -76,39 +110,33 @@ export class RangeSeries {
 
   /** Drops points before `since` (a scrolling range). */
   trim(since: number): void {
-    let drop = 0;
-    while (drop < this.points.length && this.points[drop]!.ts < since) drop++;
+    const drop = lowerBound(this.ts, since);
     if (drop === 0) return;
-    for (const p of this.points.splice(0, drop)) if (p.id) this.ids.delete(p.id);
+    this.ts.dropFront(drop);
+    this.ids.dropFront(drop);
+    for (const [name, f] of this.byName) {
+      // The newest point with the field is older than what is left: no point has it any more.
+      if (f.presentTs < since) {
+        this.byName.delete(name);
+        continue;
+      }
+      if (f.otherTs < since) f.otherTs = -Infinity;
+      f.values?.dropFront(drop);
+      f.min?.dropFront(drop);
+      f.max?.dropFront(drop);
+    }
+    this.statsStale = true;
     this.version++;
   }
 
   /** The charted fields (numeric, not counters) in first-seen order, and the rest, shown as values. */
   fields(): { charted: string[]; values: string[] } {
-    const order: string[] = [];
-    const numeric = new Map<string, { numbers: number; other: number; integers: boolean; rising: boolean; last?: number }>();
-    for (const p of this.points) {
-      for (const [name, value] of Object.entries(p.data)) {
-        let f = numeric.get(name);
-        if (!f) {
-          f = { numbers: 0, other: 0, integers: true, rising: true };
-          numeric.set(name, f);
-          order.push(name);
-        }
-        if (isNumber(value)) {
-          f.numbers++;
-          if (!Number.isInteger(value)) f.integers = false;
-          if (f.last !== undefined && value < f.last) f.rising = false;
-          f.last = value;
-        } else if (value !== null && value !== undefined) f.other++;
-      }
-    }
+    if (this.statsStale) this.restat();
     const charted: string[] = [];
     const values: string[] = [];
-    for (const name of order) {
-      const f = numeric.get(name)!;
+    for (const [name, f] of this.byName) {
       const counter = COUNTER_NAMES.has(name.toLowerCase()) || (f.integers && f.rising && f.numbers >= COUNTER_MIN_POINTS && this.resolution === 'raw');
-      if (f.numbers > 0 && f.other === 0 && !counter) charted.push(name);
+      if (f.numbers > 0 && f.otherTs === -Infinity && !counter) charted.push(name);
       else values.push(name);
     }
     return { charted, values };
@@ -116,89 +144,136 @@ export class RangeSeries {
 
   /** One field's columns for its chart: time, value, and the band's min and max (null where there is none). */
   columns(field: string): FieldColumns {
-    const out: FieldColumns = { x: [], y: [], min: [], max: [] };
-    for (const p of this.points) {
-      const value = own(p.data, field);
-      if (!isNumber(value)) continue;
-      out.x.push(p.ts);
-      out.y.push(value);
-      const low = own(p.min, field);
-      const high = own(p.max, field);
-      out.min.push(isNumber(low) ? low : null);
-      out.max.push(isNumber(high) ? high : null);
+    if (this.statsStale) this.restat();
+    const f = this.byName.get(field);
+    const n = this.ts.length;
+    if (!f?.values) return { x: new Float64Array(0), y: new Float64Array(0), min: [], max: [] };
+    if (f.numbers === n) {
+      // Every point has the field: the chart draws the columns themselves.
+      return { x: this.ts.view(), y: f.values.view(), min: this.band(f.min, n), max: this.band(f.max, n) };
     }
-    return out;
+    const x = new Float64Array(f.numbers);
+    const y = new Float64Array(f.numbers);
+    const min: (number | null)[] = [];
+    const max: (number | null)[] = [];
+    for (let i = 0, j = 0; i < n; i++) {
+      const v = f.values.get(i);
+      if (Number.isNaN(v)) continue;
+      x[j] = this.ts.get(i);
+      y[j++] = v;
+      min.push(f.min ? orNull(f.min.get(i)) : null);
+      max.push(f.max ? orNull(f.max.get(i)) : null);
+    }
+    return { x, y, min, max };
   }
 
   /** Each field's newest value. */
   latest(): Map<string, unknown> {
     const out = new Map<string, unknown>();
-    for (const p of this.points) for (const [name, value] of Object.entries(p.data)) out.set(name, value);
+    for (const [name, f] of this.byName) out.set(name, f.latest);
     return out;
   }
 
-  /** CSV of what is drawn: raw readings, or buckets with min and max; the first column says which. */
-  csv(): string {
-    const { charted, values } = this.fields();
-    const fields = [...charted, ...values];
-    const bucketed = this.resolution !== 'raw' || this.points.some((p) => p.min !== undefined);
-    const header = ['resolution', 'time', 'ts', ...fields.flatMap((f) => (bucketed && charted.includes(f) ? [`${f}_min`, `${f}_max`, `${f}_last`] : [f]))];
-    const lines = [header.map(csvField).join(',')];
-    for (const p of this.points) {
-      const row: unknown[] = [this.resolution, new Date(p.ts).toISOString(), p.ts];
-      for (const f of fields) {
-        if (bucketed && charted.includes(f)) row.push(own(p.min, f), own(p.max, f), own(p.data, f));
-        else row.push(own(p.data, f));
-      }
-      lines.push(row.map(csvField).join(','));
-    }
-    return `${lines.join('\r\n')}\r\n`;
+  /**
+   * The band's column as uPlot takes it (null where there is none). Without a band (live readings), every chart
+   * shares one array of nulls that only grows: uPlot reads a series at the indices of its x values only.
+   */
+  private band(col: Column<Float64Array> | undefined, n: number): readonly (number | null)[] {
+    if (col) return Array.from(col.view(), orNull);
+    while (NO_BAND.length < n) NO_BAND.push(null);
+    return NO_BAND;
   }
 
   private sameAtTime(p: RangePoint): boolean {
-    let i = this.lowerBound(p.ts);
-    for (; i < this.points.length && this.points[i]!.ts === p.ts; i++) {
-      const held = this.points[i]!;
-      if (held.id && p.id) continue;
-      // The numbers both carry (the live chart's points have no counters) are all equal.
-      const common = Object.entries(p.data).filter(([name, v]) => isNumber(v) && Object.hasOwn(held.data, name));
-      if (common.length > 0 && common.every(([name, v]) => own(held.data, name) === v)) return true;
+    const h = p.id ? idHash(p.id) : 0;
+    for (let i = lowerBound(this.ts, p.ts); i < this.ts.length && this.ts.get(i) === p.ts; i++) {
+      const held = this.ids.get(i);
+      if (held !== 0 && h !== 0) {
+        if (held === h) return true;
+        continue;
+      }
+      // The numbers both carry (the live chart's points have no counters) are all equal. Named counters are
+      // not held per point, so they are not compared.
+      let common = 0;
+      let equal = true;
+      for (const [name, v] of Object.entries(p.data)) {
+        if (!isNumber(v)) continue;
+        const held = this.byName.get(name)?.values?.get(i);
+        if (held === undefined || Number.isNaN(held)) continue;
+        common++;
+        if (held !== v) equal = false;
+      }
+      if (common > 0 && equal) return true;
     }
     return false;
   }
 
-  private lowerBound(ts: number): number {
-    let lo = 0;
-    let hi = this.points.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.points[mid]!.ts < ts) lo = mid + 1;
-      else hi = mid;
+  private insert(p: RangePoint): void {
+    const n = this.ts.length;
+    const at = n === 0 || this.ts.get(n - 1) <= p.ts ? n : upperBound(this.ts, p.ts);
+    if (at < n) this.statsStale = true;
+    this.ts.insert(at, p.ts);
+    this.ids.insert(at, p.id ? idHash(p.id) : 0);
+    for (const [name, value] of Object.entries(p.data)) {
+      let f = this.byName.get(name);
+      if (!f) {
+        f = { presentTs: -Infinity, otherTs: -Infinity, latest: undefined, latestTs: -Infinity, numbers: 0, integers: true, rising: true, last: Number.NaN };
+        this.byName.set(name, f);
+      }
+      f.presentTs = Math.max(f.presentTs, p.ts);
+      if (p.ts >= f.latestTs) {
+        f.latest = value;
+        f.latestTs = p.ts;
+      }
+      if (isNumber(value)) {
+        if (!f.values && !COUNTER_NAMES.has(name.toLowerCase())) f.values = f64(n);
+        if (!this.statsStale) {
+          f.numbers++;
+          if (!Number.isInteger(value)) f.integers = false;
+          if (!Number.isNaN(f.last) && value < f.last) f.rising = false;
+          f.last = value;
+        }
+      } else if (value !== null && value !== undefined) f.otherTs = Math.max(f.otherTs, p.ts);
     }
-    return lo;
+    // Every field's columns take the point (NaN where it has none), min and max made on the first band.
+    for (const [name, f] of this.byName) {
+      const low = own(p.min, name);
+      const high = own(p.max, name);
+      if (!f.min && isNumber(low)) f.min = f64(n);
+      if (!f.max && isNumber(high)) f.max = f64(n);
+      if (f.values) {
+        const value = own(p.data, name);
+        f.values.insert(at, isNumber(value) ? value : Number.NaN);
+      }
+      f.min?.insert(at, isNumber(low) ? low : Number.NaN);
+      f.max?.insert(at, isNumber(high) ? high : Number.NaN);
+    }
   }
 
-  private insert(p: RangePoint): void {
-    if (p.id) this.ids.add(p.id);
-    const last = this.points[this.points.length - 1];
-    if (!last || last.ts <= p.ts) {
-      this.points.push(p);
-      return;
+  /** The field stats from the columns, in time order. Named counters are never charted: their stats do not matter. */
+  private restat(): void {
+    for (const f of this.byName.values()) {
+      f.numbers = 0;
+      f.integers = true;
+      f.rising = true;
+      f.last = Number.NaN;
+      if (!f.values) continue;
+      for (let i = 0; i < f.values.length; i++) {
+        const v = f.values.get(i);
+        if (Number.isNaN(v)) continue;
+        f.numbers++;
+        if (!Number.isInteger(v)) f.integers = false;
+        if (!Number.isNaN(f.last) && v < f.last) f.rising = false;
+        f.last = v;
+      }
     }
-    let lo = 0;
-    let hi = this.points.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.points[mid]!.ts <= p.ts) lo = mid + 1;
-      else hi = mid;
-    }
-    this.points.splice(lo, 0, p);
+    this.statsStale = false;
+  }
+
+  /** Bytes held by the columns (bench/liveWindowMemory.ts). */
+  columnBytes(): number {
+    let bytes = this.ts.bytes + this.ids.bytes;
+    for (const f of this.byName.values()) bytes += (f.values?.bytes ?? 0) + (f.min?.bytes ?? 0) + (f.max?.bytes ?? 0);
+    return bytes;
   }
 }
-
-/** RFC 4180: a field with a comma, a quote or a line break is quoted, quotes doubled. */
-export const csvField = (value: unknown): string => {
-  if (value === undefined || value === null) return '';
-  const text = typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-};

@@ -339,14 +339,16 @@ export class RangeView {
 }
 
 /** The live chart's points of a device (its numeric fields), as range points: what the gap-fill has fetched so far. */
-export const seedPoints = (device: { fields: string[]; x: number[]; y: (number | null)[][] } | undefined): RangePoint[] => {
+export const seedPoints = (device: { fields: string[]; x: ArrayLike<number>; y: readonly ArrayLike<number | null>[] } | undefined): RangePoint[] => {
   if (!device) return [];
-  return device.x.map((ts, i) => {
+  const points: RangePoint[] = [];
+  for (let i = 0; i < device.x.length; i++) {
     const data: Record<string, unknown> = {};
     device.fields.forEach((field, f) => {
       const value = device.y[f]?.[i];
-      if (value !== null && value !== undefined) Object.defineProperty(data, field, { value, enumerable: true, writable: true, configurable: true });
+      if (value !== null && value !== undefined && !Number.isNaN(value)) Object.defineProperty(data, field, { value, enumerable: true, writable: true, configurable: true });
     });
-    return { ts, data };
-  });
+    points.push({ ts: device.x[i]!, data });
+  }
+  return points;
 };

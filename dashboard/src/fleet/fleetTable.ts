@@ -15,7 +15,7 @@ export const ROW_HEIGHT = 34;
 const STATE_TEXT: Record<FleetRow['state'], string> = { alarm: 'in alarm', offline: 'offline', silent: 'silent', online: 'online', unknown: 'not heard from' };
 
 export interface SparkSource {
-  series(deviceId: string): { x: readonly number[]; y: readonly (number | null)[][]; fields: readonly string[]; version: number } | undefined;
+  series(deviceId: string): { x: ArrayLike<number>; y: readonly ArrayLike<number | null>[]; fields: readonly string[]; version: number } | undefined;
 }
 
 export interface FleetTableOptions {

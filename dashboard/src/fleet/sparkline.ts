@@ -1,7 +1,7 @@
 /** A tiny line of a device's recent values on a canvas: no axes, no library, one path. */
-export const drawSparkline = (canvas: HTMLCanvasElement, x: readonly number[], y: readonly (number | null)[], color: string, maxPoints = 60): void => {
+export const drawSparkline = (canvas: HTMLCanvasElement, x: ArrayLike<number>, y: ArrayLike<number | null> | undefined, color: string, maxPoints = 60): void => {
   const context = canvas.getContext('2d');
-  if (!context) return;
+  if (!context || !y) return;
   const ratio = window.devicePixelRatio || 1;
   const width = canvas.clientWidth || 96;
   const height = canvas.clientHeight || 20;
@@ -14,20 +14,20 @@ export const drawSparkline = (canvas: HTMLCanvasElement, x: readonly number[], y
   let hi = -Infinity;
   for (let i = from; i < x.length; i++) {
     const v = y[i];
-    if (v === null || v === undefined) continue;
+    if (v === null || v === undefined || Number.isNaN(v)) continue;
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
   if (lo === Infinity || x.length - from < 2) return;
-  const x0 = x[from];
-  const span = x[x.length - 1] - x0 || 1;
+  const x0 = x[from]!;
+  const span = x[x.length - 1]! - x0 || 1;
   const range = hi - lo || 1;
   context.beginPath();
   let started = false;
   for (let i = from; i < x.length; i++) {
     const v = y[i];
-    if (v === null || v === undefined) continue;
-    const px = ((x[i] - x0) / span) * (width - 2) + 1;
+    if (v === null || v === undefined || Number.isNaN(v)) continue;
+    const px = ((x[i]! - x0) / span) * (width - 2) + 1;
     const py = height - 2 - ((v - lo) / range) * (height - 4);
     if (started) context.lineTo(px, py);
     else context.moveTo(px, py);
