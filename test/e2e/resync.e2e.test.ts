@@ -94,9 +94,18 @@ describe('dashboard in Chromium: a shed reading is refilled from history', funct
     expect(stackLog.filter((line) => /dropped a resync/.test(line)), 'the resync itself was not dropped').to.deep.equal([]);
     await publish(5);
     await eventually('the next live reading', async () => (await pointsOf(page)) === 5, 15_000);
+    // Nothing left in flight: a late repeat would have arrived by now, and the chart still holds each reading once.
+    await stack!.settled();
+    expect(await pointsOf(page), 'each reading drawn once').to.equal(5);
     const gaps = card(page).getByTestId('device-gaps');
     expect(await gaps.isHidden(), `no seq gap shown (${await gaps.textContent()})`).to.equal(true);
-    expect(await page.getByTestId('duplicates').textContent(), 'duplicates').to.equal(duplicates);
+    // Delivery is at least once: an invocation that posted and then ran past its 1.5 s Timeout on a loaded machine is
+    // retried by Lambda and posts again, and the page drops the repeat by its id (the duplicates counter). Each dropped
+    // repeat must be such a retry, and without one there is none.
+    const count = (text: string | null) => Number((text ?? '0').replace(/\D/g, ''));
+    const dropped = count(await page.getByTestId('duplicates').textContent()) - count(duplicates);
+    const retried = stackLog.filter((line) => /Sandbox\.Timedout/.test(line)).length;
+    expect(dropped, `duplicate deliveries dropped by the page, with ${retried} invocation(s) retried after a timeout`).to.be.within(0, retried);
     expect(pageErrors, 'errors in the page console').to.deep.equal([]);
   });
 });
