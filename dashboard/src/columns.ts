@@ -138,10 +138,11 @@ export const lowerBound = (col: Column<Float64Array>, t: number): number => {
   return lo;
 };
 
-/** First index whose value is > t in an ascending column. */
+/** First index whose value is > t in an ascending column: its length at once when t is not below the last (an append). */
 export const upperBound = (col: Column<Float64Array>, t: number): number => {
   let lo = 0;
   let hi = col.length;
+  if (hi === 0 || col.get(hi - 1) <= t) return hi;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (col.get(mid) <= t) lo = mid + 1;

@@ -320,8 +320,7 @@ export class TelemetryStore {
       for (let i = 0; i < device.xs.length; i++) device.ts.push(device.xs.get(i));
     }
     // Appending is the common case; a late message is inserted in place so x stays ascending.
-    const n = device.xs.length;
-    const at = n === 0 || x >= device.xs.get(n - 1) ? n : upperBound(device.xs, x);
+    const at = upperBound(device.xs, x);
     device.xs.insert(at, x);
     device.ts?.insert(at, ts);
     device.source.insert(at, source);

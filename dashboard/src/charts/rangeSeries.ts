@@ -210,7 +210,7 @@ export class RangeSeries {
 
   private insert(p: RangePoint): void {
     const n = this.ts.length;
-    const at = n === 0 || this.ts.get(n - 1) <= p.ts ? n : upperBound(this.ts, p.ts);
+    const at = upperBound(this.ts, p.ts);
     if (at < n) this.statsStale = true;
     this.ts.insert(at, p.ts);
     this.ids.insert(at, p.id ? idHash(p.id) : 0);

@@ -14,7 +14,7 @@
  * kept (`v`), so a kept bucket that another writer has moved on fails the condition, and the writer
  * reads it again, as a writer that lost always does. Recomputing it for every reading cost a Query of
  * every reading so far in that minute (docs/decisions/018-local-capacity.md); reading it before every
- * write cost a request per device and batch (docs/decisions/019-fleet-on-npm-start.md).
+ * write cost a request per device and batch (docs/decisions/019-local-fleet-capacity-coalesced.md).
  *
  * Coarser buckets: one Query and one conditional PutItem each. Their sources only ever grow, so the
  * recompute that saw more readings is the newer one: the PutItem keeps the bucket with the larger
