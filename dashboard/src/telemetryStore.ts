@@ -276,9 +276,11 @@ export class TelemetryStore {
     } else if (device.seq !== undefined && seq < device.seq) {
       this.fillGap(device, seq);
     }
-    // A restart (seq back to 0 or 1, or far below) is followed; a slightly lower seq is a late
-    // message, and following it would flag a false gap on the next one.
-    if (device.seq === undefined || seq > device.seq || seq <= 1 || seq < device.seq - RESTART_DROP) {
+    // A restart (seq far below) is followed; a slightly lower seq is a late message, and following it
+    // would flag a false gap on the next one. A seq of 0 or 1 just below is late too (the first reading,
+    // overtaken while its invocation started cold): if it was a restart, the device's seq passes the
+    // old one within a few readings, and only gaps among those few go unflagged.
+    if (device.seq === undefined || seq > device.seq || seq < device.seq - RESTART_DROP) {
       if (device.seq !== undefined && seq < device.seq) device.openGaps.length = 0; // a restart: old gaps can no longer be told apart
       device.seq = seq;
     }

@@ -154,6 +154,29 @@ describe('dashboard telemetry store', () => {
       expect(device).to.include({ gaps: 0, missed: 0, seq: 2 });
     });
 
+    it('does not take a late first reading for a restart (seq 2 before seq 1, as a cold start overtaken)', () => {
+      const { gaps, device } = run([2, 1, 3, 4]);
+
+      expect(gaps).to.deep.equal([undefined, undefined, undefined, undefined]);
+      expect(device).to.include({ gaps: 0, missed: 0, seq: 4 });
+    });
+
+    it('leaves no gap open once every reading has come, in any order a few places late (property)', () => {
+      fc.assert(
+        fc.property(fc.integer({ min: 1, max: 60 }), fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 60, maxLength: 60 }), fc.integer({ min: 0, max: 1 }), (count, lateness, first) => {
+          // Reading i arrives at i + lateness[i]: each at most 4 places late, as concurrent invocations deliver them.
+          const seqs = Array.from({ length: count }, (_, i) => ({ seq: first + i, at: i + lateness[i] + i / 100 }))
+            .sort((a, b) => a.at - b.at)
+            .map((r) => r.seq);
+          const { device } = run(seqs);
+
+          expect(device).to.include({ gaps: 0, missed: 0, seq: first + count - 1 });
+          expect(device.openGaps).to.deep.equal([]);
+        }),
+        { numRuns: 300 },
+      );
+    });
+
     it('does not flag a gap after a slightly late message', () => {
       const { gaps } = run([10, 12, 11, 13]);
 

@@ -117,6 +117,8 @@ describe('dashboard sign-in in Chromium, against the embedded OpenID Connect pro
 
     expect(published).to.be.greaterThan(20);
     expect(await messages()).to.equal(published);
+    // The gaps label names what it saw (e.g. "⚠ 1 missed (seq gaps ×1)"), so a failure says which.
+    expect(await card().getByTestId('device-gaps').textContent()).to.equal('');
     expect(await card().getByTestId('device-gaps').isHidden()).to.equal(true);
     expect(await page.getByTestId('connection-status').getAttribute('data-state')).to.equal('live');
     expect(stackLog.some((line) => /connect refused/.test(line))).to.equal(false);
