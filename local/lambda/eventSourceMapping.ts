@@ -22,7 +22,12 @@
  *   response, is complete success; a response that is not an object, a failure
  *   whose `itemIdentifier` is missing, empty, not a string or not a message of
  *   the batch, is complete failure. Without the setting the response is ignored.
- * - `MaximumConcurrency`-like pollers: `concurrency` batches in flight at once.
+ * - `MaximumConcurrency`-like invokes: `concurrency` batches in flight at once.
+ *   One gatherer fills batches from the queue and gathers the next while
+ *   earlier ones are invoked (when a slot is free): so a batch closes at
+ *   `BatchSize` as soon as the queue's rate allows, rather than each of
+ *   several pollers taking a share of the readings and waiting out the
+ *   window (docs/decisions/019-local-fleet-capacity-coalesced.md).
  *
  * Not reproduced: poller scaling (AWS starts with five and adds up to 1,250
  * concurrent invokes), filter criteria, FIFO queues, the backoff Lambda
@@ -219,8 +224,14 @@ export const startSqsEventSourceMapping = ({ spec, queue, region, invoke, log, c
     onBatch?.(outcome);
   };
 
+  const slots = Math.max(1, concurrency);
   const poller = async () => {
     while (!stopped) {
+      // Gathers only with a slot free: a gathered batch is never held (its visibility timeout running) waiting for one.
+      if (inFlight.size >= slots) {
+        await Promise.race(inFlight);
+        continue;
+      }
       let messages: ReceivedMessage[];
       try {
         messages = await gather();
@@ -231,13 +242,15 @@ export const startSqsEventSourceMapping = ({ spec, queue, region, invoke, log, c
         continue;
       }
       if (messages.length === 0) continue;
-      const work = settle(messages, performance.now() - gatherStartedAt);
+      const work: Promise<void> = settle(messages, performance.now() - gatherStartedAt)
+        .catch((error: Error) => log('error', `${spec.logicalId}: settling a batch failed: ${error.message}`))
+        .finally(() => inFlight.delete(work));
       inFlight.add(work);
-      await work.finally(() => inFlight.delete(work));
     }
+    await Promise.all([...inFlight]);
   };
 
-  const pollers = stopped ? [] : Array.from({ length: Math.max(1, concurrency) }, poller);
+  const pollers = stopped ? [] : [poller()];
   if (stopped) log('info', `${spec.logicalId} is disabled (Enabled: false)`);
 
   return {

@@ -130,6 +130,65 @@ describe('local Lambda: SQS event source mapping', function () {
     expect(batches[1]!.at - first).to.be.lessThan(20_000);
   });
 
+  it('fills one batch at a time, so a steady stream closes it at BatchSize and not the window (two slots)', async () => {
+    sqs.setQueueAttributes({ QueueUrl: source, Attributes: { VisibilityTimeout: '30' } });
+    mapping = startSqsEventSourceMapping({
+      spec: baseSpec(source, { batchSize: 20, maximumBatchingWindowInSeconds: 30 }),
+      queue: sqs,
+      region: 'us-east-1',
+      log: () => undefined,
+      concurrency: 2,
+      invoke: async ({ Records }) => {
+        batches.push({ records: Records, at: performance.now() });
+        return { batchItemFailures: [] };
+      },
+    });
+    // Four waves of 5: two pollers gathering at once would each take a share and wait out the 30 s window.
+    for (let i = 0; i < 4; i++) {
+      send(5, `wave-${i}`);
+      await sleep(50);
+    }
+
+    await waitFor(() => batches.length === 1, { timeoutMs: 15_000, message: 'a full batch of 20, long before the 30 s window' });
+    expect(batches[0]!.records).to.have.length(20);
+  });
+
+  it('gathers the next batch while one is invoked, with at most `concurrency` batches in flight', async () => {
+    sqs.setQueueAttributes({ QueueUrl: source, Attributes: { VisibilityTimeout: '30' } });
+    const release: (() => void)[] = [];
+    let held = 0;
+    let most = 0;
+    send(30);
+    mapping = startSqsEventSourceMapping({
+      spec: baseSpec(source, { batchSize: 10 }),
+      queue: sqs,
+      region: 'us-east-1',
+      log: () => undefined,
+      concurrency: 2,
+      invoke: async ({ Records }) => {
+        batches.push({ records: Records, at: performance.now() });
+        most = Math.max(most, ++held);
+        await new Promise<void>((resolve) => release.push(resolve));
+        held--;
+        return { batchItemFailures: [] };
+      },
+    });
+    try {
+      await waitFor(() => batches.length === 2, { message: 'two batches invoked at once' });
+      // Both slots are held: the third batch stays on the queue, not gathered and held (its visibility timeout running).
+      await waitFor(() => sqs.counts(source).inFlight === 20 && sqs.counts(source).visible === 10, { message: 'the rest left on the queue' });
+      expect(batches).to.have.length(2);
+
+      release.shift()!();
+      await waitFor(() => batches.length === 3, { message: 'the third batch once a slot is free' });
+    } finally {
+      while (release.length > 0) release.shift()!();
+    }
+    await waitFor(() => sqs.counts(source).inFlight === 0 && sqs.counts(source).visible === 0, { message: 'every batch deleted' });
+    expect(most).to.equal(2);
+    expect(batches.map((b) => b.records.length)).to.deep.equal([10, 10, 10]);
+  });
+
   it('deletes nothing when the function fails: the batch comes back after the visibility timeout, one receive higher', async () => {
     let calls = 0;
     send(3);
