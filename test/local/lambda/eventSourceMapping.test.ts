@@ -42,13 +42,13 @@ describe('local Lambda: SQS event source mapping', function () {
     for (let i = 0; i < count; i++) sqs.sendMessage({ QueueUrl: source, MessageBody: `${prefix}-${i}` });
   };
 
-  const start = (overrides: Partial<SqsEventSourceMappingSpec>, respond: (records: SqsEventRecord[]) => unknown = () => ({ batchItemFailures: [] })) => {
+  const start = (overrides: Partial<SqsEventSourceMappingSpec>, respond: (records: SqsEventRecord[]) => unknown = () => ({ batchItemFailures: [] }), concurrency = 1) => {
     mapping = startSqsEventSourceMapping({
       spec: baseSpec(source, overrides),
       queue: sqs,
       region: 'us-east-1',
       log: () => undefined,
-      concurrency: 1,
+      concurrency,
       invoke: async ({ Records }) => {
         batches.push({ records: Records, at: performance.now() });
         return respond(Records);
@@ -132,17 +132,7 @@ describe('local Lambda: SQS event source mapping', function () {
 
   it('fills one batch at a time, so a steady stream closes it at BatchSize and not the window (two slots)', async () => {
     sqs.setQueueAttributes({ QueueUrl: source, Attributes: { VisibilityTimeout: '30' } });
-    mapping = startSqsEventSourceMapping({
-      spec: baseSpec(source, { batchSize: 20, maximumBatchingWindowInSeconds: 30 }),
-      queue: sqs,
-      region: 'us-east-1',
-      log: () => undefined,
-      concurrency: 2,
-      invoke: async ({ Records }) => {
-        batches.push({ records: Records, at: performance.now() });
-        return { batchItemFailures: [] };
-      },
-    });
+    start({ batchSize: 20, maximumBatchingWindowInSeconds: 30 }, undefined, 2);
     // Four waves of 5: two pollers gathering at once would each take a share and wait out the 30 s window.
     for (let i = 0; i < 4; i++) {
       send(5, `wave-${i}`);
@@ -159,20 +149,13 @@ describe('local Lambda: SQS event source mapping', function () {
     let held = 0;
     let most = 0;
     send(30);
-    mapping = startSqsEventSourceMapping({
-      spec: baseSpec(source, { batchSize: 10 }),
-      queue: sqs,
-      region: 'us-east-1',
-      log: () => undefined,
-      concurrency: 2,
-      invoke: async ({ Records }) => {
-        batches.push({ records: Records, at: performance.now() });
-        most = Math.max(most, ++held);
-        await new Promise<void>((resolve) => release.push(resolve));
-        held--;
-        return { batchItemFailures: [] };
-      },
-    });
+    const respond = async () => {
+      most = Math.max(most, ++held);
+      await new Promise<void>((resolve) => release.push(resolve));
+      held--;
+      return { batchItemFailures: [] };
+    };
+    start({ batchSize: 10 }, respond, 2);
     try {
       await waitFor(() => batches.length === 2, { message: 'two batches invoked at once' });
       // Both slots are held: the third batch stays on the queue, not gathered and held (its visibility timeout running).
