@@ -4,6 +4,8 @@
  * 5-minute window at 10/s), shaped like bench/pinnedCharts.ts's frames, through the calls the page makes:
  * DashboardModel.apply (TelemetryStore.ingest) and RangeSeries.addLive (what charts/rangeView.ts's `live`
  * does), collects garbage, and prints the memory (JS heap and ArrayBuffers) each structure holds per reading.
+ * In the live range the range charts draw the store's window (charts/storeSeries.ts): the page holds the store
+ * only. A range series of its own is held for the other ranges that include now (1 h, 24 h, ...).
  *
  *   node --expose-gc --import tsx bench/liveWindowMemory.ts [devices] [readingsPerDevice]
  *
@@ -13,6 +15,7 @@
 import { RangeSeries } from '../dashboard/src/charts/rangeSeries.js';
 import type { TelemetryFrame } from '../dashboard/src/frames.js';
 import { DashboardModel } from '../dashboard/src/model.js';
+import { StoreSeries } from '../dashboard/src/charts/storeSeries.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with node --expose-gc');
@@ -63,8 +66,10 @@ for (let seq = 1; seq <= perDevice; seq++) {
 }
 const afterSeries = heap();
 
-// Each chart draws a view of its columns: check that drawing keeps nothing more.
+// Each chart draws a view of its columns: check that drawing keeps nothing more (live: the store's, through StoreSeries).
 for (const s of series.values()) for (const field of s.fields().charted) s.columns(field);
+const live = ids.map((id) => new StoreSeries(id, () => model.store.device(id)));
+for (const s of live) for (const field of s.fields().charted) s.columns(field);
 const afterDraw = heap();
 
 const perReading = (bytes: number) => (bytes / readings).toFixed(1);
@@ -73,8 +78,8 @@ const seriesBytes = afterSeries - afterStore;
 const columns = (o: unknown) => (typeof (o as { columnBytes?: () => number }).columnBytes === 'function' ? (o as { columnBytes: () => number }).columnBytes() : Number.NaN);
 const seriesColumns = [...series.values()].reduce((sum, s) => sum + columns(s), 0);
 console.log(`${devices} devices x ${perDevice} readings = ${readings.toLocaleString('en-US')} readings (node ${process.version})`);
-console.log(`model + TelemetryStore: ${(storeBytes / 1e6).toFixed(2)} MB, ${perReading(storeBytes)} B/reading (columns ${perReading(columns(model.store))} B/reading)`);
-console.log(`RangeSeries x ${devices}:    ${(seriesBytes / 1e6).toFixed(2)} MB, ${perReading(seriesBytes)} B/reading (columns ${perReading(seriesColumns)} B/reading)`);
+console.log(`model + TelemetryStore: ${(storeBytes / 1e6).toFixed(2)} MB, ${perReading(storeBytes)} B/reading (columns ${perReading(columns(model.store))} B/reading): the live range holds this only`);
+console.log(`RangeSeries x ${devices}:    ${(seriesBytes / 1e6).toFixed(2)} MB, ${perReading(seriesBytes)} B/reading (columns ${perReading(seriesColumns)} B/reading): held too for a range such as 1 h`);
 console.log(`both:                   ${((storeBytes + seriesBytes) / 1e6).toFixed(2)} MB, ${perReading(storeBytes + seriesBytes)} B/reading`);
 console.log(`after one draw of every chart: ${((afterDraw - afterSeries) / 1e6).toFixed(2)} MB more`);
 // Keep both alive to the end.

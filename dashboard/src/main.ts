@@ -6,7 +6,8 @@
  * decided without a DOM lives in the modules beside this one, with tests.
  */
 import { Backoff } from './backoff.js';
-import { RangeView, seedPoints } from './charts/rangeView.js';
+import { RangeView } from './charts/rangeView.js';
+import { StoreSeries } from './charts/storeSeries.js';
 import { type DashboardConfig, type FileConfig, HEARTBEAT_MS, addressWithoutToken, connectUrl, parseFileConfig, resolveConfig, tokenScope } from './config.js';
 import { type ConnectionStatus, LiveConnection, type SocketLike } from './connection.js';
 import { DevicePage } from './device/devicePage.js';
@@ -93,7 +94,7 @@ class Dashboard {
   private readonly range = new RangeView({
     send: (frame) => this.connection.send(frame as never),
     isOpen: () => this.connection.isOpen,
-    seed: (deviceId) => seedPoints(this.model.store.device(deviceId)),
+    liveSeries: (deviceId) => new StoreSeries(deviceId, () => this.model.store.device(deviceId)),
     onWindow: (deviceId, since, until) => this.alarms.askTransitions(deviceId, since, until),
   });
 

@@ -10,7 +10,7 @@ import { alarmOverlayPlugin, chartAlarms } from '../alarms/chartOverlay.js';
 import { paddedRange } from '../chartMath.js';
 import { h } from '../view/dom.js';
 import { fieldColor } from '../view/palette.js';
-import type { RangeSeries } from './rangeSeries.js';
+import type { ChartSeries, FieldColumns } from './rangeSeries.js';
 
 const HEIGHT = 120;
 // Every range chart on the page moves one cursor.
@@ -47,7 +47,7 @@ export class FieldCharts {
   private readonly visibility: IntersectionObserver | undefined;
 
   constructor(
-    readonly series: RangeSeries,
+    private series: ChartSeries,
     private readonly hooks: FieldChartsHooks,
   ) {
     this.valuesBox = h('dl', { class: 'range-values', 'data-testid': 'range-values' });
@@ -123,6 +123,15 @@ export class FieldCharts {
     return true;
   }
 
+  /** Draws another series of the same device from now on (the range moved into or out of live). */
+  setSeries(series: ChartSeries): void {
+    if (series === this.series) return;
+    this.series = series;
+    this.drawn = -1;
+    this.valuesKey = '';
+    this.draw(true);
+  }
+
   destroy(): void {
     this.visibility?.disconnect();
     for (const { plot } of this.charts.values()) plot.destroy();
@@ -130,7 +139,7 @@ export class FieldCharts {
     this.root.remove();
   }
 
-  private build(field: string, columns: ReturnType<RangeSeries['columns']>): { box: HTMLElement; plot: uPlot } {
+  private build(field: string, columns: FieldColumns): { box: HTMLElement; plot: uPlot } {
     const color = fieldColor(field);
     const box = h('div', { class: 'range-chart', 'data-testid': 'range-chart', 'data-field': field, 'data-points': '0' }, h('div', { class: 'range-chart-title' }, field));
     // Before the plot, in field order.

@@ -32,10 +32,44 @@ export interface FieldColumns {
   max: readonly (number | null)[];
 }
 
+/** What a device's range charts draw (./fieldCharts.ts): a range series, or the page's live window (./storeSeries.ts). */
+export interface ChartSeries {
+  readonly deviceId: string;
+  /** `raw`, or the rollup level of the points. */
+  readonly resolution: string;
+  /** Points held (every field's). */
+  readonly length: number;
+  /** Bumped on every change. */
+  readonly version: number;
+  fields(): { charted: string[]; values: string[] };
+  columns(field: string): FieldColumns;
+  latest(): Map<string, unknown>;
+}
+
 // Names that are counters, whatever their values look like.
 const COUNTER_NAMES = new Set(['seq', 'sequence', 'counter', 'count', 'msgid', 'messageid']);
 // A field is a counter when its integer values never fell over at least this many points.
 const COUNTER_MIN_POINTS = 8;
+
+/** A field's values in time order, summed up: how many, all integers, never falling. */
+export interface FieldStats {
+  numbers: number;
+  integers: boolean;
+  rising: boolean;
+}
+
+/** Counters (`seq`, or integers that only grow over a few raw points) are shown as values, never charted. */
+export const isCounter = (name: string, stats: FieldStats, resolution: string): boolean =>
+  COUNTER_NAMES.has(name.toLowerCase()) || (stats.integers && stats.rising && stats.numbers >= COUNTER_MIN_POINTS && resolution === 'raw');
+
+/**
+ * The band's column as uPlot takes it when there is no band: every chart shares one array of nulls that only
+ * grows (uPlot reads a series at the indices of its x values only).
+ */
+export const noBand = (n: number): readonly null[] => {
+  while (NO_BAND.length < n) NO_BAND.push(null);
+  return NO_BAND;
+};
 
 const own = (record: Record<string, unknown> | undefined, key: string): unknown => (record && Object.hasOwn(record, key) ? record[key] : undefined);
 const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
@@ -61,7 +95,7 @@ interface Field {
   last: number;
 }
 
-export class RangeSeries {
+export class RangeSeries implements ChartSeries {
   /** `raw`, or the rollup level (`1m`, `10m`, `1h`) of the last reply. */
   resolution = 'raw';
   bucketMs: number | undefined;
@@ -135,7 +169,7 @@ export class RangeSeries {
     const charted: string[] = [];
     const values: string[] = [];
     for (const [name, f] of this.byName) {
-      const counter = COUNTER_NAMES.has(name.toLowerCase()) || (f.integers && f.rising && f.numbers >= COUNTER_MIN_POINTS && this.resolution === 'raw');
+      const counter = isCounter(name, f, this.resolution);
       if (f.numbers > 0 && f.otherTs === -Infinity && !counter) charted.push(name);
       else values.push(name);
     }
@@ -174,14 +208,9 @@ export class RangeSeries {
     return out;
   }
 
-  /**
-   * The band's column as uPlot takes it (null where there is none). Without a band (live readings), every chart
-   * shares one array of nulls that only grows: uPlot reads a series at the indices of its x values only.
-   */
+  /** The band's column as uPlot takes it (null where there is none). */
   private band(col: Column<Float64Array> | undefined, n: number): readonly (number | null)[] {
-    if (col) return Array.from(col.view(), orNull);
-    while (NO_BAND.length < n) NO_BAND.push(null);
-    return NO_BAND;
+    return col ? Array.from(col.view(), orNull) : noBand(n);
   }
 
   private sameAtTime(p: RangePoint): boolean {

@@ -9,7 +9,7 @@ import { type TimeRange, LIVE, PRESETS, describeRange, includesNow, parseTimeRan
 import { h } from '../view/dom.js';
 import { CsvExport, REQUEST_PREFIX as CSV_REQUEST_PREFIX } from './csvExport.js';
 import { FieldCharts } from './fieldCharts.js';
-import { type RangePoint, RangeSeries } from './rangeSeries.js';
+import { type ChartSeries, type RangePoint, RangeSeries } from './rangeSeries.js';
 
 const REQUEST_PREFIX = 'range-';
 // A reply cut short (truncated) is continued at most this many times.
@@ -23,10 +23,11 @@ export interface RangeViewOptions {
   address?: { search: () => string; replace: (search: string) => void };
   maxPoints?: number;
   /**
-   * Live (the default range), the page's gap-fill already asks for each device's last minutes: the range charts
-   * start from what it holds (`seed`) and take its replies as they come, instead of asking a second time.
+   * Live (the default range), the page's gap-fill already asks for each device's last minutes and its live window
+   * holds them with every live reading: the range charts draw that window (`liveSeries`, ./storeSeries.ts)
+   * instead of asking a second time and holding a copy.
    */
-  seed?: (deviceId: string) => RangePoint[];
+  liveSeries?: (deviceId: string) => ChartSeries;
   /** The charts of a device now show [since, until]: their alarm marks for that window are wanted. */
   onWindow?: (deviceId: string, since: number, until: number) => void;
 }
@@ -49,7 +50,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 export class RangeView {
   readonly bar: HTMLElement;
   range: TimeRange;
-  private readonly devices = new Map<string, { series: RangeSeries; charts: FieldCharts; generation: number }>();
+  /** `series`: the range's own points, empty while the charts draw the live window (`live`). */
+  private readonly devices = new Map<string, { series: RangeSeries; live: ChartSeries | undefined; charts: FieldCharts; generation: number }>();
   private readonly pending = new Map<string, Pending>();
   private requests = 0;
   private readonly now: () => number;
@@ -104,23 +106,22 @@ export class RangeView {
   attach(deviceId: string, container: HTMLElement): void {
     if (this.devices.has(deviceId)) return;
     const series = new RangeSeries(deviceId);
-    const charts = new FieldCharts(series, {
+    const live = this.options.liveSeries?.(deviceId);
+    const charts = new FieldCharts(this.followsGapFill() ? live! : series, {
       window: () => windowOf(this.range, this.now()),
       onZoom: (from, to) => this.setRange({ kind: 'fixed', from: Math.floor(from), to: Math.ceil(to) }),
       onLive: () => this.setRange(LIVE),
     });
     container.append(charts.root);
-    this.devices.set(deviceId, { series, charts, generation: 0 });
+    this.devices.set(deviceId, { series, live, charts, generation: 0 });
     if (this.options.isOpen()) this.askMarks(deviceId);
-    if (this.followsGapFill()) {
-      series.replace(this.options.seed!(deviceId), 'raw');
-      this.queueDraw();
-    } else if (this.options.isOpen()) this.request(deviceId);
+    if (this.followsGapFill()) this.queueDraw();
+    else if (this.options.isOpen()) this.request(deviceId);
   }
 
-  /** The default live range, with a seed: the gap-fill's history serves the range charts too. */
+  /** The default live range, with the page's live window: the gap-fill's history and live readings serve the range charts too. */
   private followsGapFill(): boolean {
-    return this.options.seed !== undefined && sameRange(this.range, LIVE);
+    return this.options.liveSeries !== undefined && sameRange(this.range, LIVE);
   }
 
   detach(deviceId: string): void {
@@ -135,7 +136,20 @@ export class RangeView {
       this.address.replace(withTimeRange(new URLSearchParams(this.address.search()), range).toString());
     }
     this.renderBar();
-    for (const deviceId of this.devices.keys()) this.request(deviceId);
+    if (this.followsGapFill()) {
+      // The live window is held already: no request, and the last range's points are let go.
+      for (const [deviceId, device] of this.devices) {
+        device.generation++;
+        device.series.replace([], 'raw');
+        device.charts.setSeries(device.live!);
+        this.askMarks(deviceId);
+      }
+      return;
+    }
+    for (const [deviceId, device] of this.devices) {
+      device.charts.setSeries(device.series);
+      this.request(deviceId);
+    }
   }
 
   /** The socket opened (or reopened): every device's range again (live: the gap-fill asks, and its replies come here too). */
@@ -185,9 +199,9 @@ export class RangeView {
       }
       return true;
     }
-    if (frame.type === 'history' && this.followsGapFill() && typeof frame.deviceId === 'string' && Array.isArray(frame.points)) {
-      // The gap-fill's reply (its own request): its points extend the live range charts as well.
-      for (const point of frame.points) if (isObject(point)) this.live({ ...point, deviceId: frame.deviceId });
+    if (this.followsGapFill()) {
+      // The gap-fill's replies and live readings go into the page's live window, which these charts draw.
+      if (frame.type === 'history' || frame.type === 'telemetry' || frame.type === 'telemetry-batch') this.queueDraw();
       return false;
     }
     if (!includesNow(this.range, this.now())) return false;
@@ -337,18 +351,3 @@ export class RangeView {
     this.status.textContent = `Download failed: ${message}`;
   }
 }
-
-/** The live chart's points of a device (its numeric fields), as range points: what the gap-fill has fetched so far. */
-export const seedPoints = (device: { fields: string[]; x: ArrayLike<number>; y: readonly ArrayLike<number | null>[] } | undefined): RangePoint[] => {
-  if (!device) return [];
-  const points: RangePoint[] = [];
-  for (let i = 0; i < device.x.length; i++) {
-    const data: Record<string, unknown> = {};
-    device.fields.forEach((field, f) => {
-      const value = device.y[f]?.[i];
-      if (value !== null && value !== undefined && !Number.isNaN(value)) Object.defineProperty(data, field, { value, enumerable: true, writable: true, configurable: true });
-    });
-    points.push({ ts: device.x[i]!, data });
-  }
-  return points;
-};
