@@ -250,7 +250,7 @@ export const startSqsEventSourceMapping = ({ spec, queue, region, invoke, log, c
     await Promise.all([...inFlight]);
   };
 
-  const pollers = stopped ? [] : [poller()];
+  const polling = stopped ? Promise.resolve() : poller();
   if (stopped) log('info', `${spec.logicalId} is disabled (Enabled: false)`);
 
   return {
@@ -260,8 +260,8 @@ export const startSqsEventSourceMapping = ({ spec, queue, region, invoke, log, c
       stopped = true;
       await Promise.all([...inFlight]);
     },
-    /** Resolves when the pollers have returned (after stop() and the queue's close()). */
-    finished: () => Promise.all(pollers).then(() => undefined),
+    /** Resolves when the poller has returned (after stop() and the queue's close()). */
+    finished: () => polling,
   };
 };
 

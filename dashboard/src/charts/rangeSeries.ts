@@ -51,12 +51,26 @@ const COUNTER_NAMES = new Set(['seq', 'sequence', 'counter', 'count', 'msgid', '
 // A field is a counter when its integer values never fell over at least this many points.
 const COUNTER_MIN_POINTS = 8;
 
-/** A field's values in time order, summed up: how many, all integers, never falling. */
+/** A field's values in time order, summed up: how many, all integers, never falling, the last one. */
 export interface FieldStats {
   numbers: number;
   integers: boolean;
   rising: boolean;
+  last: number;
 }
+
+/** The stats of a column of values in time order (NaN: none). */
+export const statsOf = (values: Iterable<number>): FieldStats => {
+  const stats: FieldStats = { numbers: 0, integers: true, rising: true, last: Number.NaN };
+  for (const v of values) {
+    if (Number.isNaN(v)) continue;
+    stats.numbers++;
+    if (!Number.isInteger(v)) stats.integers = false;
+    if (!Number.isNaN(stats.last) && v < stats.last) stats.rising = false;
+    stats.last = v;
+  }
+  return stats;
+};
 
 /** Counters (`seq`, or integers that only grow over a few raw points) are shown as values, never charted. */
 export const isCounter = (name: string, stats: FieldStats, resolution: string): boolean =>
@@ -76,8 +90,8 @@ const isNumber = (value: unknown): value is number => typeof value === 'number' 
 const orNull = (v: number): number | null => (Number.isNaN(v) ? null : v);
 const NO_BAND: null[] = [];
 
-/** One field of the series. */
-interface Field {
+/** One field of the series; its stats are over the values in time order. */
+interface Field extends FieldStats {
   /** Numbers, aligned with the time column (NaN: none); made on the field's first number. Never for named counters. */
   values?: Column<Float64Array>;
   min?: Column<Float64Array>;
@@ -88,11 +102,6 @@ interface Field {
   /** The newest point's value (by time; the later one of equal times). */
   latest: unknown;
   latestTs: number;
-  /** Over the values in time order: how many, all integers, never falling, the last one. */
-  numbers: number;
-  integers: boolean;
-  rising: boolean;
-  last: number;
 }
 
 export class RangeSeries implements ChartSeries {
@@ -281,21 +290,7 @@ export class RangeSeries implements ChartSeries {
 
   /** The field stats from the columns, in time order. Named counters are never charted: their stats do not matter. */
   private restat(): void {
-    for (const f of this.byName.values()) {
-      f.numbers = 0;
-      f.integers = true;
-      f.rising = true;
-      f.last = Number.NaN;
-      if (!f.values) continue;
-      for (let i = 0; i < f.values.length; i++) {
-        const v = f.values.get(i);
-        if (Number.isNaN(v)) continue;
-        f.numbers++;
-        if (!Number.isInteger(v)) f.integers = false;
-        if (!Number.isNaN(f.last) && v < f.last) f.rising = false;
-        f.last = v;
-      }
-    }
+    for (const f of this.byName.values()) Object.assign(f, statsOf(f.values?.view() ?? []));
     this.statsStale = false;
   }
 

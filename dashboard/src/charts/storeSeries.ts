@@ -9,7 +9,7 @@
  * Pure, so it has specs (test/dashboard/storeSeries.test.ts).
  */
 import type { DeviceSeries } from '../telemetryStore.js';
-import { type ChartSeries, type FieldColumns, type FieldStats, isCounter, noBand } from './rangeSeries.js';
+import { type ChartSeries, type FieldColumns, type FieldStats, isCounter, noBand, statsOf } from './rangeSeries.js';
 
 export class StoreSeries implements ChartSeries {
   readonly resolution = 'raw';
@@ -66,18 +66,7 @@ export class StoreSeries implements ChartSeries {
   /** Each charted field's stats over the window, once per change of the device. */
   private fieldStats(device: DeviceSeries): FieldStats[] {
     if (this.statsVersion === device.version && this.stats.length === device.fields.length) return this.stats;
-    this.stats = device.y.map((ys) => {
-      const stats: FieldStats = { numbers: 0, integers: true, rising: true };
-      let last = Number.NaN;
-      for (const v of ys) {
-        if (Number.isNaN(v)) continue;
-        stats.numbers++;
-        if (!Number.isInteger(v)) stats.integers = false;
-        if (!Number.isNaN(last) && v < last) stats.rising = false;
-        last = v;
-      }
-      return stats;
-    });
+    this.stats = device.y.map(statsOf);
     this.statsVersion = device.version;
     return this.stats;
   }
